@@ -1,0 +1,96 @@
+# Pulse: setup, tests and the local platform, one command each.
+#
+# `make test` and `make run` work from a fresh clone on Debian with Python 3.11 and Java 17:
+# they build .venv from the pinned requirements (once, again when requirements.txt or
+# pyproject.toml change), make sure PostgreSQL, MariaDB and Redis run (scripts/services.sh),
+# then do their work.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCHMARKS ?= $(wildcard benchmarks/*.py)
+
+.PHONY: help venv services java test run up down status lint bench clean
+
+help:
+	@echo "make test      set up, then ruff and the whole test suite"
+	@echo "make run       set up, then the platform with simulated traffic until Ctrl-C"
+	@echo "make up | status | down   the local stack (broker, topics, migrations)"
+	@echo "make venv      .venv with the pinned requirements"
+	@echo "make services  PostgreSQL, MariaDB and Redis running, with their test databases"
+	@echo "make lint      ruff check and format check"
+	@echo "make bench     the benchmarks (BENCHMARKS=benchmarks/x.py for one)"
+	@echo "make clean     stop the local broker and remove .pulse (not the venv)"
+
+venv: $(STAMP)
+
+# Debian's Python lacks ensurepip until python3.11-venv is installed: install it when root.
+$(STAMP): requirements.txt pyproject.toml
+	@if [ ! -x $(BIN)/python ]; then \
+	  command -v $(PYTHON) >/dev/null || { \
+	    echo "venv: $(PYTHON) not found; install Python 3.11 (apt-get install -y python3.11 python3.11-venv)" >&2; \
+	    exit 1; }; \
+	  if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then \
+	    rm -rf $(VENV); \
+	    if [ "$$(id -u)" -ne 0 ]; then \
+	      echo "venv: '$(PYTHON) -m venv' fails (no ensurepip); install it: sudo apt-get install -y python3.11-venv" >&2; \
+	      exit 1; \
+	    fi; \
+	    echo "venv: installing python3.11-venv (apt-get)"; \
+	    apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-venv >/dev/null \
+	      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	    $(PYTHON) -m venv $(VENV); \
+	  fi; \
+	fi
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $@
+
+services:
+	@bash scripts/services.sh
+
+# Spark needs Java 17 or newer.
+java:
+	@major=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
+	if [ "$${major:-0}" -lt 17 ]; then \
+	  echo "java: Spark needs Java 17 or newer (found: $${major:-none}); install it: apt-get install -y openjdk-17-jre-headless" >&2; \
+	  exit 1; \
+	fi
+
+test: venv services java
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+run: venv services java
+	$(BIN)/pulse run
+
+up: venv services
+	$(BIN)/pulse up
+
+down: venv
+	$(BIN)/pulse down
+
+status: venv
+	$(BIN)/pulse status
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: venv services java
+	@if [ -z "$(strip $(BENCHMARKS))" ]; then echo "bench: no benchmarks/*.py yet"; fi
+	@for benchmark in $(BENCHMARKS); do \
+	  echo "== $$benchmark"; \
+	  $(BIN)/python $$benchmark; \
+	done
+
+# The broker is stopped first: removing its pid file would leave it running, unowned.
+clean:
+	@if [ -x $(BIN)/pulse ]; then $(BIN)/pulse down; fi
+	rm -rf .pulse spark-warehouse metastore_db derby.log

@@ -1,0 +1,5 @@
+"""Parts of `benchmarks/pipeline.py`: the private stack, the load, the observers, the baseline
+and the report, each in its own module so that each has one reason to change.
+
+A sub-folder rather than sibling files: `make bench` runs every `benchmarks/*.py`.
+"""

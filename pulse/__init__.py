@@ -1,0 +1,1 @@
+"""Pulse: a real-time event platform on Spark Structured Streaming."""

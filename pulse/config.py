@@ -1,0 +1,264 @@
+"""Pulse configuration: `conf/pulse.yaml`, overridden by `PULSE_*` environment variables.
+
+The configuration is read once at start (`load_config()`), validated into frozen typed
+objects and passed down; nothing deeper in the package reads the environment. Any unknown key,
+wrong type or missing value stops the start with a `ConfigError` naming the key and the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+ENV_PREFIX = "PULSE_"
+ENV_SEPARATOR = "__"
+CONFIG_PATH_ENV = "PULSE_CONFIG"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "conf" / "pulse.yaml"
+
+# Keys that hold secrets: accepted from the environment only, never from a file.
+SECRET_KEYS = frozenset(
+    {
+        "postgres.password",
+        "mysql.password",
+        "redis.password",
+        "kafka.sasl_password",
+    }
+)
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the key and the value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaConfig(_Section):
+    """Where the brokers are and how to talk to them."""
+
+    bootstrap: str = Field(min_length=1)
+    client: Literal["confluent", "kafka-python"] = "confluent"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    max_offsets_per_trigger: int = Field(gt=0)
+
+    def client_params(self) -> dict[str, str]:
+        """librdkafka-style connection settings, secrets included, for producers and admins."""
+        params = {"bootstrap.servers": self.bootstrap, "security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            params["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            params["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            params["sasl.password"] = self.sasl_password.get_secret_value()
+        return params
+
+
+class TopicConfig(_Section):
+    """One Kafka topic and its partition count."""
+
+    name: str = Field(min_length=1)
+    partitions: int = Field(gt=0)
+
+
+class TopicsConfig(_Section):
+    """Every topic Pulse reads or writes, keyed by domain."""
+
+    game: TopicConfig
+    sports: TopicConfig
+    emoji: TopicConfig
+    product: TopicConfig
+    media: TopicConfig
+    monitoring: TopicConfig
+    deadletter: TopicConfig
+    emoji_aggregated: TopicConfig
+
+    def all(self) -> dict[str, TopicConfig]:
+        """Topic settings by domain name, in declaration order."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+class StreamingConfig(_Section):
+    """Micro-batch cadence and where queries keep their checkpoints."""
+
+    trigger_seconds: float = Field(gt=0)
+    watermark_seconds: float = Field(ge=0)
+    dedupe_seconds: float = Field(ge=0)
+    node_heartbeat_seconds: float = Field(gt=0)
+    checkpoint_dir: Path
+
+
+class EmojiConfig(_Section):
+    """Emoji aggregation: every started block of `ratio` same emojis becomes one unit."""
+
+    ratio: int = Field(gt=0)
+    top_n: int = Field(gt=0)
+    window_seconds: float = Field(gt=0)
+
+
+class EnrichConfig(_Section):
+    """Media enrichment: how often the user-segment dimension is re-read from PostgreSQL."""
+
+    segments_refresh_seconds: float = Field(gt=0)
+
+
+class LakeConfig(_Section):
+    """Where the Delta tables live (a local path or an object-store URL)."""
+
+    path: str
+
+
+class PostgresConfig(_Section):
+    """PostgreSQL connection; `user: null` means the operating-system user, as libpq does."""
+
+    host: str
+    port: int = Field(gt=0, lt=65536)
+    database: str
+    user: str | None = None
+    password: SecretStr | None = None
+    socket_dir: str | None = None
+
+
+class MySQLConfig(_Section):
+    """MySQL/MariaDB connection; `socket` is tried when TCP login is refused (Debian's root)."""
+
+    host: str
+    port: int = Field(gt=0, lt=65536)
+    database: str
+    user: str
+    password: SecretStr | None = None
+    socket: str | None = None
+
+
+class RedisConfig(_Section):
+    """Redis connection and the lifetime of per-event keys."""
+
+    url: str
+    password: SecretStr | None = None
+    event_ttl_seconds: int = Field(gt=0)
+
+
+class LocalConfig(_Section):
+    """The one-laptop stack: where its state (pid files, logs) lives."""
+
+    state_dir: Path
+    broker_start_timeout_seconds: float = Field(gt=0)
+
+
+class PulseConfig(_Section):
+    """The whole configuration, one typed object."""
+
+    kafka: KafkaConfig
+    topics: TopicsConfig
+    streaming: StreamingConfig
+    emoji: EmojiConfig
+    enrich: EnrichConfig
+    lake: LakeConfig
+    postgres: PostgresConfig
+    mysql: MySQLConfig
+    redis: RedisConfig
+    local: LocalConfig
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> PulseConfig:
+    """Read the YAML file, apply `PULSE_*` overrides and validate; raise `ConfigError` if wrong."""
+    env = os.environ if environ is None else environ
+    source = Path(path or env.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH)
+    data = _read_yaml(source)
+    _refuse_secrets_in_file(data, source)
+    for key, value in _env_overrides(env).items():
+        _set_path(data, key, value)
+    try:
+        config = PulseConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+    return _resolve_paths(config, source.resolve().parent.parent)
+
+
+def _read_yaml(source: Path) -> dict[str, Any]:
+    try:
+        text = source.read_text()
+    except OSError as exc:
+        raise ConfigError(
+            f"{source}: cannot read the configuration file ({exc.strerror})"
+        ) from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _refuse_secrets_in_file(data: dict[str, Any], source: Path) -> None:
+    for dotted in SECRET_KEYS:
+        section, key = dotted.split(".")
+        if isinstance(data.get(section), dict) and key in data[section]:
+            variable = ENV_PREFIX + ENV_SEPARATOR.join(dotted.upper().split("."))
+            raise ConfigError(
+                f"{source}: {dotted}: secrets are not read from files; set {variable} instead"
+            )
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, str]:
+    """Map `PULSE_A__B=v` to `{"a.b": "v"}`; variables without `__` are not config keys."""
+    overrides = {}
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and ENV_SEPARATOR in name:
+            parts = name[len(ENV_PREFIX) :].lower().split(ENV_SEPARATOR)
+            overrides[".".join(parts)] = value
+    return overrides
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: str) -> None:
+    node = data
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"environment: {dotted}: {part} is not a section (from {value!r})")
+        node = child
+    # YAML scalars let `PULSE_X__N=4` become an int and `null` become None, as in the file.
+    node[leaf] = yaml.safe_load(value) if value != "" else ""
+
+
+def _describe(exc: ValidationError, source: Path) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        got = "" if error["type"] == "missing" else f" (got {error['input']!r})"
+        lines.append(f"{key}: {error['msg']}{got}")
+    return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _resolve_paths(config: PulseConfig, root: Path) -> PulseConfig:
+    """Relative paths are relative to the folder above `conf/` (the project root), whatever the
+    working directory, so every process agrees on them; a job shipped as a zip included."""
+
+    def resolve(path: Path) -> Path:
+        return path if path.is_absolute() else root / path
+
+    lake = config.lake.path
+    if "://" not in lake and not Path(lake).is_absolute():
+        lake = str(root / lake)
+    return config.model_copy(
+        update={
+            "streaming": config.streaming.model_copy(
+                update={"checkpoint_dir": resolve(config.streaming.checkpoint_dir)}
+            ),
+            "lake": config.lake.model_copy(update={"path": lake}),
+            "local": config.local.model_copy(update={"state_dir": resolve(config.local.state_dir)}),
+        }
+    )

@@ -1,0 +1,165 @@
+"""A small schema language for Pulse events, and the validation derived from it.
+
+Each domain declares its event once, as `Field`s (see `domains.py`). From that one declaration
+Pulse derives the Spark `StructType` (`pulse.events.spark`), the producers' validation
+(`validate`) and example events (`example`), so the three can never drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Kind = Literal["string", "long", "double", "boolean", "timestamp", "object", "list"]
+
+
+class InvalidEvent(ValueError):
+    """An event that does not match its domain's schema; names the field and the bad value."""
+
+    def __init__(self, domain: str, field: str, value: Any, reason: str) -> None:
+        self.domain, self.field, self.value, self.reason = domain, field, value, reason
+        shown = _short(value)
+        super().__init__(f"{domain} event: field '{field}' {reason} (got {shown})")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an event: its JSON kind, whether it must be present, and its constraints."""
+
+    name: str
+    kind: Kind
+    example: Any = None
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    max_length: int | None = None
+    fields: tuple[Field, ...] = ()  # members, for kind "object" (and list items of objects)
+    item: Kind | None = None  # element kind, for kind "list"
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    """A domain's event: its fields and which of them are the id, the event time and the key."""
+
+    domain: str
+    fields: tuple[Field, ...]
+    id_field: str
+    time_field: str
+    key_field: str
+
+    def field(self, name: str) -> Field:
+        """The top-level field called `name`."""
+        for field in self.fields:
+            if field.name == name:
+                return field
+        raise KeyError(f"{self.domain} has no field {name!r}")
+
+
+def validate(schema: EventSchema, event: Any) -> dict[str, Any]:
+    """Return the event if it matches `schema`, else raise `InvalidEvent` naming field and value."""
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(schema.domain, "<event>", event, "must be a JSON object")
+    _check_object(schema.domain, schema.fields, event, prefix="")
+    return dict(event)
+
+
+def example(schema: EventSchema) -> dict[str, Any]:
+    """An example event built from the fields' examples; it always passes `validate`."""
+    return _example_object(schema.fields)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ISO-8601 timestamp with a zone (`Z` or an offset); naive times are refused."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp has no time zone")
+    return parsed
+
+
+def format_timestamp(moment: datetime) -> str:
+    """The wire form of a timestamp: UTC, milliseconds, `Z`; what Spark's JSON parser reads."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def _check_object(
+    domain: str, fields: tuple[Field, ...], obj: Mapping[str, Any], prefix: str
+) -> None:
+    known = {field.name for field in fields}
+    for name in obj:
+        if name not in known:
+            raise InvalidEvent(
+                domain, prefix + str(name), obj[name], "is not a field of this event"
+            )
+    for field in fields:
+        path = prefix + field.name
+        value = obj.get(field.name)
+        if value is None:
+            if field.required:
+                raise InvalidEvent(domain, path, value, "is required")
+            continue
+        _check_value(domain, field, field.kind, value, path)
+
+
+def _check_value(domain: str, field: Field, kind: Kind, value: Any, path: str) -> None:
+    if kind == "string":
+        if not isinstance(value, str):
+            raise InvalidEvent(domain, path, value, "must be a string")
+        if field.max_length is not None and len(value) > field.max_length:
+            raise InvalidEvent(domain, path, value, f"is longer than {field.max_length} characters")
+        if field.choices and value not in field.choices:
+            raise InvalidEvent(domain, path, value, f"must be one of {', '.join(field.choices)}")
+    elif kind in ("long", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidEvent(domain, path, value, f"must be a number ({kind})")
+        if kind == "long" and not (isinstance(value, int) and -(2**63) <= value < 2**63):
+            raise InvalidEvent(domain, path, value, "must be a 64-bit integer")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidEvent(domain, path, value, "must be a finite number")
+        if field.minimum is not None and value < field.minimum:
+            raise InvalidEvent(domain, path, value, f"must be at least {field.minimum:g}")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            raise InvalidEvent(domain, path, value, "must be true or false")
+    elif kind == "timestamp":
+        if not isinstance(value, str):
+            raise InvalidEvent(domain, path, value, "must be an ISO-8601 timestamp string")
+        try:
+            parse_timestamp(value)
+        except ValueError:
+            raise InvalidEvent(
+                domain, path, value, "must be an ISO-8601 timestamp with a zone"
+            ) from None
+    elif kind == "object":
+        if not isinstance(value, Mapping):
+            raise InvalidEvent(domain, path, value, "must be an object")
+        _check_object(domain, field.fields, value, prefix=path + ".")
+    elif kind == "list":
+        if not isinstance(value, list):
+            raise InvalidEvent(domain, path, value, "must be a list")
+        assert field.item is not None, f"list field {path} declares no item kind"
+        for index, element in enumerate(value):
+            if element is None:
+                raise InvalidEvent(domain, f"{path}[{index}]", element, "must not be null")
+            _check_value(domain, field, field.item, element, f"{path}[{index}]")
+
+
+def _example_object(fields: tuple[Field, ...]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for field in fields:
+        if field.kind == "object":
+            result[field.name] = _example_object(field.fields)
+        elif field.kind == "list" and field.item == "object":
+            result[field.name] = [_example_object(field.fields)]
+        else:
+            result[field.name] = field.example
+    return result
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

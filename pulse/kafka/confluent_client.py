@@ -1,0 +1,156 @@
+"""Kafka metadata and reads through confluent-kafka (librdkafka), Pulse's default client.
+
+Reads use assign + seek, never consumer groups: group joins take seconds on Tansu and Spark
+keeps the offsets itself, in its checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import pyarrow as pa
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from pulse.kafka.errors import KafkaSourceError
+from pulse.kafka.records import RecordBatchBuilder
+
+TP = tuple[str, int]
+
+# librdkafka stalls about a second whenever its pre-fetch queue passes 100k messages unless
+# the queue floor is raised; these sizes keep a read task streaming (measured, DESIGN.md).
+_READ_TUNING = {
+    "queued.min.messages": 1_000_000,
+    "queued.max.messages.kbytes": 262_144,
+    "fetch.max.bytes": 52_428_800,
+    "max.partition.fetch.bytes": 10_485_760,
+}
+_BATCH = 10_000
+_METADATA_TIMEOUT = 10.0
+
+
+class ConfluentClient:
+    """One librdkafka consumer used for metadata, watermarks and partition reads."""
+
+    def __init__(self, params: Mapping[str, str]) -> None:
+        self._consumer = Consumer(
+            {
+                **params,
+                "group.id": "pulse-source",  # required by librdkafka; never joined or committed
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "enable.partition.eof": False,
+                "auto.offset.reset": "error",
+                **_READ_TUNING,
+            }
+        )
+
+    def close(self) -> None:
+        """Release the consumer's sockets and threads."""
+        self._consumer.close()
+
+    def topics(self) -> dict[str, int]:
+        """Partition count of every topic on the broker (internal topics excluded)."""
+        try:
+            metadata = self._consumer.list_topics(timeout=_METADATA_TIMEOUT)
+        except Exception as exc:
+            raise KafkaSourceError(f"cannot read topic metadata from Kafka: {exc}") from exc
+        return {
+            name: len(topic.partitions)
+            for name, topic in metadata.topics.items()
+            if topic.error is None and not name.startswith("__")
+        }
+
+    def watermarks(self, partitions: list[TP]) -> dict[TP, tuple[int, int]]:
+        """(earliest, end) offsets per partition, end being the true next offset.
+
+        Tansu answers ListOffsets(latest) with the base offset of the last record batch + 1;
+        a fetch from there returns the true high watermark. Apache Kafka answers exactly, and
+        the fetch then confirms the same value, so one path serves both.
+        """
+        marks = {}
+        for topic, partition in partitions:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=_METADATA_TIMEOUT, cached=False
+            )
+            marks[(topic, partition)] = (low, high)
+        probe = [tp for tp, (low, high) in marks.items() if high > low]
+        if probe:
+            for tp, high in self._fetched_high_watermarks(probe, marks).items():
+                marks[tp] = (marks[tp][0], max(marks[tp][1], high))
+        return marks
+
+    def _fetched_high_watermarks(
+        self, partitions: list[TP], marks: Mapping[TP, tuple[int, int]]
+    ) -> dict[TP, int]:
+        self._consumer.assign([TopicPartition(t, p, marks[(t, p)][1] - 1) for t, p in partitions])
+        pending = set(partitions)
+        try:
+            for _ in range(50):  # bounded: each consume waits at most 0.2 s
+                for message in self._consumer.consume(len(pending) * 64, 0.2):
+                    if message.error() is None:
+                        pending.discard((message.topic(), message.partition()))
+                if not pending:
+                    break
+            highs = {
+                tp: self._consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)[1]
+                for tp in partitions
+            }
+        finally:
+            self._consumer.unassign()
+        return {tp: high for tp, high in highs.items() if high >= 0}
+
+    def read(
+        self, topic: str, partition: int, start: int, end: int, include_headers: bool
+    ) -> Iterator[pa.RecordBatch]:
+        """Rows `[start, end)` of one partition as Arrow record batches in Spark's Kafka schema."""
+        self._consumer.assign([TopicPartition(topic, partition, start)])
+        builder = RecordBatchBuilder(topic, partition, include_headers)
+        position = start
+        idle_polls = 0
+        try:
+            while position < end:
+                # consume(n) blocks for its whole timeout when fewer than n are there: ask for
+                # no more than remain.
+                messages = self._consumer.consume(min(_BATCH, end - position), 1.0)
+                if not messages:
+                    # Offsets can have gaps (transaction markers, compaction): the consumer's
+                    # position says whether the range is already read through.
+                    (assigned,) = self._consumer.position([TopicPartition(topic, partition)])
+                    if assigned.offset >= end:
+                        break
+                    idle_polls += 1
+                    if idle_polls >= 30:
+                        raise KafkaSourceError(
+                            f"{topic}[{partition}]: no records arrive from offset {position} "
+                            f"although the broker reported data up to {end}"
+                        )
+                    continue
+                idle_polls = 0
+                for message in messages:
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            continue
+                        raise KafkaSourceError(f"{topic}[{partition}] at {position}: {error}")
+                    offset = message.offset()
+                    if offset < position:  # a batch can begin before the seek offset
+                        continue
+                    if offset >= end:
+                        position = end
+                        break
+                    kind, millis = message.timestamp()
+                    builder.append(
+                        message.key(),
+                        message.value(),
+                        offset,
+                        millis,
+                        kind - 1,  # librdkafka: 1 create, 2 log-append; Spark: 0 and 1
+                        message.headers() if include_headers else None,
+                    )
+                    position = offset + 1
+                if builder.size >= _BATCH:
+                    yield builder.build()
+            if builder.size:
+                yield builder.build()
+        finally:
+            self._consumer.unassign()

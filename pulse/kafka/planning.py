@@ -1,0 +1,131 @@
+"""Offset arithmetic of the Kafka source, free of I/O: what to read in the next micro-batch.
+
+Offsets are `{(topic, partition): next offset to read}` in memory and
+`{"topic": {"partition": offset}}` in Spark's checkpoint (JSON keys are strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from pulse.kafka.errors import DataLossError, KafkaSourceError
+from pulse.kafka.options import EARLIEST, LATEST, Offsets
+
+TP = tuple[str, int]
+Marks = Mapping[TP, tuple[int, int]]
+
+
+def to_json(offsets: Mapping[TP, int]) -> dict[str, dict[str, int]]:
+    """The checkpoint form of offsets, topics and partitions sorted for stable logs."""
+    result: dict[str, dict[str, int]] = {}
+    for (topic, partition), offset in sorted(offsets.items()):
+        result.setdefault(topic, {})[str(partition)] = int(offset)
+    return result
+
+
+def from_json(data: Mapping[str, Mapping[str, int]]) -> Offsets:
+    """Offsets from their checkpoint form."""
+    return {
+        (topic, int(partition)): int(offset)
+        for topic, partitions in data.items()
+        for partition, offset in partitions.items()
+    }
+
+
+def initial_offsets(starting: Literal["earliest", "latest"] | Offsets, marks: Marks) -> Offsets:
+    """Where a new query starts, per partition, from `startingOffsets` and the watermarks."""
+    if starting == "earliest":
+        return {tp: low for tp, (low, _) in marks.items()}
+    if starting == "latest":
+        return {tp: high for tp, (_, high) in marks.items()}
+    assert isinstance(starting, dict)
+    missing = sorted(set(marks) - set(starting))
+    if missing:
+        topic, partition = missing[0]
+        raise KafkaSourceError(
+            f"option 'startingOffsets' has no offset for {topic}[{partition}]; give every "
+            "partition an offset (-2 for earliest, -1 for latest)"
+        )
+    unknown = sorted(set(starting) - set(marks))
+    if unknown:
+        topic, partition = unknown[0]
+        raise KafkaSourceError(
+            f"option 'startingOffsets' names {topic}[{partition}], which is not subscribed"
+        )
+    resolved = {}
+    for tp, offset in starting.items():
+        low, high = marks[tp]
+        resolved[tp] = low if offset == EARLIEST else high if offset == LATEST else offset
+    return resolved
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Offsets a query needed that are gone, and where reading resumes instead."""
+
+    topic: str
+    partition: int
+    wanted: int
+    resume_at: int
+    reason: str
+
+    def message(self) -> str:
+        """A sentence for the error or the log."""
+        return (
+            f"{self.topic}[{self.partition}]: offset {self.wanted} is gone ({self.reason}); "
+            f"reading resumes at {self.resume_at}. Some records were lost, or the topic was "
+            "recreated. Set failOnDataLoss=false to go on without them."
+        )
+
+
+def resolve_start(
+    start: Mapping[TP, int], marks: Marks, fail_on_data_loss: bool
+) -> tuple[Offsets, list[Loss]]:
+    """Where each partition really resumes: new partitions at earliest, gone offsets skipped.
+
+    Offsets below the earliest (aged out) or past the end (topic deleted and recreated) are
+    data loss: an error with `failOnDataLoss=true`, a logged skip to the earliest offset
+    otherwise. Spark's own source skips a recreated topic's partition to its end; Pulse reads
+    the recreated topic from its start instead, because losing what the new topic already
+    holds helps nobody.
+    """
+    resolved: Offsets = {}
+    losses: list[Loss] = []
+    for tp, (low, high) in marks.items():
+        offset = start.get(tp)
+        if offset is None:
+            resolved[tp] = low  # a partition or topic that appeared since the last batch
+            continue
+        if offset < low:
+            losses.append(Loss(*tp, offset, low, f"the earliest available offset is {low}"))
+            resolved[tp] = low
+        elif offset > high:
+            losses.append(Loss(*tp, offset, low, f"the partition now ends at {high}"))
+            resolved[tp] = low
+        else:
+            resolved[tp] = offset
+    for tp in sorted(set(start) - set(marks)):
+        losses.append(Loss(*tp, start[tp], start[tp], "the partition no longer exists"))
+    if losses and fail_on_data_loss:
+        raise DataLossError(losses[0].message())
+    return resolved, losses
+
+
+def cap_batch(start: Mapping[TP, int], end: Mapping[TP, int], max_rows: int | None) -> Offsets:
+    """End offsets of a batch of at most `max_rows` records, shared in proportion to the backlog.
+
+    Largest-remainder rounding keeps the total exactly at `min(max_rows, backlog)`, so the
+    cap is never exceeded (Spark's own rounding can overshoot by a row per partition).
+    """
+    backlog = {tp: max(0, end[tp] - start[tp]) for tp in end}
+    total = sum(backlog.values())
+    if max_rows is None or total <= max_rows:
+        return dict(end)
+    shares = {tp: max_rows * size / total for tp, size in backlog.items()}
+    taken = {tp: int(share) for tp, share in shares.items()}
+    left = max_rows - sum(taken.values())
+    for tp in sorted(shares, key=lambda tp: (taken[tp] - shares[tp], tp))[:left]:
+        taken[tp] += 1
+    return {tp: start[tp] + taken[tp] for tp in end}

@@ -1,0 +1,175 @@
+"""Pulse's Kafka streaming source on Spark's Python Data Source API (pyspark 4.2+).
+
+One input partition per Kafka partition, assign + seek (never consumer groups), offsets kept in
+Spark's checkpoint as `{topic: {partition: offset}}`, admission control through
+`maxOffsetsPerTrigger`, and `Trigger.AvailableNow`. Rows reach Spark as Arrow record batches in
+the exact schema of the official connector, so a job runs unchanged on either.
+
+Spark keeps one reader object on the driver for the life of the query (offset planning) and
+pickles copies to the executors (reading); the metadata client lives only in the driver's copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+from pyspark.sql import types as T
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+from pyspark.sql.streaming.datasource import (
+    ReadAllAvailable,
+    ReadLimit,
+    ReadMaxRows,
+    SupportsTriggerAvailableNow,
+)
+
+from pulse.kafka.clients import KafkaClient, open_client, select_partitions
+from pulse.kafka.options import Offsets, SourceOptions
+from pulse.kafka.planning import cap_batch, from_json, initial_offsets, resolve_start, to_json
+
+log = logging.getLogger("pulse.kafka.source")
+
+FORMAT = "pulse_kafka"
+
+
+def kafka_schema(include_headers: bool) -> T.StructType:
+    """The schema of Spark's official Kafka source, which `read_kafka` always returns."""
+    fields = [
+        T.StructField("key", T.BinaryType()),
+        T.StructField("value", T.BinaryType()),
+        T.StructField("topic", T.StringType()),
+        T.StructField("partition", T.IntegerType()),
+        T.StructField("offset", T.LongType()),
+        T.StructField("timestamp", T.TimestampType()),
+        T.StructField("timestampType", T.IntegerType()),
+    ]
+    if include_headers:
+        header = T.StructType(
+            [T.StructField("key", T.StringType()), T.StructField("value", T.BinaryType())]
+        )
+        fields.append(T.StructField("headers", T.ArrayType(header)))
+    return T.StructType(fields)
+
+
+class KafkaPartitionRange(InputPartition):
+    """Offsets `[start, end)` of one Kafka partition: the work of one Spark task."""
+
+    def __init__(self, topic: str, partition: int, start: int, end: int) -> None:
+        super().__init__((topic, partition, start, end))
+        self.topic, self.partition, self.start, self.end = topic, partition, start, end
+
+
+class KafkaSource(DataSource):
+    """The `pulse_kafka` streaming format; options as Spark's official Kafka source."""
+
+    @classmethod
+    def name(cls) -> str:
+        return FORMAT
+
+    def schema(self) -> T.StructType:
+        return kafka_schema(SourceOptions.parse(self.options).include_headers)
+
+    def streamReader(self, schema: T.StructType) -> KafkaStreamReader:
+        return KafkaStreamReader(SourceOptions.parse(self.options))
+
+
+class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+    """Plans micro-batches over Kafka offsets on the driver and reads them on the executors."""
+
+    def __init__(self, options: SourceOptions) -> None:
+        self.options = options
+        self._client: KafkaClient | None = None
+        self._target: Offsets | None = None  # Trigger.AvailableNow: never read past this
+        self._latest: Offsets | None = None
+        self._marks: dict[tuple[str, int], tuple[int, int]] | None = None  # of the last plan
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_client"] = None  # live sockets never travel to executors
+        return state
+
+    # -- driver side ------------------------------------------------------------------------
+
+    def initialOffset(self) -> dict:
+        marks = self._watermarks()
+        return to_json(initial_offsets(self.options.starting, marks))
+
+    def getDefaultReadLimit(self) -> ReadLimit:
+        limit = self.options.max_offsets_per_trigger
+        return ReadMaxRows(limit) if limit else ReadAllAvailable()
+
+    def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
+        marks = self._marks = self._watermarks()
+        self._latest = {tp: high for tp, (_, high) in marks.items()}
+        begin, losses = resolve_start(from_json(start), marks, self.options.fail_on_data_loss)
+        for loss in losses:
+            log.warning("data loss: %s", loss.message())
+        end = dict(self._latest)
+        if self._target is not None:
+            end = {tp: min(high, self._target.get(tp, begin[tp])) for tp, high in end.items()}
+        end = {tp: max(high, begin[tp]) for tp, high in end.items()}
+        max_rows = limit.max_rows if isinstance(limit, ReadMaxRows) else None
+        return to_json(cap_batch(begin, end, max_rows))
+
+    def reportLatestOffset(self) -> dict | None:
+        return to_json(self._latest) if self._latest is not None else None
+
+    def prepareForTriggerAvailableNow(self) -> None:
+        self._target = {tp: high for tp, (_, high) in self._watermarks().items()}
+
+    def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
+        first, last = from_json(start), from_json(end)
+        if all(first.get(tp) == offset for tp, offset in last.items()):
+            return []
+        # Normally latestOffset has just read the watermarks. A batch replayed after a restart
+        # arrives without it: then ask the broker again, so that new partitions and gone
+        # offsets are handled the same way.
+        marks, self._marks = self._marks, None
+        if marks is None or any(tp not in marks for tp in last):
+            marks = self._watermarks(last)
+        begin, _ = resolve_start(first, marks, self.options.fail_on_data_loss)
+        return [
+            KafkaPartitionRange(topic, partition, begin[(topic, partition)], offset)
+            for (topic, partition), offset in sorted(last.items())
+            if offset > begin.get((topic, partition), offset)
+        ]
+
+    def commit(self, end: dict) -> None:
+        """Nothing to do: the offsets live in Spark's checkpoint, never in Kafka."""
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _watermarks(self, only: Offsets | None = None) -> dict[tuple[str, int], tuple[int, int]]:
+        if self._client is None:
+            self._client = open_client(self.options)
+        if only is not None:
+            existing = self._client.topics()
+            partitions = sorted(tp for tp in only if tp[1] < existing.get(tp[0], 0))
+        elif self.options.assign:
+            partitions = list(self.options.assign)
+        else:
+            partitions = select_partitions(
+                self._client.topics(), self.options.subscribe, self.options.pattern
+            )
+        return self._client.watermarks(partitions)
+
+    # -- executor side ----------------------------------------------------------------------
+
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        assert isinstance(partition, KafkaPartitionRange)
+        client = open_client(self.options)
+        try:
+            yield from client.read(
+                partition.topic,
+                partition.partition,
+                partition.start,
+                partition.end,
+                self.options.include_headers,
+            )
+        finally:
+            client.close()

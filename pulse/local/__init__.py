@@ -1,0 +1,1 @@
+"""The one-laptop stack: local broker, migrations, and `pulse up | down | status | run`."""

@@ -1,0 +1,230 @@
+"""`pulse run` (`make run`): the stack up, traffic into every topic, a live console, until Ctrl-C.
+
+The processes it runs are one declarative table, `CHILDREN`; jobs, services and the dashboard
+join it as rows. Each child gets its own session (a terminal's Ctrl-C reaches only `pulse run`,
+which then stops the children with SIGTERM, so that each flushes what it holds) and
+dies with `pulse run` if that is killed outright.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from confluent_kafka import KafkaException
+
+from pulse.config import PROJECT_ROOT, PulseConfig
+from pulse.interrupts import sigterm_as_interrupt
+from pulse.kafka.admin import end_offsets
+from pulse.kafka.errors import KafkaSourceError
+from pulse.local.broker import LocalBroker
+from pulse.local.summary import Board, RateMeter, render
+
+REFRESH_SECONDS = 2.0
+STOP_SECONDS = 15.0  # a child's grace to flush and exit after SIGTERM, before SIGKILL
+
+
+@dataclass(frozen=True)
+class Child:
+    """A process of the platform: a name for the console and logs, and its command line."""
+
+    name: str
+    argv: tuple[str, ...]
+
+
+def pulse_command(*args: str) -> tuple[str, ...]:
+    """The `pulse` command line in this interpreter, so children run in the same venv."""
+    return (sys.executable, "-m", "pulse", *args)
+
+
+def job_command(job: str) -> tuple[str, ...]:
+    """A streaming job, submitted the way a cluster would run it (`./spark-submit.sh`)."""
+    return (str(PROJECT_ROOT / "spark-submit.sh"), f"jobs/{job}.py")
+
+
+# What each job writes, for the console's "where to look".
+JOB_OUTPUTS: tuple[tuple[str, str], ...] = (
+    ("lake", "Delta <lake>/bronze, silver/<domain>, quarantine; topic platform.deadletter"),
+    (
+        "live",
+        "PostgreSQL emoji_windows, match_scores, player_stats; MySQL game_deliveries; "
+        "Redis emoji:<match>, match:<match>, node:<node> channels; topic emoji.aggregated",
+    ),
+    ("enrich", "PostgreSQL events; Redis event:<id> (TTL); MySQL products; Delta product_history"),
+    ("monitor", "PostgreSQL monitoring_rollups, query_batches, event_acks; Redis gauge:*"),
+)
+
+
+# One simulator per domain, each at a rate that looks alive on a laptop and leaves the two cores
+# to Spark: emoji is the high-volume stream, the others tick at the pace of their real systems.
+CHILDREN: tuple[Child, ...] = (
+    Child("simulate-emoji", pulse_command("simulate", "emoji", "--rate", "2000", "--quiet")),
+    Child("simulate-sports", pulse_command("simulate", "sports", "--rate", "40", "--quiet")),
+    Child("simulate-game", pulse_command("simulate", "game", "--rate", "20", "--quiet")),
+    Child("simulate-product", pulse_command("simulate", "product", "--rate", "50", "--quiet")),
+    Child("simulate-media", pulse_command("simulate", "media", "--rate", "200", "--quiet")),
+    *(Child(f"job-{job}", job_command(job)) for job, _ in JOB_OUTPUTS),
+)
+
+
+def run(conf: PulseConfig, children: tuple[Child, ...] = CHILDREN) -> int:
+    """Bring the stack up, start the children, show the console; on Ctrl-C undo what it did."""
+    from pulse.local import stack  # imported here: it pulls in the database drivers
+
+    broker = LocalBroker(conf.kafka.bootstrap, conf.local.state_dir)
+    running_before = broker.pid() is not None
+    started_broker = False
+    logs = conf.local.state_dir / "logs"
+    try:
+        with sigterm_as_interrupt():
+            code = stack.up(conf)
+            started_broker = not running_before and broker.pid() is not None
+            if code != 0:
+                print(f"pulse run: the stack is not up (exit code {code}); see above")
+                return code
+            processes = start_children(children, logs)
+            try:
+                _watch(conf, processes, _places(conf, broker, started_broker, logs))
+            except KeyboardInterrupt:
+                return 0  # the way to stop it
+            finally:
+                print("\npulse run: stopping the processes", flush=True)
+                stop_children(processes)
+    except KeyboardInterrupt:
+        return 130  # interrupted while the stack was coming up
+    finally:
+        if started_broker:
+            stack.down(conf)
+
+
+def start_children(children: tuple[Child, ...], logs: Path) -> dict[str, subprocess.Popen]:
+    """Start every child, its output to `logs/<name>.log`."""
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = {}
+    for child in children:
+        with open(logs / f"{child.name}.log", "ab") as log:
+            processes[child.name] = subprocess.Popen(
+                child.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+    return processes
+
+
+def stop_children(processes: dict[str, subprocess.Popen], timeout: float = STOP_SECONDS) -> None:
+    """SIGTERM every child that still runs, wait for them together, SIGKILL the stragglers."""
+    for process in processes.values():
+        if process.poll() is None:
+            # The whole group: a job is spark-submit.sh, its JVM and its Python workers.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes.values():
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def process_state(process: subprocess.Popen) -> str:
+    """What the console says about a child."""
+    code = process.poll()
+    if code is None:
+        return f"running (pid {process.pid})"
+    return f"exited with code {code}: see its log"
+
+
+def _watch(
+    conf: PulseConfig, processes: dict[str, subprocess.Popen], places: tuple[tuple[str, str], ...]
+) -> None:
+    """Redraw the console every `REFRESH_SECONDS` until Ctrl-C."""
+    topics = [topic.name for topic in conf.topics.all().values()]
+    meter = RateMeter(topics)
+    screen = _Screen(sys.stdout)
+    next_at = time.monotonic()
+    try:
+        while True:
+            problem = ""
+            try:
+                offsets = end_offsets(conf.kafka, topics)
+            except (KafkaSourceError, KafkaException) as exc:
+                offsets, problem = {}, f"cannot read end offsets from {conf.kafka.bootstrap}: {exc}"
+            totals = {topic: sum(ends.values()) for topic, ends in offsets.items()}
+            rows = meter.sample(time.monotonic(), totals)
+            states = tuple((name, process_state(p)) for name, p in processes.items())
+            screen.draw(render(Board(rows, states, places, problem)))
+            next_at += REFRESH_SECONDS
+            time.sleep(max(0.0, next_at - time.monotonic()))
+    finally:
+        screen.close()
+
+
+def _places(
+    conf: PulseConfig, broker: LocalBroker, started_broker: bool, logs: Path
+) -> tuple[tuple[str, str], ...]:
+    """Where things are: the broker (and whether this run stops it), state and logs."""
+    if started_broker:
+        owner = "started by this run, stopped at the end"
+    elif broker.pid() is not None:
+        owner = "started by `pulse up`, left running"
+    else:
+        owner = "external, left running"
+    local = broker.pid() is not None
+    broker_log = f", broker: {broker.log_file}" if local else ""
+    lake = conf.lake.path
+    return (
+        ("broker", f"{conf.kafka.bootstrap} ({owner})"),
+        ("state", str(conf.local.state_dir)),
+        ("logs", f"{logs}/<process>.log{broker_log}"),
+        *((f"job {job}", text.replace("<lake>", lake)) for job, text in JOB_OUTPUTS),
+    )
+
+
+class _Screen:
+    """Draws a block of text in place on a terminal; elsewhere (a log file) appends it."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._tty = out.isatty()
+        self._height = 0
+        if self._tty:
+            out.write("\x1b[?25l")  # hide the cursor while redrawing
+
+    def draw(self, text: str) -> None:
+        """Replace the previous block with `text`."""
+        if self._tty and self._height:
+            # To the start of the block's first line, then clear to the end of the screen.
+            self._out.write(f"\x1b[{self._height}F\x1b[J")
+        self._out.write(text + "\n")
+        self._out.flush()
+        self._height = text.count("\n") + 1
+
+    def close(self) -> None:
+        """Give the cursor back."""
+        if self._tty:
+            self._out.write("\x1b[?25h")
+            self._out.flush()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when `pulse run` dies, even by SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        _LIBC.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None

@@ -1,0 +1,325 @@
+"""`pulse up`, `pulse status`, `pulse down`: the one-laptop stack, one line per component.
+
+The stack owns only what it starts: the Tansu broker, through its pid file. A Kafka broker that
+already answers at `kafka.bootstrap` is used as it is ("external") and never stopped. PostgreSQL,
+MySQL and Redis are machine services (`make services` starts them): `up` migrates and checks
+them, `down` leaves them alone. Every command goes through all components and reports each, so
+one run shows everything that is wrong; the exit code is 0 only if everything is fine.
+"""
+
+from __future__ import annotations
+
+import psycopg2
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from mysql.connector import Error as MySQLError
+
+from pulse.config import KafkaConfig, PulseConfig
+from pulse.kafka.admin import end_offsets, ensure_topics
+from pulse.kafka.errors import KafkaSourceError
+from pulse.local.broker import AddressTaken, BrokerError, LocalBroker, accepts_connections
+from pulse.local.migrate import (
+    MigrationError,
+    create_mysql_database,
+    current_version,
+    latest_version,
+    migrate_mysql,
+    migrate_postgres,
+)
+from pulse.stores import (
+    StoreUnavailable,
+    mysql_address,
+    mysql_connect,
+    postgres_address,
+    postgres_connect,
+    redis_address,
+    redis_client,
+    redis_ping,
+)
+
+_KAFKA_PROBE_SECONDS = 5.0
+_HINTS = {
+    ("postgres", "unreachable"): "start it with `make services`",
+    ("postgres", "login"): (
+        "set PULSE_POSTGRES__USER / PULSE_POSTGRES__PASSWORD, or run `make services` as root "
+        "to create the role"
+    ),
+    ("postgres", "database"): "create it with `make services`",
+    ("mysql", "unreachable"): "start it with `make services`",
+    ("mysql", "login"): (
+        "set PULSE_MYSQL__USER / PULSE_MYSQL__PASSWORD (MariaDB's root logs in through the "
+        "socket only as the system's root)"
+    ),
+    ("mysql", "database"): "`pulse up` creates it",
+    ("redis", "unreachable"): "start it with `make services`",
+    ("redis", "login"): "set PULSE_REDIS__PASSWORD",
+}
+
+
+def up(conf: PulseConfig) -> int:
+    """Start the broker (or use the one that answers), create topics, migrate, check Redis."""
+    broker_ok = _up_broker(conf)
+    topics_ok = _up_topics(conf) if broker_ok else _fail("topics", "skipped: no broker")
+    results = [broker_ok, topics_ok, _up_postgres(conf), _up_mysql(conf), _check_redis(conf)]
+    return 0 if all(results) else 1
+
+
+def status(conf: PulseConfig) -> int:
+    """Report what runs, the databases' migration versions, and each topic's end offsets."""
+    broker_ok = _status_broker(conf)
+    results = [broker_ok, _status_postgres(conf), _status_mysql(conf), _check_redis(conf)]
+    results.append(_status_topics(conf) if broker_ok else _fail("topics", "unknown: no broker"))
+    return 0 if all(results) else 1
+
+
+def down(conf: PulseConfig) -> int:
+    """Stop the broker `up` started, and nothing else."""
+    broker = LocalBroker(conf.kafka.bootstrap, conf.local.state_dir)
+    recorded, pid = broker.recorded_pid(), broker.pid()
+    try:
+        stopped = broker.stop()
+    except OSError as exc:
+        ok = _fail("broker", f"cannot stop Tansu (pid {pid}): {exc}")
+    else:
+        ok = True
+        if stopped:
+            _say("broker", f"stopped Tansu at {conf.kafka.bootstrap} (pid {pid})")
+        elif _kafka_answers(conf.kafka):
+            _say(
+                "broker",
+                f"Kafka at {conf.kafka.bootstrap} was not started by `pulse up`: left running",
+            )
+        else:
+            _say("broker", "not running")
+        if not stopped and recorded is not None:
+            _say(
+                "broker",
+                f"stale pid file named pid {recorded}, not a broker `pulse up` started: "
+                "that process was left alone, the pid file removed",
+            )
+    _say("databases", "postgres, mysql and redis are machine services: left running")
+    return 0 if ok else 1
+
+
+def _up_broker(conf: PulseConfig) -> bool:
+    bootstrap = conf.kafka.bootstrap
+    if "," in bootstrap:  # a cluster's list of brokers: only ever used, never started
+        if _kafka_answers(conf.kafka):
+            return _say("broker", f"external Kafka at {bootstrap} answers; using it")
+        return _fail(
+            "broker",
+            f"nothing answers at {bootstrap}; `pulse up` starts a local broker only for one "
+            "host:port",
+        )
+    broker = LocalBroker(bootstrap, conf.local.state_dir)
+    try:
+        # Decided under the broker's lock: two `pulse up` at once start one broker, and the
+        # second says it is already running.
+        pid, started = broker.ensure_running(conf.local.broker_start_timeout_seconds)
+    except AddressTaken:
+        if _kafka_answers(conf.kafka):
+            return _say(
+                "broker",
+                f"external Kafka at {bootstrap} answers; using it (`pulse down` leaves it)",
+            )
+        return _fail(
+            "broker",
+            f"{bootstrap} is taken by a program that does not answer as Kafka; stop it or set "
+            "PULSE_KAFKA__BOOTSTRAP to a free address",
+        )
+    except BrokerError as exc:
+        return _fail("broker", str(exc).removeprefix("broker: "))
+    what = "started Tansu" if started else "already running"
+    return _say("broker", f"{what} at {bootstrap} (pid {pid})")
+
+
+def _up_topics(conf: PulseConfig) -> bool:
+    wanted = {topic.name: topic.partitions for topic in conf.topics.all().values()}
+    try:
+        created = ensure_topics(conf.kafka, wanted)
+        actual = _partition_counts(conf.kafka)
+    except (KafkaException, KafkaSourceError) as exc:
+        return _fail("topics", f"cannot create topics at {conf.kafka.bootstrap}: {exc}")
+    # Just created topics have the configured count; a broker may not list them yet.
+    wrong = [
+        f"{name} has {actual[name]} partitions, configured {count}"
+        for name, count in wanted.items()
+        if name not in created and name in actual and actual[name] != count
+    ]
+    if wrong:
+        return _fail(
+            "topics",
+            "; ".join(wrong) + " (delete the topic, or set PULSE_TOPICS__<DOMAIN>__PARTITIONS)",
+        )
+    if created:
+        return _say("topics", f"created {len(created)} of {len(wanted)}: {', '.join(created)}")
+    return _say("topics", f"all {len(wanted)} exist, none created")
+
+
+def _up_postgres(conf: PulseConfig) -> bool:
+    try:
+        conn = postgres_connect(conf.postgres)
+    except StoreUnavailable as exc:
+        return _unavailable(exc)
+    try:
+        where = postgres_address(conn)
+        applied = migrate_postgres(conn)
+        version = current_version(conn, "postgres")
+    except (MigrationError, psycopg2.Error) as exc:
+        return _fail("postgres", f"migration failed: {exc}")
+    finally:
+        conn.close()
+    return _say("postgres", f"{where} at migration version {version}{_applied(applied)}")
+
+
+def _up_mysql(conf: PulseConfig) -> bool:
+    try:
+        conn = mysql_connect(conf.mysql, use_database=False)
+    except StoreUnavailable as exc:
+        return _unavailable(exc)
+    try:
+        created = create_mysql_database(conn, conf.mysql.database)
+        where = mysql_address(conn)
+        applied = migrate_mysql(conn)
+        version = current_version(conn, "mysql")
+    except (MigrationError, MySQLError) as exc:
+        return _fail("mysql", f"migration failed: {exc}")
+    finally:
+        conn.close()
+    made = f", created database {conf.mysql.database}" if created else ""
+    return _say("mysql", f"{where} at migration version {version}{made}{_applied(applied)}")
+
+
+def _check_redis(conf: PulseConfig) -> bool:
+    client = redis_client(conf.redis)
+    try:
+        redis_ping(client)
+    except StoreUnavailable as exc:
+        return _unavailable(exc)
+    finally:
+        client.close()
+    return _say("redis", f"{redis_address(client)} answers PING")
+
+
+def _status_broker(conf: PulseConfig) -> bool:
+    bootstrap = conf.kafka.bootstrap
+    broker = LocalBroker(bootstrap, conf.local.state_dir)
+    pid = broker.pid()
+    answers = _kafka_answers(conf.kafka)
+    if pid is not None and answers:
+        return _say("broker", f"running at {bootstrap} (pid {pid}, started by `pulse up`)")
+    if pid is not None:
+        return _fail(
+            "broker", f"Tansu (pid {pid}) does not answer at {bootstrap}; see {broker.log_file}"
+        )
+    if answers:
+        return _say("broker", f"external Kafka at {bootstrap} (not started by `pulse up`)")
+    return _fail("broker", f"down: nothing answers at {bootstrap}; start it with `pulse up`")
+
+
+def _status_postgres(conf: PulseConfig) -> bool:
+    try:
+        conn = postgres_connect(conf.postgres)
+    except StoreUnavailable as exc:
+        return _unavailable(exc)
+    try:
+        where = postgres_address(conn)
+        version = current_version(conn, "postgres")
+    except psycopg2.Error as exc:
+        return _fail("postgres", f"cannot read the migration version: {exc}")
+    finally:
+        conn.close()
+    return _report_version("postgres", where, version, latest_version("postgres"))
+
+
+def _status_mysql(conf: PulseConfig) -> bool:
+    try:
+        conn = mysql_connect(conf.mysql)
+    except StoreUnavailable as exc:
+        return _unavailable(exc)
+    try:
+        where = mysql_address(conn)
+        version = current_version(conn, "mysql")
+    except MySQLError as exc:
+        return _fail("mysql", f"cannot read the migration version: {exc}")
+    finally:
+        conn.close()
+    return _report_version("mysql", where, version, latest_version("mysql"))
+
+
+def _status_topics(conf: PulseConfig) -> bool:
+    wanted = {topic.name: topic.partitions for topic in conf.topics.all().values()}
+    try:
+        offsets = end_offsets(conf.kafka, list(wanted))
+    except (KafkaException, KafkaSourceError) as exc:
+        return _fail("topics", f"cannot read end offsets at {conf.kafka.bootstrap}: {exc}")
+    ok = _say("topics", f"{len(offsets)} of {len(wanted)} configured topics exist")
+    width = max(len(name) for name in wanted)
+    for name, count in wanted.items():
+        if name not in offsets:
+            ok = _fail(f"  {name:<{width}}", "missing; create it with `pulse up`", label=False)
+            continue
+        ends = offsets[name]
+        marks = " ".join(f"{partition}:{ends[partition]}" for partition in sorted(ends))
+        line = f"{len(ends)} partitions  end offsets {marks}  ({sum(ends.values())} records)"
+        if len(ends) != count:
+            ok = _fail(f"  {name:<{width}}", f"{line}; configured {count} partitions", label=False)
+        else:
+            _say(f"  {name:<{width}}", line, label=False)
+    return ok
+
+
+def _report_version(store: str, where: str, version: int, latest: int) -> bool:
+    if version < latest:
+        return _fail(
+            store, f"{where} reachable, migration version {version} of {latest}; run `pulse up`"
+        )
+    return _say(store, f"{where} reachable, migration version {version} of {latest}")
+
+
+def _partition_counts(kafka: KafkaConfig) -> dict[str, int]:
+    metadata = AdminClient(kafka.client_params()).list_topics(timeout=_KAFKA_PROBE_SECONDS)
+    return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+
+
+def _listening(bootstrap: str) -> bool:
+    """Whether something listens; a list of brokers cannot be checked this cheaply, so yes."""
+    if "," in bootstrap:
+        return True
+    try:
+        return accepts_connections(bootstrap)
+    except BrokerError:
+        return False
+
+
+def _kafka_answers(kafka: KafkaConfig) -> bool:
+    if not _listening(kafka.bootstrap):
+        return False
+    # log_level 0: a probe of a port that is not Kafka must not fill the terminal with retries.
+    admin = AdminClient({**kafka.client_params(), "log_level": 0})
+    try:
+        admin.list_topics(timeout=_KAFKA_PROBE_SECONDS)
+    except KafkaException:
+        return False
+    return True
+
+
+def _unavailable(exc: StoreUnavailable) -> bool:
+    hint = _HINTS.get((exc.store, exc.problem))
+    return _fail(exc.store, str(exc).removeprefix(f"{exc.store}: ") + (f"; {hint}" if hint else ""))
+
+
+def _applied(names: list[str]) -> str:
+    return f", applied {', '.join(names)}" if names else ", nothing to apply"
+
+
+def _say(component: str, text: str, *, label: bool = True) -> bool:
+    """Print one user-facing line; True, so that callers can `return _say(...)`."""
+    prefix = f"{component + ':':<10} " if label else f"{component}  "
+    print(prefix + text, flush=True)
+    return True
+
+
+def _fail(component: str, text: str, *, label: bool = True) -> bool:
+    _say(component, text, label=label)
+    return False

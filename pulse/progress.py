@@ -1,0 +1,121 @@
+"""Each job reports every micro-batch it completes on `platform.monitoring`.
+
+A `StreamingQueryListener` turns Spark's query progress into a monitoring event (kind `batch`):
+rows, batch duration, rows dropped by the watermark (late events), and the source offsets from
+which the monitor job computes consumer lag. The monitor job rolls these up with the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQueryListener
+
+from pulse.config import PulseConfig
+from pulse.events.schema import format_timestamp
+from pulse.kafka.lag import consumer_lag
+from pulse.kafka.producer import EventProducer
+
+log = logging.getLogger("pulse.progress")
+
+
+def batch_report(job: str, progress: dict[str, Any]) -> dict[str, Any]:
+    """The monitoring event of one query progress (Spark's progress JSON as a dict)."""
+    late = sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", []))
+    end_offsets: dict[str, Any] = {}
+    latest_offsets: dict[str, Any] = {}
+    for source in progress.get("sources", []):
+        end_offsets.update(_offsets(source.get("endOffset")))
+        latest_offsets.update(_offsets(source.get("latestOffset")))
+    lag = sum(consumer_lag(latest_offsets, end_offsets).values())
+    detail = {
+        "query": progress.get("name"),
+        "batch_id": progress.get("batchId"),
+        "input_rows_per_second": progress.get("inputRowsPerSecond"),
+        "processed_rows_per_second": progress.get("processedRowsPerSecond"),
+        "late_rows": late,
+        "lag": lag,
+        "end_offsets": end_offsets,
+        "latest_offsets": latest_offsets,
+    }
+    return {
+        "id": f"batch-{uuid.uuid4().hex}",
+        "ts": format_timestamp(datetime.now(UTC)),
+        "component": job,
+        "kind": "batch",
+        "count": int(progress.get("numInputRows", 0)),
+        "latency_ms": float(progress.get("durationMs", {}).get("triggerExecution", 0)),
+        "detail": json.dumps(detail, separators=(",", ":")),
+    }
+
+
+class ProgressPublisher(StreamingQueryListener):
+    """Publishes a `batch` monitoring event for every progress of every query of a job."""
+
+    def __init__(self, job: str, conf: PulseConfig) -> None:
+        self._job = job
+        self._topic = conf.topics.monitoring.name
+        self._producer = EventProducer(conf.kafka, **{"linger.ms": 100})
+
+    def onQueryStarted(self, event: Any) -> None:
+        """Nothing to report before the first batch."""
+
+    def onQueryProgress(self, event: Any) -> None:
+        try:
+            report = batch_report(self._job, json.loads(event.progress.json))
+            self._producer.send_event(self._topic, self._job, report)
+        except Exception:  # a monitoring hiccup must never stop the data path
+            log.exception("could not publish the progress of %s", self._job)
+
+    def onQueryIdle(self, event: Any) -> None:
+        """Idle triggers carry no batch."""
+
+    def onQueryTerminated(self, event: Any) -> None:
+        self.flush(10)
+
+    def flush(self, timeout_seconds: float) -> None:
+        """Wait until the reports published so far are acknowledged."""
+        try:
+            self._producer.flush(timeout_seconds)
+        except Exception:  # monitoring must never fail the data path
+            log.exception("progress reports of %s not acknowledged", self._job)
+
+
+_PUBLISHERS: list[ProgressPublisher] = []
+
+
+def publish_progress(spark: SparkSession, job: str, conf: PulseConfig) -> ProgressPublisher:
+    """Attach a `ProgressPublisher` for `job` to the session and return it."""
+    listener = ProgressPublisher(job, conf)
+    spark.streams.addListener(listener)
+    _PUBLISHERS.append(listener)
+    return listener
+
+
+def drain_progress(spark: SparkSession, timeout_seconds: float = 10.0) -> None:
+    """Deliver the progress reports still queued before the job exits.
+
+    Spark hands progress to listeners asynchronously: a short `--available-now` run would
+    otherwise exit before its last reports reach Kafka, and the monitor would never see them.
+    """
+    try:
+        bus = spark.sparkContext._jsc.sc().listenerBus()  # type: ignore[union-attr]
+        bus.waitUntilEmpty(int(timeout_seconds * 1000))
+    except Exception as exc:  # a report lost at shutdown must not turn a clean run into a failure
+        log.warning("progress reports may be incomplete: %s", exc)
+    for publisher in _PUBLISHERS:
+        publisher.flush(timeout_seconds)
+
+
+def _offsets(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}

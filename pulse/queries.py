@@ -1,0 +1,140 @@
+"""Starting and supervising a job's streaming queries.
+
+A job declares its queries as `QuerySpec`s (a streaming frame, its sinks, an output mode); this
+module gives each one its checkpoint under `streaming.checkpoint_dir/<name>`, the configured
+trigger and one `foreachBatch` writer, and keeps them running: a query that fails (a sink that
+stayed down through its retries, say) is restarted from its checkpoint after a growing pause,
+so a stopped database delays results but loses none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from pulse.config import PulseConfig, load_config
+from pulse.progress import drain_progress, publish_progress
+from pulse.sinks.base import Prepare, Sink, batch_writer
+from pulse.spark import session
+
+log = logging.getLogger("pulse.queries")
+
+OutputMode = Literal["append", "update"]
+_MAX_RESTART_PAUSE = 30.0
+# A catch-up run (`--available-now`) restarts a failed query this often before it gives up; a
+# continuous run never gives up (a database that is down for a while must not end the job).
+_AVAILABLE_NOW_RESTARTS = 3
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """One streaming query: what it computes and where every batch goes."""
+
+    name: str
+    frame: DataFrame
+    sinks: Sequence[Sink]
+    output_mode: OutputMode = "append"
+    prepare: Prepare | None = None
+
+
+def checkpoint_of(conf: PulseConfig, name: str) -> Path:
+    """Where query `name` keeps its offsets, state and commits."""
+    return Path(conf.streaming.checkpoint_dir) / name
+
+
+def start(spec: QuerySpec, conf: PulseConfig, *, available_now: bool = False) -> StreamingQuery:
+    """Start one query with its checkpoint, trigger and `foreachBatch` writer."""
+    checkpoint = checkpoint_of(conf, spec.name)
+    writer = (
+        spec.frame.writeStream.queryName(spec.name)
+        .outputMode(spec.output_mode)
+        .option("checkpointLocation", str(checkpoint))
+        .foreachBatch(batch_writer(spec.name, checkpoint, spec.sinks, spec.prepare))
+    )
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{conf.streaming.trigger_seconds} seconds")
+    query = writer.start()
+    log.info("query %s started, checkpoint %s", spec.name, checkpoint)
+    return query
+
+
+def run(
+    spark: SparkSession,
+    specs: Sequence[QuerySpec],
+    conf: PulseConfig,
+    *,
+    available_now: bool = False,
+) -> int:
+    """Run the queries until SIGTERM/SIGINT (or, with `available_now`, until all caught up).
+
+    A failed query is restarted from its checkpoint after a growing pause. Returns 0 when every
+    query ended cleanly, 1 when an `available_now` query failed more than its restarts allow.
+    """
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    running = {spec.name: start(spec, conf, available_now=available_now) for spec in specs}
+    by_name = {spec.name: spec for spec in specs}
+    pauses = dict.fromkeys(running, 1.0)
+    restarts = dict.fromkeys(running, 0)
+    failed = False
+    while running and not stopping.is_set():
+        time.sleep(0.5)
+        for name, query in list(running.items()):
+            if query.isActive:
+                continue
+            error = query.exception()
+            if error is None:
+                log.info("query %s finished", name)
+                del running[name]
+            elif available_now and restarts[name] >= _AVAILABLE_NOW_RESTARTS:
+                log.error(
+                    "query %s failed %d times, giving up: %s", name, restarts[name] + 1, error
+                )
+                failed = True
+                del running[name]
+            else:
+                log.error("query %s failed, restarting in %.0f s: %s", name, pauses[name], error)
+                if stopping.wait(pauses[name]):
+                    break
+                pauses[name] = min(pauses[name] * 2, _MAX_RESTART_PAUSE)
+                restarts[name] += 1
+                running[name] = start(by_name[name], conf, available_now=available_now)
+    for query in running.values():
+        query.stop()
+    drain_progress(spark)
+    return 1 if failed else 0
+
+
+def open_job(name: str, doc: str) -> tuple[argparse.Namespace, PulseConfig, SparkSession]:
+    """What every job does first: logging, its command line, the config, the session, and
+    progress reports of its queries on `platform.monitoring`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = job_arguments(doc.strip().splitlines()[0])
+    conf = load_config()
+    spark = session(f"pulse-{name}")
+    publish_progress(spark, name, conf)
+    return args, conf, spark
+
+
+def job_arguments(description: str) -> argparse.Namespace:
+    """The command line of every job: `--available-now` catches up and exits (tests, backfills)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--available-now",
+        action="store_true",
+        help="process what is in Kafka now, then exit (Trigger.AvailableNow)",
+    )
+    return parser.parse_args()

@@ -1,0 +1,57 @@
+"""Kafka records of a domain: generated events as key and JSON value, some replaced by bad ones."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from pulse.events.domains import schema_for
+from pulse.simulate.bad import choose_kind, malformed
+from pulse.simulate.emoji import emoji_events
+from pulse.simulate.game import game_events
+from pulse.simulate.media import media_events
+from pulse.simulate.product import product_events
+from pulse.simulate.sports import sports_events
+
+Generator = Callable[[int, float, datetime], Iterator[dict[str, Any]]]
+
+# (key, value, bad kind or None): the kind lets tests and summaries count the bad ones.
+Record = tuple[bytes | None, bytes, str | None]
+
+GENERATORS: dict[str, Generator] = {
+    "game": game_events,
+    "sports": sports_events,
+    "emoji": emoji_events,
+    "product": product_events,
+    "media": media_events,
+}
+
+# The wire form `EventProducer.send_event` writes: compact UTF-8 JSON.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def records(
+    domain: str, seed: int, rate: float, start: datetime, bad_ratio: float = 0.0
+) -> Iterator[Record]:
+    """The records a simulator sends; a share `bad_ratio` replaced by malformed ones.
+
+    Which records are bad, and how, depends on the seed alone, so it is reproducible too.
+    """
+    schema = schema_for(domain)
+    key_field = schema.key_field
+    events = GENERATORS[domain](seed, rate, start)
+    if bad_ratio <= 0:
+        for event in events:
+            yield event[key_field].encode(), _encode(event).encode(), None
+        return
+    chance = random.Random(f"bad/{domain}/{seed}")
+    draw = chance.random
+    for event in events:
+        if draw() < bad_ratio:
+            kind = choose_kind(chance)
+            yield event[key_field].encode(), malformed(schema, event, kind, chance), kind
+        else:
+            yield event[key_field].encode(), _encode(event).encode(), None

@@ -1,0 +1,1 @@
+"""Sinks: where a micro-batch goes. Each one is idempotent for a replayed `batch_id`."""

@@ -1,0 +1,138 @@
+"""The one sink abstraction, and the `foreachBatch` function that writes a batch to all sinks.
+
+Spark replays a batch after a crash, so every sink must make a replay harmless (DESIGN.md,
+"Writing"). The idempotency key is `(query, sink, checkpoint_id, batch_id)`: `checkpoint_id` is
+the id Spark keeps in the checkpoint's `metadata` file, so a query started on a fresh checkpoint
+(batch ids from 0 again) never mistakes its new batches for old ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pyspark.sql import DataFrame
+
+from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
+
+log = logging.getLogger("pulse.sinks")
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """Which batch of which query (and which checkpoint) a sink is writing."""
+
+    query: str
+    checkpoint_id: str
+    batch_id: int
+
+
+class Sink(Protocol):
+    """Writes one micro-batch somewhere, exactly once per `BatchContext`."""
+
+    name: str
+
+    def write(self, frame: DataFrame, ctx: BatchContext) -> None:
+        """Write the batch, or nothing if this (query, checkpoint, batch) is already written."""
+        ...
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A sink fed with a transform of the batch, so one query can feed differently shaped sinks.
+
+    The batch is persisted once by `batch_writer`; each derived sink computes its own view of it
+    (silver rows of one topic, dead letters, top emojis, ...) without reading Kafka again.
+    """
+
+    sink: Sink
+    transform: Callable[[DataFrame], DataFrame]
+
+    @property
+    def name(self) -> str:
+        """The wrapped sink's name: the idempotency key stays the sink's."""
+        return self.sink.name
+
+    def write(self, frame: DataFrame, ctx: BatchContext) -> None:
+        """Write the transformed batch to the wrapped sink."""
+        self.sink.write(self.transform(frame), ctx)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff before a failing sink fails the batch."""
+
+    attempts: int = 5
+    first_delay_seconds: float = 0.5
+    max_delay_seconds: float = 8.0
+
+    def run(self, what: str, action: Callable[[], None]) -> None:
+        """Run `action`, retrying on any exception; re-raise the last one when attempts run out."""
+        delay = self.first_delay_seconds
+        for attempt in range(1, self.attempts + 1):
+            try:
+                action()
+                return
+            except (SinkDefinitionError, DuplicateKeyError):
+                raise  # a mistake in the job or the batch: trying again cannot help
+            except Exception as exc:
+                if attempt == self.attempts:
+                    raise
+                log.warning("%s failed (attempt %d of %d): %s", what, attempt, self.attempts, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, self.max_delay_seconds)
+
+
+def checkpoint_id(checkpoint: Path) -> str:
+    """The query id Spark wrote into the checkpoint when the query first started."""
+    return str(json.loads((checkpoint / "metadata").read_text().splitlines()[0])["id"])
+
+
+Prepare = Callable[[DataFrame, BatchContext], DataFrame]
+
+
+def batch_writer(
+    query: str,
+    checkpoint: Path,
+    sinks: Sequence[Sink],
+    prepare: Prepare | None = None,
+    retry: RetryPolicy | None = None,
+) -> Callable[[DataFrame, int], None]:
+    """The `foreachBatch` function of a query: prepare the batch once, write every sink.
+
+    The batch is persisted so that several sinks do not recompute it from Kafka; `prepare`
+    (optional) adds what the batch needs from outside, such as subscriptions read fresh.
+    """
+    policy = retry or RetryPolicy()
+    names = [sink.name for sink in sinks]
+    if len(set(names)) != len(names):
+        # Sinks of one query share the ledger by name: two of a name would skip each other.
+        raise SinkDefinitionError(f"query {query}: sink names repeat: {sorted(names)}")
+
+    def write(frame: DataFrame, batch_id: int) -> None:
+        ctx = BatchContext(query, checkpoint_id(checkpoint), batch_id)
+        cached = [(prepare(frame, ctx) if prepare else frame).persist()]
+
+        def attempt(sink: Sink) -> None:
+            try:
+                sink.write(cached[0], ctx)
+            except Exception:
+                # The next attempt starts from a freshly planned and cached batch: a failure in
+                # Spark itself (a task that cannot be deserialized under load, seen in CI) can
+                # stick to the cached plan, so retrying on the same one would fail every time.
+                cached[0].unpersist()
+                cached[0] = (prepare(frame, ctx) if prepare else frame).persist()
+                raise
+
+        try:
+            for sink in sinks:
+                policy.run(f"{query} batch {batch_id} -> {sink.name}", lambda s=sink: attempt(s))
+        finally:
+            cached[0].unpersist()
+
+    return write

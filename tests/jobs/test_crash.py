@@ -1,0 +1,208 @@
+"""A job's driver killed with SIGKILL in the middle of a batch, then restarted: every sink exact.
+
+Live and enrich:
+The kill lands after some sinks wrote and before Spark committed the batch's offsets: Redis
+writes are paused (`CLIENT PAUSE ... WRITE`), so the emoji query commits PostgreSQL, then
+blocks in its Redis sink; the test sees the PostgreSQL rows, kills the whole process group and
+lets Redis go. The restarted job replays the batch: PostgreSQL skips it by its ledger, Redis and
+Kafka get it, and nothing is counted twice. Lake: killed the moment its bronze table has its
+first commit, before the batch's other sinks ran.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import redis
+from deltalake import DeltaTable
+
+from pulse.events import SCHEMAS, SOURCE_DOMAINS
+from pulse.events.schema import parse_timestamp
+from pulse.stores import postgres_connect
+from tests.jobs.records import is_valid, read_all, valid_events
+from tests.jobs.test_live_job import window_start
+
+pytestmark = [pytest.mark.spark, pytest.mark.broker]
+
+
+def stored_windows(conf) -> dict:
+    pg = postgres_connect(conf.postgres)
+    with pg.cursor() as cur:
+        cur.execute("SELECT match_id, emoji, window_start, count, units FROM emoji_windows")
+        rows = {(m, e, w): (c, u) for m, e, w, c, u in cur.fetchall()}
+    pg.close()
+    return rows
+
+
+def test_a_killed_live_job_resumes_with_every_sink_exact(job_stack):
+    conf = job_stack.conf
+    pg = postgres_connect(conf.postgres)
+    with pg, pg.cursor() as cur:
+        cur.execute("TRUNCATE emoji_windows")
+    pg.close()
+    job_stack.simulate("emoji", rate=3000, seconds=2, seed=51)
+    store = redis.Redis.from_url(conf.redis.url, decode_responses=True)
+    job = None
+    store.execute_command("CLIENT", "PAUSE", "180000", "WRITE")
+    try:
+        job = job_stack.start("live")
+        deadline = time.monotonic() + 150
+        while not stored_windows(conf):
+            assert job.poll() is None, "the live job exited before its first batch"
+            assert time.monotonic() < deadline, "no PostgreSQL rows within 150 s"
+            time.sleep(0.5)
+        first_matches = {m for m, _, _ in stored_windows(conf)}
+        assert not any(store.exists(f"emoji:{m}") for m in first_matches)
+        job_stack.kill(job)  # PostgreSQL written, Redis blocked, offsets not committed
+    finally:
+        store.execute_command("CLIENT", "UNPAUSE")
+        if job is not None and job.poll() is None:
+            job_stack.kill(job)
+    job_stack.simulate("emoji", rate=3000, seconds=2, seed=52)
+
+    job_stack.run("live")
+
+    emojis = {e["event_id"]: e for e in valid_events(conf, "emoji", SCHEMAS["emoji"])}.values()
+    span = conf.emoji.window_seconds
+    counts = Counter((e["match_id"], e["emoji"], window_start(e["ts"], span)) for e in emojis)
+    assert stored_windows(conf) == {
+        k: (c, math.ceil(c / conf.emoji.ratio)) for k, c in counts.items()
+    }
+    for match in {m for m, _, _ in counts}:
+        latest = max(w for m, _, w in counts if m == match)
+        top = json.loads(store.hget(f"emoji:{match}", "top"))
+        assert {t["emoji"]: t["count"] for t in top}.items() <= {
+            e: c for (m, e, w), c in counts.items() if m == match and w == latest
+        }.items()
+
+    # Kafka is at least once: a replayed batch may repeat messages, always identical ones.
+    copies: dict[tuple[int, int], set[str]] = defaultdict(set)
+    final: dict[tuple, tuple[int, int]] = {}
+    for record in read_all(conf, conf.topics.emoji_aggregated.name):
+        message = json.loads(record.value)
+        copies[(message["batch_id"], message["seq"])].add(record.value.decode())
+        key = (message["match_id"], message["emoji"], parse_timestamp(message["window_start"]))
+        if key not in final or message["batch_id"] >= final[key][0]:
+            final[key] = (message["batch_id"], message["count"])
+    assert all(len(versions) == 1 for versions in copies.values())
+    assert {key: count for key, (_, count) in final.items()} == dict(counts)
+
+
+def test_a_killed_enrich_job_resumes_with_every_sink_exact(job_stack):
+    conf = job_stack.conf
+    job_stack.simulate("media", rate=500, seconds=2, seed=53)
+    media = {e["id"]: e for e in valid_events(conf, "media", SCHEMAS["media"])}
+    store = redis.Redis.from_url(conf.redis.url, decode_responses=True)
+
+    def stored() -> dict[str, str]:
+        pg = postgres_connect(conf.postgres)
+        with pg.cursor() as cur:
+            cur.execute("SELECT id, type FROM events WHERE id = ANY(%s)", (list(media),))
+            rows = dict(cur.fetchall())
+        pg.close()
+        return rows
+
+    job = None
+    store.execute_command("CLIENT", "PAUSE", "180000", "WRITE")
+    try:
+        job = job_stack.start("enrich")
+        deadline = time.monotonic() + 150
+        while not stored():
+            assert job.poll() is None, "the enrich job exited before its first batch"
+            assert time.monotonic() < deadline, "no PostgreSQL rows within 150 s"
+            time.sleep(0.5)
+        assert not any(store.exists(f"event:{i}") for i in media)
+        job_stack.kill(job)  # PostgreSQL written, Redis blocked, offsets not committed
+    finally:
+        store.execute_command("CLIENT", "UNPAUSE")
+        if job is not None and job.poll() is None:
+            job_stack.kill(job)
+
+    job_stack.run("enrich")
+
+    assert stored() == {i: e["type"] for i, e in media.items()}
+    assert all(store.hget(f"event:{i}", "type") == e["type"] for i, e in media.items())
+
+
+def test_a_killed_lake_job_resumes_with_every_sink_exact(job_stack):
+    conf = job_stack.conf
+    for seed in (54, 55):
+        job_stack.simulate("all", rate=300, seconds=2, seed=seed, bad_ratio=0.05)
+        if seed == 54:
+            # Killed the moment the bronze table has its first commit: the batch's silver,
+            # quarantine and dead-letter sinks have not run yet.
+            first_commit = Path(conf.lake.path) / "bronze" / "_delta_log" / f"{0:020d}.json"
+            job = job_stack.start("lake")
+            deadline = time.monotonic() + 150
+            while not first_commit.exists():
+                assert job.poll() is None, "the lake job exited before its first batch"
+                assert time.monotonic() < deadline, "no bronze commit within 150 s"
+                time.sleep(0.02)
+            job_stack.kill(job)
+            silver = Path(conf.lake.path) / "silver"
+            assert not (silver.exists() and any(silver.glob("*/_delta_log/*.json")))
+
+    job_stack.run("lake")
+
+    produced = {d: read_all(conf, getattr(conf.topics, d).name) for d in SOURCE_DOMAINS}
+    bad = {(r.topic, r.partition, r.offset) for d, rs in produced.items() for r in rs
+           if not is_valid(SCHEMAS[d], r.value)}  # fmt: skip
+    bronze = DeltaTable(f"{conf.lake.path}/bronze").to_pyarrow_table().to_pylist()
+    sources = [b for b in bronze if b["topic"] != conf.topics.monitoring.name]
+    assert sorted((b["topic"], b["partition"], b["offset"]) for b in sources) == sorted(
+        (r.topic, r.partition, r.offset) for rs in produced.values() for r in rs
+    )
+    for domain, records in produced.items():
+        schema = SCHEMAS[domain]
+        silver = DeltaTable(f"{conf.lake.path}/silver/{domain}").to_pyarrow_table()
+        assert sorted(silver.column(schema.id_field).to_pylist()) == sorted(
+            json.loads(r.value)[schema.id_field]
+            for r in records
+            if (r.topic, r.partition, r.offset) not in bad
+        )
+    quarantine = DeltaTable(f"{conf.lake.path}/quarantine").to_pyarrow_table().to_pylist()
+    assert sorted((q["topic"], q["partition"], q["offset"]) for q in quarantine) == sorted(bad)
+    letters = [json.loads(r.value) for r in read_all(conf, conf.topics.deadletter.name)]
+    assert {(m["topic"], m["partition"], m["offset"]) for m in letters} == bad
+
+
+def test_a_killed_monitor_job_resumes_with_every_sink_exact(job_stack):
+    conf = job_stack.conf
+    topic = conf.topics.emoji.name
+    job_stack.simulate("emoji", rate=3000, seconds=2, seed=56)
+
+    def rolled_up() -> int:
+        pg = postgres_connect(conf.postgres)
+        with pg.cursor() as cur:
+            cur.execute("SELECT sum(records) FROM monitoring_rollups WHERE topic = %s", (topic,))
+            (total,) = cur.fetchone()
+        pg.close()
+        return int(total or 0)
+
+    store = redis.Redis.from_url(conf.redis.url, decode_responses=True)
+    job = None
+    store.execute_command("CLIENT", "PAUSE", "180000", "WRITE")
+    try:
+        job = job_stack.start("monitor")
+        deadline = time.monotonic() + 150
+        while not rolled_up():
+            assert job.poll() is None, "the monitor job exited before its first batch"
+            assert time.monotonic() < deadline, "no rollups within 150 s"
+            time.sleep(0.5)
+        assert not store.exists(f"gauge:topic:{topic}")
+        job_stack.kill(job)  # PostgreSQL written, Redis blocked, offsets not committed
+    finally:
+        store.execute_command("CLIENT", "UNPAUSE")
+        if job is not None and job.poll() is None:
+            job_stack.kill(job)
+    job_stack.simulate("emoji", rate=3000, seconds=1, seed=57)
+
+    job_stack.run("monitor")
+
+    assert rolled_up() == len(read_all(conf, topic))
+    assert int(store.hget(f"gauge:topic:{topic}", "records")) > 0

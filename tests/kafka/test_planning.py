@@ -1,0 +1,66 @@
+"""Offset planning of the Kafka source, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from pulse.kafka.errors import DataLossError, KafkaSourceError
+from pulse.kafka.planning import cap_batch, from_json, initial_offsets, resolve_start, to_json
+
+MARKS = {("a", 0): (0, 100), ("a", 1): (5, 50)}
+
+
+def test_offsets_survive_the_checkpoint_json_form():
+    offsets = {("a", 0): 7, ("a", 1): 9, ("b", 0): 0}
+    assert to_json(offsets) == {"a": {"0": 7, "1": 9}, "b": {"0": 0}}
+    assert from_json(to_json(offsets)) == offsets
+
+
+def test_earliest_and_latest_start_at_the_watermarks():
+    assert initial_offsets("earliest", MARKS) == {("a", 0): 0, ("a", 1): 5}
+    assert initial_offsets("latest", MARKS) == {("a", 0): 100, ("a", 1): 50}
+
+
+def test_json_starting_offsets_resolve_minus_two_and_minus_one():
+    assert initial_offsets({("a", 0): -2, ("a", 1): -1}, MARKS) == {("a", 0): 0, ("a", 1): 50}
+    assert initial_offsets({("a", 0): 42, ("a", 1): 6}, MARKS) == {("a", 0): 42, ("a", 1): 6}
+
+
+def test_json_starting_offsets_must_cover_every_partition():
+    with pytest.raises(KafkaSourceError, match=r"no offset for a\[1\]"):
+        initial_offsets({("a", 0): 3}, MARKS)
+
+
+def test_cap_never_exceeds_the_limit_and_shares_by_backlog():
+    start = {("a", 0): 0, ("a", 1): 0, ("a", 2): 0}
+    end = {("a", 0): 1000, ("a", 1): 10, ("a", 2): 1}
+    capped = cap_batch(start, end, 101)
+    assert sum(capped[tp] - start[tp] for tp in start) == 101
+    assert all(start[tp] <= capped[tp] <= end[tp] for tp in start)
+    assert capped[("a", 0)] > capped[("a", 1)] > 0
+
+
+def test_cap_takes_everything_when_the_backlog_is_smaller():
+    start = {("a", 0): 10}
+    assert cap_batch(start, {("a", 0): 15}, 100) == {("a", 0): 15}
+    assert cap_batch(start, {("a", 0): 15}, None) == {("a", 0): 15}
+
+
+def test_new_partitions_start_at_earliest():
+    resolved, losses = resolve_start({("a", 0): 10}, MARKS, fail_on_data_loss=True)
+    assert resolved == {("a", 0): 10, ("a", 1): 5}
+    assert losses == []
+
+
+def test_offsets_past_the_end_are_data_loss():
+    with pytest.raises(DataLossError, match=r"a\[0\]: offset 500 is gone"):
+        resolve_start({("a", 0): 500, ("a", 1): 5}, MARKS, fail_on_data_loss=True)
+
+
+def test_without_fail_on_data_loss_gone_offsets_resume_at_earliest():
+    resolved, losses = resolve_start({("a", 0): 500, ("a", 1): 1}, MARKS, fail_on_data_loss=False)
+    assert resolved == {("a", 0): 0, ("a", 1): 5}
+    assert [(loss.partition, loss.wanted, loss.resume_at) for loss in losses] == [
+        (0, 500, 0),
+        (1, 1, 5),
+    ]

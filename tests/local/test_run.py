@@ -1,0 +1,111 @@
+"""`pulse run`: its children are started, logged and stopped, and it undoes only what it did."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pulse.config import PROJECT_ROOT, load_config
+from pulse.kafka.admin import end_offsets
+from pulse.local.run import Child, start_children, stop_children
+from tests.conftest import free_tcp_port
+
+
+def python(code: str) -> tuple[str, ...]:
+    return (sys.executable, "-c", code)
+
+
+def wait_for_text(log: Path, text: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{log} never said {text!r}"
+        time.sleep(0.02)
+
+
+def test_children_write_to_their_own_log(tmp_path: Path) -> None:
+    processes = start_children((Child("hello", python("print('hello from the child')")),), tmp_path)
+    processes["hello"].wait(10)
+    assert (tmp_path / "hello.log").read_text() == "hello from the child\n"
+
+
+def test_stopping_sends_sigterm_so_children_can_clean_up(tmp_path: Path) -> None:
+    code = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: (print('flushed'), sys.exit(0)))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    processes = start_children((Child("polite", python(code)),), tmp_path)
+    log = tmp_path / "polite.log"
+    wait_for_text(log, "ready")
+    stop_children(processes, timeout=10)
+    assert processes["polite"].returncode == 0
+    assert log.read_text().endswith("flushed\n")
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
+    code = (
+        "import signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    processes = start_children((Child("stubborn", python(code)),), tmp_path)
+    wait_for_text(tmp_path / "stubborn.log", "ready")
+    began = time.monotonic()
+    stop_children(processes, timeout=0.5)
+    assert processes["stubborn"].returncode == -signal.SIGKILL
+    assert time.monotonic() - began < 5
+
+
+@pytest.mark.broker
+def test_run_streams_into_every_source_topic_and_stops_the_broker_it_started(
+    tmp_path: Path,
+) -> None:
+    bootstrap = f"127.0.0.1:{free_tcp_port()}"
+    env = {
+        **os.environ,
+        "PULSE_KAFKA__BOOTSTRAP": bootstrap,
+        "PULSE_LOCAL__STATE_DIR": str(tmp_path / "state"),
+        "PULSE_STREAMING__CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+        "PULSE_LAKE__PATH": str(tmp_path / "lake"),
+    }
+    conf = load_config(environ=env)
+    sources = [getattr(conf.topics, domain).name for domain in ("game", "emoji", "media")]
+    output = tmp_path / "run.out"
+    with open(output, "w") as out:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "pulse", "run"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        totals: dict[str, int] = {}
+        while time.monotonic() < deadline and run.poll() is None:
+            if "Pulse is running" in output.read_text():
+                offsets = end_offsets(conf.kafka, sources)
+                totals = {topic: sum(ends.values()) for topic, ends in offsets.items()}
+                if len(totals) == len(sources) and all(totals.values()):
+                    break
+            time.sleep(0.5)
+        assert run.poll() is None, output.read_text()
+        assert all(totals.get(topic) for topic in sources), totals
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(60)
+    text = output.read_text()
+    assert run.returncode == 0, text
+    children = [int(pid) for pid in re.findall(r"running \(pid (\d+)\)", text)]
+    assert children
+    assert not [pid for pid in set(children) if Path(f"/proc/{pid}").exists()]
+    assert f"stopped Tansu at {bootstrap}" in text

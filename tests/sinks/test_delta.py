@@ -1,0 +1,109 @@
+"""`DeltaAppend` through delta-rs, into Delta tables under the test's tmp_path."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from pulse.sinks.base import BatchContext
+from pulse.sinks.delta import DeltaAppend, spark_delta_available, transaction_version
+
+pytestmark = pytest.mark.spark
+
+EVENTS = "id string, match_id string, ts timestamp, count long, payload binary"
+T0 = datetime(2026, 11, 22, 20, 15, 0, 123456, tzinfo=UTC)
+
+
+def events(spark: SparkSession, *ids: str) -> DataFrame:
+    return spark.createDataFrame([(i, "m1", T0, 1, b"x") for i in ids], EVENTS)
+
+
+def lake(tmp_path: Path) -> str:
+    return str(tmp_path / "events")
+
+
+def ids(path: str) -> list[str]:
+    return sorted(DeltaTable(path).to_pyarrow_table().column("id").to_pylist())
+
+
+def test_the_first_batch_creates_the_table_with_spark_compatible_types(
+    spark, ctx, tmp_path
+) -> None:
+    batch = events(spark, "a", "b").withColumn("source", F.lit("test"))  # a NOT NULL column
+    assert not batch.schema["source"].nullable
+
+    DeltaAppend("lake", lake(tmp_path)).write(batch, ctx)
+
+    table = DeltaTable(lake(tmp_path)).to_pyarrow_table()
+    assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    assert table.column("ts").to_pylist() == [T0, T0]
+    assert {field.name: field.nullable for field in table.schema} == dict.fromkeys(
+        ["id", "match_id", "ts", "count", "payload", "source"], True
+    )
+    assert not spark_delta_available(spark)  # no Delta jars here: delta-rs wrote it
+
+
+def test_batches_are_appended_with_their_app_transaction(spark, ctx, tmp_path) -> None:
+    sink = DeltaAppend("lake", lake(tmp_path))
+
+    sink.write(events(spark, "a"), ctx)
+    sink.write(events(spark, "b"), replace(ctx, batch_id=1))
+
+    assert ids(lake(tmp_path)) == ["a", "b"]
+    app_id = f"{ctx.query}:lake:{ctx.checkpoint_id}"
+    assert transaction_version(lake(tmp_path), app_id) == 1
+
+
+def test_a_replayed_batch_writes_nothing_twice(spark, ctx, tmp_path) -> None:
+    sink = DeltaAppend("lake", lake(tmp_path))
+    sink.write(events(spark, "a", "b"), ctx)
+    version = DeltaTable(lake(tmp_path)).version()
+
+    sink.write(events(spark, "a", "b"), ctx)
+
+    assert ids(lake(tmp_path)) == ["a", "b"]
+    assert DeltaTable(lake(tmp_path)).version() == version
+
+
+def test_a_batch_below_the_recorded_one_is_skipped(spark, ctx, tmp_path) -> None:
+    sink = DeltaAppend("lake", lake(tmp_path))
+    sink.write(events(spark, "a"), replace(ctx, batch_id=3))
+
+    sink.write(events(spark, "b"), replace(ctx, batch_id=2))
+
+    assert ids(lake(tmp_path)) == ["a"]
+
+
+def test_a_new_checkpoint_on_old_tables_does_not_skip_data(spark, ctx, tmp_path) -> None:
+    sink = DeltaAppend("lake", lake(tmp_path))
+    sink.write(events(spark, "a"), replace(ctx, batch_id=5))
+    fresh = BatchContext(ctx.query, ctx.checkpoint_id + "-fresh", batch_id=0)
+
+    sink.write(events(spark, "b"), fresh)
+
+    assert ids(lake(tmp_path)) == ["a", "b"]
+
+
+def test_partition_columns_are_declared_and_laid_out(spark, ctx, tmp_path) -> None:
+    sink = DeltaAppend("lake", lake(tmp_path), partition_by=("match_id",))
+
+    sink.write(events(spark, "a"), ctx)
+
+    assert DeltaTable(lake(tmp_path)).metadata().partition_columns == ["match_id"]
+    assert (tmp_path / "events" / "match_id=m1").is_dir()
+
+
+def test_an_empty_batch_adds_no_version(spark, ctx, tmp_path) -> None:
+    sink = DeltaAppend("lake", lake(tmp_path))
+    sink.write(events(spark, "a"), ctx)
+
+    sink.write(events(spark), replace(ctx, batch_id=1))
+
+    assert DeltaTable(lake(tmp_path)).version() == 0

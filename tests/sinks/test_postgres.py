@@ -1,0 +1,251 @@
+"""`PostgresUpsert` against the machine's PostgreSQL (database `test`, real Pulse tables)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import psycopg2.errors
+import psycopg2.extensions
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from pulse.config import PulseConfig
+from pulse.sinks.base import BatchContext
+from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
+from pulse.sinks.postgres import PostgresUpsert
+from pulse.stores import postgres_connect
+from tests.sinks.conftest import rows, unique, wait_for
+
+pytestmark = pytest.mark.spark
+
+SCORES = (
+    "match_id string, home_team string, away_team string, home_score long, away_score long, "
+    "period long, status string, sequence long"
+)
+SCORE_COLUMNS = ("home_team", "away_team", "home_score", "away_score", "period", "status")
+
+
+@pytest.fixture
+def match(pg: psycopg2.extensions.connection) -> Iterator[str]:
+    """A match id of this test's own; its rows are deleted afterwards."""
+    match_id = unique("m")
+    yield match_id
+    pg.cursor().execute("DELETE FROM match_scores WHERE match_id LIKE %s", (match_id + "%",))
+    pg.cursor().execute("DELETE FROM emoji_windows WHERE match_id = %s", (match_id,))
+
+
+def scores(spark: SparkSession, *rows: tuple) -> DataFrame:
+    return spark.createDataFrame(list(rows), SCORES)
+
+
+def scoreboard(conf: PulseConfig, guard: str | None = None) -> PostgresUpsert:
+    return PostgresUpsert(
+        name="scores",
+        conf=conf.postgres,
+        table="match_scores",
+        key=("match_id",),
+        columns=(*SCORE_COLUMNS, "sequence"),
+        guard=guard,
+    )
+
+
+def stored(pg: psycopg2.extensions.connection, match_id: str) -> list[tuple]:
+    return rows(
+        pg,
+        "SELECT home_score, away_score, status, sequence FROM match_scores WHERE match_id = %s",
+        match_id,
+    )
+
+
+def ledger(pg: psycopg2.extensions.connection, ctx: BatchContext) -> list[tuple]:
+    return rows(
+        pg,
+        "SELECT checkpoint_id, batch_id FROM sink_ledger WHERE query = %s ORDER BY checkpoint_id",
+        ctx.query,
+    )
+
+
+def test_rows_are_inserted_then_updated_by_key(spark, conf, ctx, pg, match) -> None:
+    sink = scoreboard(conf)
+
+    sink.write(scores(spark, (match, "A", "B", 0, 0, 1, "live", 1)), ctx)
+    sink.write(scores(spark, (match, "A", "B", 2, 1, 2, "live", 2)), replace(ctx, batch_id=1))
+
+    assert stored(pg, match) == [(2, 1, "live", 2)]
+    assert ledger(pg, ctx) == [(ctx.checkpoint_id, 1)]
+
+
+def test_a_replayed_batch_writes_nothing_twice(spark, conf, ctx, pg, match) -> None:
+    sink = scoreboard(conf)
+    sink.write(scores(spark, (match, "A", "B", 1, 0, 1, "live", 1)), ctx)
+    pg.cursor().execute("UPDATE match_scores SET home_score = 99 WHERE match_id = %s", (match,))
+
+    # The replay recomputes the batch (here: to other values); nothing of it may land.
+    sink.write(scores(spark, (match, "A", "B", 5, 5, 1, "live", 1)), ctx)
+
+    assert stored(pg, match) == [(99, 0, "live", 1)]
+    assert ledger(pg, ctx) == [(ctx.checkpoint_id, 0)]
+
+
+def test_a_batch_below_the_ledger_is_skipped(spark, conf, ctx, pg, match) -> None:
+    sink = scoreboard(conf)
+    sink.write(scores(spark, (match, "A", "B", 3, 0, 1, "live", 3)), replace(ctx, batch_id=3))
+
+    sink.write(scores(spark, (match, "A", "B", 2, 0, 1, "live", 2)), replace(ctx, batch_id=2))
+
+    assert stored(pg, match) == [(3, 0, "live", 3)]
+    assert ledger(pg, ctx) == [(ctx.checkpoint_id, 3)]
+
+
+def test_a_new_checkpoint_on_old_tables_does_not_skip_data(spark, conf, ctx, pg, match) -> None:
+    sink = scoreboard(conf)
+    sink.write(scores(spark, (match, "A", "B", 1, 0, 1, "live", 1)), replace(ctx, batch_id=7))
+    fresh = BatchContext(ctx.query, ctx.checkpoint_id + "-fresh", batch_id=0)
+
+    sink.write(scores(spark, (match, "A", "B", 4, 0, 1, "live", 4)), fresh)
+
+    assert stored(pg, match) == [(4, 0, "live", 4)]
+    assert ledger(pg, ctx) == [(ctx.checkpoint_id, 7), (fresh.checkpoint_id, 0)]
+
+
+def test_an_older_version_never_overwrites_a_newer_one(spark, conf, ctx, pg, match) -> None:
+    sink = scoreboard(conf, guard="EXCLUDED.sequence > match_scores.sequence")
+    sink.write(scores(spark, (match, "A", "B", 2, 0, 1, "live", 5)), ctx)
+
+    sink.write(scores(spark, (match, "A", "B", 1, 0, 1, "live", 3)), replace(ctx, batch_id=1))
+    older = stored(pg, match)
+    sink.write(scores(spark, (match, "A", "B", 3, 1, 2, "final", 7)), replace(ctx, batch_id=2))
+
+    assert older == [(2, 0, "live", 5)]
+    assert stored(pg, match) == [(3, 1, "final", 7)]
+    assert ledger(pg, ctx) == [(ctx.checkpoint_id, 2)]
+
+
+def test_a_failing_batch_leaves_neither_rows_nor_ledger(spark, conf, ctx, pg, match) -> None:
+    sink = scoreboard(conf)
+    good = (f"{match}-a", "A", "B", 1, 0, 1, "live", 1)
+    bad = (f"{match}-b", None, "B", 1, 0, 1, "live", 1)  # home_team is NOT NULL
+
+    with pytest.raises(psycopg2.errors.NotNullViolation):
+        sink.write(scores(spark, good, bad), ctx)
+
+    assert stored(pg, f"{match}-a") == []
+    assert ledger(pg, ctx) == []
+
+
+def test_duplicate_keys_in_one_batch_are_refused_naming_table_and_key(
+    spark, conf, ctx, pg, match
+) -> None:
+    sink = scoreboard(conf)
+    batch = scores(
+        spark, (match, "A", "B", 1, 0, 1, "live", 1), (match, "A", "B", 2, 0, 1, "live", 2)
+    )
+
+    with pytest.raises(DuplicateKeyError, match=rf"match_scores.*match_id.*{match}"):
+        sink.write(batch, ctx)
+
+    assert stored(pg, match) == []
+    assert ledger(pg, ctx) == []
+
+
+def test_a_multi_column_key_with_timestamps_is_upserted_in_utc(spark, conf, ctx, pg, match) -> None:
+    start = datetime(2026, 11, 22, 20, 15, 0, tzinfo=UTC)
+    end = datetime(2026, 11, 22, 20, 15, 2, tzinfo=UTC)
+    sink = PostgresUpsert(
+        name="windows",
+        conf=conf.postgres,
+        table="public.emoji_windows",
+        key=("match_id", "emoji", "window_start"),
+        columns=("window_end", "count", "units"),
+    )
+    schema = "match_id string, emoji string, window_start timestamp, window_end timestamp, " + (
+        "count long, units long"
+    )
+    batch = spark.createDataFrame(
+        [(match, "🔥", start, end, 1500, 2), (match, "👍", start, end, 10, 1)], schema
+    )
+
+    sink.write(batch, ctx)
+
+    assert rows(
+        pg,
+        "SELECT emoji, window_start, window_end, count, units FROM emoji_windows "
+        "WHERE match_id = %s ORDER BY count",
+        match,
+    ) == [("👍", start, end, 10, 1), ("🔥", start, end, 1500, 2)]
+
+
+def test_an_empty_batch_writes_nothing(spark, conf, ctx, pg) -> None:
+    scoreboard(conf).write(scores(spark), ctx)
+
+    assert ledger(pg, ctx) == []
+
+
+def test_a_column_missing_from_the_batch_is_named(spark, conf, ctx, pg, match) -> None:
+    batch = scores(spark, (match, "A", "B", 1, 0, 1, "live", 1)).drop("status")
+
+    with pytest.raises(SinkDefinitionError, match="no column status"):
+        scoreboard(conf).write(batch, ctx)
+
+
+def test_identifiers_are_quoted(conf, pg) -> None:
+    sink = PostgresUpsert("odd", conf.postgres, "s.t", key=('we"ird',), columns=("x",))
+
+    text = sink.statement().as_string(pg)
+
+    assert text == (
+        'INSERT INTO "s"."t" ("we""ird", "x") VALUES %s ON CONFLICT ("we""ird") '
+        'DO UPDATE SET "x" = EXCLUDED."x"'
+    )
+
+
+def test_a_second_attempt_waits_for_the_first_and_then_skips(spark, conf, ctx, pg, match) -> None:
+    sink = scoreboard(conf)
+    sink.write(scores(spark, (match, "A", "B", 1, 0, 1, "live", 1)), ctx)
+    batch = scores(spark, (match, "A", "B", 2, 0, 1, "live", 2))
+    batch.count()  # computed before the race, so the attempt below reaches the ledger at once
+    # An earlier attempt of batch 1, still in its transaction, holds the ledger row.
+    first = postgres_connect(conf.postgres)
+    lock = first.cursor()
+    lock.execute(
+        "SELECT batch_id FROM sink_ledger WHERE query = %s AND sink = %s FOR UPDATE",
+        (ctx.query, sink.name),
+    )
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            sink.write(batch, replace(ctx, batch_id=1))
+        except BaseException as exc:
+            errors.append(exc)
+
+    second = threading.Thread(target=attempt)
+    second.start()
+    wait_for(lambda: _waiting_for_a_lock(pg, ctx), 30, "the second attempt to wait for the lock")
+
+    lock.execute(
+        "UPDATE sink_ledger SET batch_id = 1 WHERE query = %s AND sink = %s",
+        (ctx.query, sink.name),
+    )
+    first.commit()
+    first.close()
+    second.join(30)
+
+    assert not second.is_alive()
+    assert errors == []
+    assert stored(pg, match) == [(1, 0, "live", 1)]  # the second attempt wrote nothing
+
+
+def _waiting_for_a_lock(pg: psycopg2.extensions.connection, ctx: BatchContext) -> bool:
+    """Whether a session waits on a lock in a statement that names this test's query."""
+    return bool(
+        rows(
+            pg,
+            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%%sink_ledger%%' AND strpos(query, %s) > 0",
+            ctx.query,
+        )
+    )

@@ -1,0 +1,104 @@
+"""The configuration: the shipped file loads, the environment overrides, mistakes name the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pulse.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, ConfigError, load_config
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Callable[[Edit], Path]:
+    """Write a copy of conf/pulse.yaml, changed by `edit`, and return its path."""
+
+    def write(edit: Edit) -> Path:
+        data = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+        edit(data)
+        path = tmp_path / "pulse.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    return write
+
+
+def test_the_shipped_configuration_loads() -> None:
+    conf = load_config(DEFAULT_CONFIG_PATH, environ={})
+
+    assert conf.kafka.bootstrap.rpartition(":")[2].isdigit()
+    assert conf.topics.emoji.name == "emoji.reactions"
+    assert all(topic.partitions > 0 for topic in conf.topics.all().values())
+    assert conf.local.state_dir == PROJECT_ROOT / ".pulse"
+
+
+def test_an_environment_variable_overrides_the_file() -> None:
+    conf = load_config(
+        DEFAULT_CONFIG_PATH,
+        environ={"PULSE_KAFKA__BOOTSTRAP": "broker:29092", "PULSE_TOPICS__EMOJI__PARTITIONS": "8"},
+    )
+
+    assert conf.kafka.bootstrap == "broker:29092"
+    assert conf.topics.emoji.partitions == 8
+
+
+def test_a_password_comes_from_the_environment_as_a_secret() -> None:
+    conf = load_config(DEFAULT_CONFIG_PATH, environ={"PULSE_POSTGRES__PASSWORD": "s3cret"})
+
+    assert conf.postgres.password is not None
+    assert conf.postgres.password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(conf)
+
+
+def test_an_unknown_key_fails_naming_the_key(config_file) -> None:
+    path = config_file(lambda data: data["kafka"].update(bootstrapp="127.0.0.1:9092"))
+
+    with pytest.raises(ConfigError, match=r"kafka\.bootstrapp"):
+        load_config(path, environ={})
+
+
+def test_a_wrong_type_fails_naming_the_key_and_the_value(config_file) -> None:
+    path = config_file(lambda data: data["topics"]["emoji"].update(partitions="many"))
+
+    with pytest.raises(ConfigError, match=r"topics\.emoji\.partitions: .*'many'"):
+        load_config(path, environ={})
+
+
+def test_a_missing_required_value_fails_naming_the_key(config_file) -> None:
+    path = config_file(lambda data: data["kafka"].pop("bootstrap"))
+
+    with pytest.raises(ConfigError, match=r"kafka\.bootstrap: Field required"):
+        load_config(path, environ={})
+
+
+def test_a_secret_in_the_file_is_refused_naming_the_variable_to_use(config_file) -> None:
+    path = config_file(lambda data: data["postgres"].update(password="hunter2"))
+
+    with pytest.raises(ConfigError, match=r"postgres\.password.*PULSE_POSTGRES__PASSWORD") as exc:
+        load_config(path, environ={})
+
+    assert "hunter2" not in str(exc.value)
+
+
+def test_pulse_with_a_bad_configuration_exits_2_naming_the_key(config_file) -> None:
+    path = config_file(lambda data: data["kafka"].update(bootstrapp="127.0.0.1:9092"))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pulse", "--config", str(path), "status"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "kafka.bootstrapp" in result.stderr
+    assert result.stdout == ""
