@@ -67,7 +67,17 @@ class ProgressPublisher(StreamingQueryListener):
 
     def onQueryProgress(self, event: Any) -> None:
         try:
-            report = batch_report(self._job, json.loads(event.progress.json))
+            progress = json.loads(event.progress.json)
+            durations = progress.get("durationMs", {})
+            log.info(
+                "%s batch %s: %s rows in %s ms (%s)",
+                progress.get("name"),
+                progress.get("batchId"),
+                progress.get("numInputRows"),
+                durations.get("triggerExecution"),
+                ", ".join(f"{k} {v}" for k, v in durations.items() if k != "triggerExecution"),
+            )
+            report = batch_report(self._job, progress)
             self._producer.send_event(self._topic, self._job, report)
         except Exception:  # a monitoring hiccup must never stop the data path
             log.exception("could not publish the progress of %s", self._job)

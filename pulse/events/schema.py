@@ -7,6 +7,7 @@ Pulse derives the Spark `StructType` (`pulse.events.spark`), the producers' vali
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,6 +78,17 @@ def parse_timestamp(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError("timestamp has no time zone")
     return parsed
+
+
+def wire_bytes(event: Mapping[str, Any]) -> bytes:
+    """An event as every Pulse producer writes it: compact UTF-8 JSON, keys in schema order,
+    fields without a value left out (absent and null mean the same to every reader).
+
+    The jobs recognise this exact form and skip the checks it cannot fail (see
+    `pulse.transforms.parse`), so producers keep to it; other valid forms are accepted too.
+    """
+    present = {name: value for name, value in event.items() if value is not None}
+    return json.dumps(present, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def format_timestamp(moment: datetime) -> str:

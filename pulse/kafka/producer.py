@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from pulse.config import KafkaConfig
+from pulse.events.schema import wire_bytes
 
 # Throughput settings: batch for up to 20 ms, compress with lz4, keep up to 1M messages queued.
 _TUNING = {
@@ -33,8 +33,7 @@ class EventProducer:
 
     def send_event(self, topic: str, key: str | None, event: dict[str, Any]) -> None:
         """Queue one event as compact UTF-8 JSON."""
-        value = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-        self.send_bytes(topic, key.encode() if key is not None else None, value)
+        self.send_bytes(topic, key.encode() if key is not None else None, wire_bytes(event))
 
     def send_bytes(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """Queue one raw record, waiting for queue room instead of failing when it is full."""

@@ -129,10 +129,15 @@ def batch_writer(
                 cached[0] = (prepare(frame, ctx) if prepare else frame).persist()
                 raise
 
+        timings = []
         try:
             for sink in sinks:
+                began = time.perf_counter()
                 policy.run(f"{query} batch {batch_id} -> {sink.name}", lambda s=sink: attempt(s))
+                timings.append(f"{sink.name} {time.perf_counter() - began:.2f} s")
         finally:
             cached[0].unpersist()
+        # Where a batch's time goes, sink by sink: the first thing to read when batches run long.
+        log.info("%s batch %d written: %s", query, batch_id, ", ".join(timings))
 
     return write

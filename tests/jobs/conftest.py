@@ -24,6 +24,17 @@ from pulse.local.migrate import create_mysql_database, migrate_mysql, migrate_po
 from pulse.stores import mysql_connect, postgres_connect
 
 
+def failure_summary(output: str, tail: int = 3000) -> str:
+    """What a failed job said that matters: its error lines and causes, then the end of its log.
+
+    A Spark stack trace runs to hundreds of lines; the tail alone shows only the middle of it,
+    never the first exception or its root cause.
+    """
+    wanted = ("ERROR", "Exception:", "Error:", "Caused by", "Traceback")
+    errors = [line for line in output.splitlines() if any(word in line for word in wanted)]
+    return "\n".join(["error lines:", *errors[:60], "", "log ends:", output[-tail:]])
+
+
 @dataclass
 class JobStack:
     """A private set of topics and paths for one test, and how to run jobs against it."""
@@ -55,7 +66,7 @@ class JobStack:
         )
         (self.logs / f"{job}.log").write_text(done.stdout + done.stderr)  # kept as an artifact
         output = done.stdout + done.stderr
-        assert done.returncode == 0, f"{job} failed:\n{output[-6000:]}"
+        assert done.returncode == 0, f"{job} failed:\n{failure_summary(output)}"
         return done
 
     def start(self, job: str) -> subprocess.Popen[bytes]:

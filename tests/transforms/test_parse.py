@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime
+from itertools import islice
 
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from pulse.events import SCHEMAS, example
 from pulse.events.domains import EMOJI, GAME, MEDIA, MONITORING, PRODUCT, SPORTS
-from pulse.events.schema import EventSchema
+from pulse.events.schema import EventSchema, wire_bytes
 from pulse.events.spark import struct_type
 from pulse.kafka.source import kafka_schema
-from pulse.transforms.parse import invalid_events, parse_events, valid_events
+from pulse.simulate import GENERATORS
+from pulse.simulate.bad import BAD_KINDS, malformed
+from pulse.transforms.parse import in_wire_form, invalid_events, parse_events, valid_events
 
 pytestmark = pytest.mark.spark
 
@@ -273,11 +279,6 @@ def test_parsed_frames_keep_the_kafka_origin(spark):
 
 
 def test_every_kind_of_simulated_bad_record_is_caught(spark):
-    import random
-
-    from pulse.events import SCHEMAS, example
-    from pulse.simulate.bad import BAD_KINDS, malformed
-
     rng = random.Random(3)
     for domain in ("game", "sports", "emoji", "product", "media"):
         schema = SCHEMAS[domain]
@@ -286,3 +287,18 @@ def test_every_kind_of_simulated_bad_record_is_caught(spark):
         caught = {row.offset for row in invalid_events(frame).collect()}
         missed = [BAD_KINDS[i] for i in range(len(BAD_KINDS)) if i not in caught]
         assert missed == [], f"{domain}: bad records parsed as valid: {missed}"
+
+
+def test_events_in_the_producers_wire_form_are_recognised_as_such(spark):
+    """The parse skips its costly raw-text checks for records in the producers' exact form;
+    this holds only while `wire_bytes` and Spark's `to_json` agree, field by field."""
+    for domain, schema in SCHEMAS.items():
+        simulated = GENERATORS[domain](5, 100.0, T1) if domain in GENERATORS else iter(())
+        sample = [example(schema), *islice(simulated, 20)]
+        frame = records(spark, *[wire_bytes(event) for event in sample])
+        text = F.col("value").cast("string")
+        event = F.from_json(text, struct_type(schema))
+        flags = [row[0] for row in frame.select(in_wire_form(schema, event, text)).collect()]
+        assert flags == [True] * len(sample), f"{domain}: {[wire_bytes(e) for e in sample]}"
+        spaced = records(spark, json.dumps(sample[0]).encode())  # ", " and ": ": checked in full
+        assert not spaced.select(in_wire_form(schema, event, text)).first()[0]
