@@ -1,4 +1,4 @@
-"""The `pulse` command: local stack, simulators and the one-command platform.
+"""The `pulse` command: local stack, simulators, services and the one-command platform.
 
 Thin by design: it parses arguments, loads the configuration once and hands over to the
 package. Each command imports its room lazily so that `pulse status` does not pay for Spark.
@@ -14,6 +14,7 @@ import sys
 from pulse.config import ConfigError, load_config
 
 SIMULATED_DOMAINS = ("game", "sports", "emoji", "product", "media", "all")
+SERVICES = ("ingest",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="event time of the first event, ISO-8601 (default: now); fixes the output entirely",
     )
     simulate.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    serve = commands.add_parser("serve", help="run a service until SIGTERM or Ctrl-C")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--host", default=None, help="address to listen on (default: from config)")
+    serve.add_argument("--port", type=_port, default=None, help="port (default: from config)")
     return parser
 
 
@@ -70,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         from pulse.local.run import run
 
         return run(conf)
+    if args.command == "serve":
+        from pulse.services.ingest.server import serve
+
+        return serve(conf, host=args.host, port=args.port)
     from pulse.simulate.runner import simulate
 
     return simulate(
@@ -88,6 +98,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"must be a TCP port, 1 to 65535, got {text}")
     return value
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 ENV_PREFIX = "PULSE_"
 ENV_SEPARATOR = "__"
@@ -28,6 +28,7 @@ SECRET_KEYS = frozenset(
         "mysql.password",
         "redis.password",
         "kafka.sasl_password",
+        "ingest.api_keys",
     }
 )
 
@@ -154,6 +155,40 @@ class LocalConfig(_Section):
     broker_start_timeout_seconds: float = Field(gt=0)
 
 
+class IngestConfig(_Section):
+    """The ingest HTTP API: where it listens, how its producer batches, and its limits.
+
+    `api_keys` (a secret, so from `PULSE_INGEST__API_KEYS` only) is a comma-separated list, so
+    that keys can be rotated by running with the old and the new one for a while.
+    """
+
+    host: str = Field(min_length=1)
+    port: int = Field(gt=0, lt=65536)
+    flush_interval_ms: int = Field(gt=0)
+    flush_messages: int = Field(gt=0)
+    max_queue: int = Field(gt=0)
+    max_body_bytes: int = Field(gt=0)
+    drain_timeout_seconds: float = Field(gt=0)
+    api_keys: tuple[SecretStr, ...] = ()
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        """`k1,k2` from the environment becomes two keys; blanks around commas are dropped."""
+        if isinstance(value, str | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            value = tuple(part.strip() for part in text.split(",") if part.strip())
+        for key in value if isinstance(value, tuple | list) else ():
+            text = key.get_secret_value() if isinstance(key, SecretStr) else key
+            # Visible ASCII only: an HTTP header carries it unchanged, and `hmac.compare_digest`
+            # compares it byte for byte. The message must not show the key itself.
+            if not isinstance(text, str) or not text.isascii() or not text.isprintable():
+                raise ValueError("every API key must be visible ASCII text")
+            if " " in text:
+                raise ValueError("an API key must not contain spaces")
+        return value
+
+
 class PulseConfig(_Section):
     """The whole configuration, one typed object."""
 
@@ -166,6 +201,7 @@ class PulseConfig(_Section):
     postgres: PostgresConfig
     mysql: MySQLConfig
     redis: RedisConfig
+    ingest: IngestConfig
     local: LocalConfig
 
 
@@ -178,7 +214,7 @@ def load_config(
     data = _read_yaml(source)
     _refuse_secrets_in_file(data, source)
     for key, value in _env_overrides(env).items():
-        _set_path(data, key, value)
+        _set_path(data, key, value, raw=key in SECRET_KEYS)
     try:
         config = PulseConfig.model_validate(data)
     except ValidationError as exc:
@@ -222,7 +258,7 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, str]:
     return overrides
 
 
-def _set_path(data: dict[str, Any], dotted: str, value: str) -> None:
+def _set_path(data: dict[str, Any], dotted: str, value: str, raw: bool = False) -> None:
     node = data
     *parents, leaf = dotted.split(".")
     for part in parents:
@@ -231,14 +267,17 @@ def _set_path(data: dict[str, Any], dotted: str, value: str) -> None:
             raise ConfigError(f"environment: {dotted}: {part} is not a section (from {value!r})")
         node = child
     # YAML scalars let `PULSE_X__N=4` become an int and `null` become None, as in the file.
-    node[leaf] = yaml.safe_load(value) if value != "" else ""
+    # Secrets stay the exact text given: a password `12345` or `null` is a string, not a number.
+    node[leaf] = value if raw or value == "" else yaml.safe_load(value)
 
 
 def _describe(exc: ValidationError, source: Path) -> str:
     lines = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
-        got = "" if error["type"] == "missing" else f" (got {error['input']!r})"
+        secret = any(key == name or key.startswith(name + ".") for name in SECRET_KEYS)
+        # A bad secret is named, never printed.
+        got = "" if error["type"] == "missing" or secret else f" (got {error['input']!r})"
         lines.append(f"{key}: {error['msg']}{got}")
     return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
 

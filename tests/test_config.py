@@ -102,3 +102,35 @@ def test_pulse_with_a_bad_configuration_exits_2_naming_the_key(config_file) -> N
     assert result.returncode == 2
     assert "kafka.bootstrapp" in result.stderr
     assert result.stdout == ""
+
+
+def test_api_keys_come_from_the_environment_comma_separated_as_secrets() -> None:
+    conf = load_config(DEFAULT_CONFIG_PATH, environ={"PULSE_INGEST__API_KEYS": " k-1,k-2 ,"})
+
+    assert [key.get_secret_value() for key in conf.ingest.api_keys] == ["k-1", "k-2"]
+    assert "k-1" not in repr(conf)
+
+
+def test_api_keys_in_the_file_are_refused(config_file) -> None:
+    path = config_file(lambda data: data["ingest"].update(api_keys=["k-1"]))
+
+    with pytest.raises(ConfigError, match=r"ingest\.api_keys.*PULSE_INGEST__API_KEYS"):
+        load_config(path, environ={})
+
+
+def test_a_secret_is_taken_as_the_exact_text_given() -> None:
+    conf = load_config(
+        DEFAULT_CONFIG_PATH,
+        environ={"PULSE_POSTGRES__PASSWORD": "0012345", "PULSE_INGEST__API_KEYS": "null"},
+    )
+
+    assert conf.postgres.password is not None
+    assert conf.postgres.password.get_secret_value() == "0012345"
+    assert [key.get_secret_value() for key in conf.ingest.api_keys] == ["null"]
+
+
+def test_a_bad_api_key_is_named_but_not_shown() -> None:
+    with pytest.raises(ConfigError, match=r"ingest\.api_keys") as exc:
+        load_config(DEFAULT_CONFIG_PATH, environ={"PULSE_INGEST__API_KEYS": "good,bäd-key"})
+
+    assert "bäd-key" not in str(exc.value)

@@ -46,7 +46,7 @@ def test_a_job_runs_locally_with_the_project_python_and_defaults(tmp_path: Path)
     venv_python = str(PROJECT_ROOT / ".venv" / "bin" / "python")
     assert f"EXECUTORS ['{venv_python}']" in done.stdout
     assert "MASTER local[*]" in done.stdout
-    assert "SHUFFLE 4" in done.stdout  # from conf/spark-defaults.conf
+    assert "SHUFFLE 2" in done.stdout  # from conf/spark-defaults.conf
 
 
 def test_without_a_job_it_says_how_to_use_it():

@@ -1,0 +1,6 @@
+"""The ingest HTTP API: validated events in, batched to Kafka, a producer ack per delivery.
+
+Rooms: `requests` (request bodies to events, pure), `records` (what goes to Kafka, pure),
+`auth` (API keys), `metrics` (counters and the Prometheus text), `producer` (the batching Kafka
+producer, threads), `app` (the FastAPI routes) and `server` (uvicorn, start-up checks).
+"""

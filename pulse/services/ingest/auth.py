@@ -1,0 +1,36 @@
+"""API keys: a request is let in when its `X-API-Key` header equals one of the configured keys.
+
+Several keys are allowed so that a key can be rotated without downtime (run with old and new,
+then drop the old). Every key is compared, in constant time, whether or not one matched, so the
+answer time tells nothing about how much of a key was right or which key it was.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+
+HEADER = "X-API-Key"
+
+
+class ApiKeys:
+    """The configured keys, held as bytes; `allows` is the only question asked of them."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._keys = tuple(key.encode() for key in keys)
+        if not self._keys:
+            raise ValueError("at least one API key is needed")
+
+    def allows(self, presented: str | None) -> bool:
+        """Whether `presented` (the header's value, None when absent) is a configured key."""
+        if presented is None:
+            return False
+        # Starlette decodes headers as latin-1: encoding back gives the bytes that were sent.
+        candidate = presented.encode("latin-1", errors="replace")
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(candidate, key)
+        return matched
+
+    def __repr__(self) -> str:
+        return f"ApiKeys({len(self._keys)} keys)"

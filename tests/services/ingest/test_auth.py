@@ -1,0 +1,27 @@
+"""API keys: any configured key lets a request in; anything else does not."""
+
+from __future__ import annotations
+
+import pytest
+
+from pulse.services.ingest.auth import ApiKeys
+
+
+def test_each_configured_key_is_allowed_and_nothing_else() -> None:
+    keys = ApiKeys(["old-key", "new-key"])
+
+    assert keys.allows("old-key") and keys.allows("new-key")
+    assert not keys.allows(None)
+    assert not keys.allows("")
+    assert not keys.allows("old-key ")
+    assert not keys.allows("new-ke")
+    assert not keys.allows("ünïcode")
+
+
+def test_no_keys_is_refused_rather_than_open() -> None:
+    with pytest.raises(ValueError):
+        ApiKeys([])
+
+
+def test_the_keys_are_not_shown() -> None:
+    assert "secret" not in repr(ApiKeys(["secret"]))

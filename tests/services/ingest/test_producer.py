@@ -1,0 +1,119 @@
+"""The ingest producer against the session's broker: when it sends, when it refuses, its acks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from pulse.config import PulseConfig
+from pulse.events import validate
+from pulse.events.domains import MONITORING
+from pulse.kafka.admin import ensure_topics
+from pulse.services.ingest.metrics import IngestMetrics
+from pulse.services.ingest.producer import IngestProducer, ProducerSettings, QueueFull
+from pulse.services.ingest.records import Outgoing
+from tests.jobs.records import read_all
+from tests.services.support import wait_for
+
+pytestmark = pytest.mark.broker
+
+Make = Callable[..., tuple[IngestProducer, IngestMetrics, ProducerSettings]]
+
+
+@pytest.fixture
+def make_producer(conf: PulseConfig, topic_name: str) -> Iterator[Make]:
+    """Starts producers with the given settings; closes whatever a test left open."""
+    started: list[IngestProducer] = []
+
+    def make(
+        flush_interval: float = 60.0, flush_messages: int = 1000, max_queue: int = 1000
+    ) -> tuple[IngestProducer, IngestMetrics, ProducerSettings]:
+        ensure_topics(conf.kafka, {topic_name: 2, f"{topic_name}.acks": 1})
+        settings = ProducerSettings(
+            flush_interval=flush_interval,
+            flush_messages=flush_messages,
+            max_queue=max_queue,
+            drain_timeout=20.0,
+            monitoring_topic=f"{topic_name}.acks",
+        )
+        metrics = IngestMetrics(max_queue=max_queue)
+        producer = IngestProducer(conf.kafka, settings, metrics)
+        producer.start()
+        started.append(producer)
+        return producer, metrics, settings
+
+    yield make
+    for producer in started:
+        producer.close()
+
+
+def records(topic: str, count: int, prefix: str = "e") -> list[Outgoing]:
+    return [
+        Outgoing(topic, b"k", json.dumps({"n": n}).encode(), f"{prefix}-{n}") for n in range(count)
+    ]
+
+
+def delivered(metrics: IngestMetrics) -> int:
+    return metrics.snapshot(0).delivered
+
+
+def test_a_full_count_is_sent_without_waiting_for_the_interval(make_producer, topic_name) -> None:
+    producer, metrics, _ = make_producer(flush_interval=600.0, flush_messages=10)
+
+    producer.submit(records(topic_name, 10))
+
+    wait_for(lambda: delivered(metrics) == 10, 10, "10 deliveries")
+    assert producer.depth == 0
+
+
+def test_what_the_interval_holds_is_sent_when_it_expires(make_producer, topic_name) -> None:
+    producer, metrics, _ = make_producer(flush_interval=0.2, flush_messages=1000)
+
+    producer.submit(records(topic_name, 3))
+
+    wait_for(lambda: delivered(metrics) == 3, 10, "3 deliveries")
+
+
+def test_a_full_queue_refuses_a_whole_batch_and_close_sends_what_it_holds(
+    conf, make_producer, topic_name
+) -> None:
+    producer, metrics, _ = make_producer(flush_interval=600.0, max_queue=5)
+    producer.submit(records(topic_name, 3, "a"))
+
+    with pytest.raises(QueueFull) as refused:
+        producer.submit(records(topic_name, 3, "b"))
+
+    assert refused.value.retry_after == 600
+    assert producer.depth == 3
+    assert producer.close() == 0
+    assert delivered(metrics) == 3
+    values = sorted(json.loads(r.value)["n"] for r in read_all(conf, topic_name))
+    assert values == [0, 1, 2]
+
+
+def test_each_delivery_is_acknowledged_on_monitoring_with_its_offset(
+    conf, make_producer, topic_name
+) -> None:
+    producer, _, settings = make_producer(flush_interval=0.05)
+    producer.submit(records(topic_name, 4))
+    producer.submit([Outgoing(topic_name, b"k", b"{}", "silent", ack=False)])
+
+    producer.close()
+
+    written = {
+        json.loads(r.value).get("n"): (r.partition, r.offset) for r in read_all(conf, topic_name)
+    }
+    acks = [json.loads(r.value) for r in read_all(conf, settings.monitoring_topic)]
+    assert sorted(ack["event_id"] for ack in acks) == ["e-0", "e-1", "e-2", "e-3"]
+    for ack in acks:
+        assert validate(MONITORING, ack) == ack
+        assert (ack["kind"], ack["component"], ack["topic"]) == (
+            "producer_ack",
+            "ingest",
+            topic_name,
+        )
+        n = int(ack["event_id"].split("-")[1])
+        assert (ack["partition"], ack["offset"]) == written[n]
+        assert ack["latency_ms"] >= 0
