@@ -85,7 +85,10 @@ def run(
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    running = {spec.name: start(spec, conf, available_now=available_now) for spec in specs}
+    running = {}
+    for spec in specs:
+        running[spec.name] = start(spec, conf, available_now=available_now)
+        _await_first_plan(running[spec.name])
     by_name = {spec.name: spec for spec in specs}
     pauses = dict.fromkeys(running, 1.0)
     restarts = dict.fromkeys(running, 0)
@@ -116,6 +119,26 @@ def run(
         query.stop()
     drain_progress(spark)
     return 1 if failed else 0
+
+
+def _await_first_plan(query: StreamingQuery, timeout: float = 120.0) -> None:
+    """Wait until `query` has planned its first trigger (or ended) before the next one starts.
+
+    Queries of one job that read through Pulse's Python data source share one Python function
+    object in the JVM, and Spark adds entries to its environment map (a plain `HashMap`) the
+    first time each query plans a batch. Two queries doing that at the same moment can corrupt
+    the map, after which every task of that source fails to deserialize
+    (`java.io.OptionalDataException` in `HashMap.readObject`) until the driver restarts; seen
+    in CI on the enrich job's two queries. Starting them one after the other avoids the race.
+    """
+    deadline = time.monotonic() + timeout
+    while query.isActive and time.monotonic() < deadline:
+        status = query.status
+        if query.lastProgress is not None or (
+            not status["isTriggerActive"] and status["message"].startswith("Waiting")
+        ):
+            return
+        time.sleep(0.1)
 
 
 def open_job(name: str, doc: str) -> tuple[argparse.Namespace, PulseConfig, SparkSession]:
