@@ -14,7 +14,7 @@ import sys
 from pulse.config import ConfigError, load_config
 
 SIMULATED_DOMAINS = ("game", "sports", "emoji", "product", "media", "all")
-SERVICES = ("ingest",)
+SERVICES = ("ingest", "cdc")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,8 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run a service until SIGTERM or Ctrl-C")
     serve.add_argument("service", choices=SERVICES)
-    serve.add_argument("--host", default=None, help="address to listen on (default: from config)")
-    serve.add_argument("--port", type=_port, default=None, help="port (default: from config)")
+    serve.add_argument(
+        "--host", default=None, help="address to listen on (ingest; default: from config)"
+    )
+    serve.add_argument(
+        "--port", type=_port, default=None, help="port (ingest; default: from config)"
+    )
     return parser
 
 
@@ -76,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         from pulse.local.run import run
 
         return run(conf)
+    if args.command == "serve" and args.service == "cdc":
+        from pulse.services.cdc.relay import serve as serve_cdc
+
+        return serve_cdc(conf)
     if args.command == "serve":
         from pulse.services.ingest.server import serve
 

@@ -189,6 +189,21 @@ class IngestConfig(_Section):
         return value
 
 
+class CdcConfig(_Section):
+    """Change data capture of the product catalogue (`pulse serve cdc`): which table, through
+    which publication and replication slot, and how often the relay confirms its position.
+
+    Names are PostgreSQL identifiers in lower case (a slot name allows nothing else), so they
+    are used in SQL and replication commands without quoting surprises.
+    """
+
+    slot: str = Field(pattern=r"^[a-z0-9_]{1,63}$")
+    publication: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    table: str = Field(pattern=r"^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$")
+    status_interval_seconds: float = Field(gt=0)
+    drain_timeout_seconds: float = Field(gt=0)
+
+
 class PulseConfig(_Section):
     """The whole configuration, one typed object."""
 
@@ -202,6 +217,7 @@ class PulseConfig(_Section):
     mysql: MySQLConfig
     redis: RedisConfig
     ingest: IngestConfig
+    cdc: CdcConfig
     local: LocalConfig
 
 

@@ -63,16 +63,28 @@ class StoreUnavailable(RuntimeError):
         super().__init__(f"{store}: {what} {where} ({reason})")
 
 
-def postgres_connect(pg: PostgresConfig, *, timeout: float = 5.0) -> psycopg2.extensions.connection:
-    """A new PostgreSQL connection, not autocommit: TCP, or the socket if TCP login is refused."""
+def postgres_connect(
+    pg: PostgresConfig,
+    *,
+    timeout: float = 5.0,
+    connection_factory: type[psycopg2.extensions.connection] | None = None,
+    application_name: str = "pulse",
+) -> psycopg2.extensions.connection:
+    """A new PostgreSQL connection, not autocommit: TCP, or the socket if TCP login is refused.
+
+    `connection_factory` makes another kind of connection the same way, e.g. psycopg2's
+    `LogicalReplicationConnection` (which is autocommit).
+    """
     params: dict[str, object] = {
         "port": pg.port,
         "dbname": pg.database,
         "user": pg.user,  # None: libpq takes the operating-system user
         "password": pg.password.get_secret_value() if pg.password else None,
         "connect_timeout": max(1, round(timeout)),
-        "application_name": "pulse",
+        "application_name": application_name,
     }
+    if connection_factory is not None:
+        params["connection_factory"] = connection_factory
     tcp = f"{pg.host}:{pg.port}/{pg.database}"
     try:
         return psycopg2.connect(host=pg.host, **params)

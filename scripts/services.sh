@@ -4,7 +4,9 @@
 #
 # For each service: if its port answers, nothing is done. Otherwise it is started if installed,
 # installed first if not (root only; otherwise this says what to install and exits 1). Then the
-# `test` databases are made to exist. Idempotent; one line per service when all is fine.
+# `test` databases are made to exist, and PostgreSQL is made to run with wal_level=logical (for
+# change data capture; a restart the first time). Idempotent; one line per service when all is
+# fine.
 #
 # Both kinds of machine are handled: the build machines (everything runs, trust/empty-password
 # logins over TCP) and a fresh Debian, where MariaDB's root logs in through the unix socket only
@@ -124,6 +126,50 @@ postgres_test_database() {
   fi
 }
 
+# pg_as_pulse SQL: run SQL as Pulse logs in (TCP first, then the socket); print the answer.
+pg_as_pulse() {
+  psql -h 127.0.0.1 -p $PG_PORT -d $DATABASE -w -Atqc "$1" 2>/dev/null \
+    || psql -p $PG_PORT -d $DATABASE -w -Atqc "$1"
+}
+
+# Change data capture (`pulse serve cdc`) reads the WAL through logical replication, which needs
+# wal_level=logical (Debian's default is replica); the setting takes a restart. When it is not
+# logical yet: ALTER SYSTEM SET wal_level = logical (written to postgresql.auto.conf, so
+# Debian's postgresql.conf stays untouched) and one restart, which ends open sessions; when it
+# is, nothing. The default max_replication_slots and max_wal_senders (10) are enough.
+#
+# No pg_hba.conf change is needed: a logical replication connection names its database and
+# matches the lines for that database like any session (`all` included); the `replication`
+# keyword is for physical replication only. Pulse's role is a superuser (created so above), so
+# it may replicate. The check below proves it with the command the relay's connection starts with.
+postgres_logical_replication() {
+  local level
+  level=$(pg_as_pulse 'SHOW wal_level')
+  if [ "$level" != logical ]; then
+    if ! is_root; then
+      echo "postgres: wal_level is $level; change data capture needs logical. As root, run \`make services\`, or:" >&2
+      echo "  psql -c 'ALTER SYSTEM SET wal_level = logical' && sudo pg_ctlcluster $(ls /etc/postgresql 2>/dev/null | head -n 1) main restart" >&2
+      exit 1
+    fi
+    as_postgres psql -p $PG_PORT -w -qc 'ALTER SYSTEM SET wal_level = logical'
+    echo "postgres: wal_level was $level; set to logical (ALTER SYSTEM), restarting PostgreSQL"
+    # shellcheck disable=SC2046
+    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main restart
+    wait_for postgres port_open $PG_PORT
+    level=$(pg_as_pulse 'SHOW wal_level')
+    if [ "$level" != logical ]; then
+      echo "postgres: wal_level is still $level after the restart; see postgresql.auto.conf" >&2
+      exit 1
+    fi
+  fi
+  if ! psql "host=127.0.0.1 port=$PG_PORT dbname=$DATABASE replication=database" -w -Atqc IDENTIFY_SYSTEM >/dev/null 2>&1 \
+    && ! psql "port=$PG_PORT dbname=$DATABASE replication=database" -w -Atqc IDENTIFY_SYSTEM >/dev/null 2>&1; then
+    echo "postgres: $(id -un) cannot open a logical replication connection to $DATABASE; it needs" >&2
+    echo "  the REPLICATION attribute (ALTER ROLE ... REPLICATION) and a pg_hba.conf line for $DATABASE" >&2
+    exit 1
+  fi
+}
+
 mariadb_test_database() {
   local client sql="CREATE DATABASE IF NOT EXISTS \`$DATABASE\` CHARACTER SET utf8mb4"
   client=$(command -v mariadb || command -v mysql || true)
@@ -143,7 +189,8 @@ mariadb_test_database() {
 install_missing
 start_postgres
 postgres_test_database
-echo "postgres: 127.0.0.1:$PG_PORT answers, database $DATABASE ready"
+postgres_logical_replication
+echo "postgres: 127.0.0.1:$PG_PORT answers, database $DATABASE ready, wal_level logical"
 start_mariadb
 mariadb_test_database
 echo "mysql:    127.0.0.1:$MY_PORT answers, database $DATABASE ready"

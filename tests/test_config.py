@@ -134,3 +134,8 @@ def test_a_bad_api_key_is_named_but_not_shown() -> None:
         load_config(DEFAULT_CONFIG_PATH, environ={"PULSE_INGEST__API_KEYS": "good,bäd-key"})
 
     assert "bäd-key" not in str(exc.value)
+
+
+def test_a_replication_slot_name_postgresql_would_refuse_fails_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"cdc\.slot: .*'Products-CDC'"):
+        load_config(DEFAULT_CONFIG_PATH, environ={"PULSE_CDC__SLOT": "Products-CDC"})
