@@ -48,6 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="event time of the first event, ISO-8601 (default: now); fixes the output entirely",
     )
     simulate.add_argument("--quiet", action="store_true", help="no progress bar")
+    simulate.add_argument(
+        "--via-api",
+        action="store_true",
+        help="send through the ingest API (HTTP clients) instead of producing to Kafka",
+    )
+    simulate.add_argument(
+        "--clients", type=_positive_int, default=None, help="with --via-api: concurrent clients (4)"
+    )
+    simulate.add_argument(
+        "--api-url", default=None, help="with --via-api: the API's URL (default: from config)"
+    )
+    simulate.add_argument(
+        "--api-wait",
+        type=_positive_float,
+        default=None,
+        help="with --via-api: seconds to wait for the API to answer at start (10)",
+    )
 
     serve = commands.add_parser("serve", help="run a service until SIGTERM or Ctrl-C")
     serve.add_argument("service", choices=SERVICES)
@@ -62,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pulse` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "simulate" and not args.via_api:
+        given = [name for name in ("clients", "api_url", "api_wait") if getattr(args, name)]
+        if given:
+            parser.error(f"--{given[0].replace('_', '-')} needs --via-api")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.config:
         # Child processes (`pulse run` starts simulators and jobs) must read the same file.
@@ -88,8 +110,16 @@ def main(argv: list[str] | None = None) -> int:
         from pulse.services.ingest.server import serve
 
         return serve(conf, host=args.host, port=args.port)
+    from pulse.simulate.clients import ApiOptions
     from pulse.simulate.runner import simulate
 
+    via_api = None
+    if args.via_api:
+        via_api = ApiOptions(
+            clients=args.clients or ApiOptions.clients,
+            url=args.api_url,
+            wait=ApiOptions.wait if args.api_wait is None else args.api_wait,
+        )
     return simulate(
         conf,
         args.domain,
@@ -99,11 +129,19 @@ def main(argv: list[str] | None = None) -> int:
         bad_ratio=args.bad_ratio,
         start=args.start,
         progress=not args.quiet,
+        via_api=via_api,
     )
 
 
 def _positive_float(text: str) -> float:
     value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
     return value

@@ -1,9 +1,10 @@
 """`pulse run` (`make run`): the stack up, traffic into every topic, a live console, until Ctrl-C.
 
 The processes it runs are one declarative table, `CHILDREN`; jobs, services and the dashboard
-join it as rows. Each child gets its own session (a terminal's Ctrl-C reaches only `pulse run`,
-which then stops the children with SIGTERM, so that each flushes what it holds) and
-dies with `pulse run` if that is killed outright.
+join it as rows. Without `PULSE_INGEST__API_KEYS` in the environment, it makes an API key for the
+run and gives it to the children that need it (the ingest API and its clients). Each child gets
+its own session (a terminal's Ctrl-C reaches only `pulse run`, which then stops the children with
+SIGTERM, so that each flushes what it holds) and dies with `pulse run` if that is killed outright.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -27,17 +29,21 @@ from pulse.kafka.admin import end_offsets
 from pulse.kafka.errors import KafkaSourceError
 from pulse.local.broker import LocalBroker
 from pulse.local.summary import Board, RateMeter, render
+from pulse.simulate.clients import ingest_url
 
 REFRESH_SECONDS = 2.0
 STOP_SECONDS = 15.0  # a child's grace to flush and exit after SIGTERM, before SIGKILL
+API_KEYS_ENV = "PULSE_INGEST__API_KEYS"
 
 
 @dataclass(frozen=True)
 class Child:
-    """A process of the platform: a name for the console and logs, and its command line."""
+    """A process of the platform: a name for the console and logs, its command line, and whether
+    it gets the run's ingest API key (`PULSE_INGEST__API_KEYS`)."""
 
     name: str
     argv: tuple[str, ...]
+    api_key: bool = False
 
 
 def pulse_command(*args: str) -> tuple[str, ...]:
@@ -63,14 +69,21 @@ JOB_OUTPUTS: tuple[tuple[str, str], ...] = (
 )
 
 
+# The ingest API and the CDC relay first, so that they are up by the time their clients are.
 # One simulator per domain, each at a rate that looks alive on a laptop and leaves the two cores
 # to Spark: emoji is the high-volume stream, the others tick at the pace of their real systems.
+# They produce to Kafka directly; one more emoji simulator goes through the ingest API (a few
+# clients at a modest rate), so that the API is exercised too. It waits for the API to answer.
+VIA_API = "simulate emoji --via-api --clients 3 --rate 100 --api-wait 120 --quiet"
 CHILDREN: tuple[Child, ...] = (
+    Child("ingest-api", pulse_command("serve", "ingest"), api_key=True),
+    Child("cdc-relay", pulse_command("serve", "cdc")),
     Child("simulate-emoji", pulse_command("simulate", "emoji", "--rate", "2000", "--quiet")),
     Child("simulate-sports", pulse_command("simulate", "sports", "--rate", "40", "--quiet")),
     Child("simulate-game", pulse_command("simulate", "game", "--rate", "20", "--quiet")),
     Child("simulate-product", pulse_command("simulate", "product", "--rate", "50", "--quiet")),
     Child("simulate-media", pulse_command("simulate", "media", "--rate", "200", "--quiet")),
+    Child("simulate-emoji-api", pulse_command(*VIA_API.split()), api_key=True),
     *(Child(f"job-{job}", job_command(job)) for job, _ in JOB_OUTPUTS),
 )
 
@@ -79,6 +92,10 @@ def run(conf: PulseConfig, children: tuple[Child, ...] = CHILDREN) -> int:
     """Bring the stack up, start the children, show the console; on Ctrl-C undo what it did."""
     from pulse.local import stack  # imported here: it pulls in the database drivers
 
+    # A key of the environment reaches every child as it is; a made one only those that need it.
+    api_key = None if conf.ingest.api_keys else secrets.token_urlsafe(24)
+    if api_key:
+        print(f"pulse run: no {API_KEYS_ENV} set; the ingest API key of this run: {api_key}")
     broker = LocalBroker(conf.kafka.bootstrap, conf.local.state_dir)
     running_before = broker.pid() is not None
     started_broker = False
@@ -90,9 +107,10 @@ def run(conf: PulseConfig, children: tuple[Child, ...] = CHILDREN) -> int:
             if code != 0:
                 print(f"pulse run: the stack is not up (exit code {code}); see above")
                 return code
-            processes = start_children(children, logs)
+            processes = start_children(children, logs, api_key)
+            places = _places(conf, broker, started_broker, logs, api_key)
             try:
-                _watch(conf, processes, _places(conf, broker, started_broker, logs))
+                _watch(conf, processes, places)
             except KeyboardInterrupt:
                 return 0  # the way to stop it
             finally:
@@ -105,18 +123,23 @@ def run(conf: PulseConfig, children: tuple[Child, ...] = CHILDREN) -> int:
             stack.down(conf)
 
 
-def start_children(children: tuple[Child, ...], logs: Path) -> dict[str, subprocess.Popen]:
-    """Start every child, its output to `logs/<name>.log`."""
+def start_children(
+    children: tuple[Child, ...], logs: Path, api_key: str | None = None
+) -> dict[str, subprocess.Popen]:
+    """Start every child, its output to `logs/<name>.log`; `api_key` to those that need it."""
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for child in children:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if api_key and child.api_key:
+            env[API_KEYS_ENV] = api_key
         with open(logs / f"{child.name}.log", "ab") as log:
             processes[child.name] = subprocess.Popen(
                 child.argv,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env=env,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
@@ -174,9 +197,14 @@ def _watch(
 
 
 def _places(
-    conf: PulseConfig, broker: LocalBroker, started_broker: bool, logs: Path
+    conf: PulseConfig,
+    broker: LocalBroker,
+    started_broker: bool,
+    logs: Path,
+    api_key: str | None = None,
 ) -> tuple[tuple[str, str], ...]:
-    """Where things are: the broker (and whether this run stops it), state and logs."""
+    """Where things are: the broker (and whether this run stops it), the ingest API and its key,
+    state and logs."""
     if started_broker:
         owner = "started by this run, stopped at the end"
     elif broker.pid() is not None:
@@ -186,8 +214,10 @@ def _places(
     local = broker.pid() is not None
     broker_log = f", broker: {broker.log_file}" if local else ""
     lake = conf.lake.path
+    key = f"{api_key}, made for this run" if api_key else f"from {API_KEYS_ENV}"
     return (
         ("broker", f"{conf.kafka.bootstrap} ({owner})"),
+        ("ingest API", f"{ingest_url(conf.ingest)} (X-API-Key: {key}); GET /health, /metrics"),
         ("state", str(conf.local.state_dir)),
         ("logs", f"{logs}/<process>.log{broker_log}"),
         *((f"job {job}", text.replace("<lake>", lake)) for job, text in JOB_OUTPUTS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,8 @@ Generator = Callable[[int, float, datetime], Iterator[dict[str, Any]]]
 
 # (key, value, bad kind or None): the kind lets tests and summaries count the bad ones.
 Record = tuple[bytes | None, bytes, str | None]
+# What a destination sends one record with: (key, value, bad kind or None).
+Send = Callable[[bytes | None, bytes, str | None], None]
 
 GENERATORS: dict[str, Generator] = {
     "game": game_events,
@@ -34,15 +37,28 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def records(
-    domain: str, seed: int, rate: float, start: datetime, bad_ratio: float = 0.0
+    domain: str,
+    seed: int,
+    rate: float,
+    start: datetime,
+    bad_ratio: float = 0.0,
+    *,
+    without_id: bool = False,
 ) -> Iterator[Record]:
     """The records a simulator sends; a share `bad_ratio` replaced by malformed ones.
 
     Which records are bad, and how, depends on the seed alone, so it is reproducible too.
+    `without_id` leaves the id field out of every record, good or bad, for a destination that
+    assigns ids itself (the ingest API's `POST /v1/emoji`): a bad record is then bad for its own
+    reason, not for carrying an id.
     """
     schema = schema_for(domain)
     key_field = schema.key_field
     events = GENERATORS[domain](seed, rate, start)
+    if without_id:
+        id_field = schema.id_field
+        schema = replace(schema, fields=tuple(f for f in schema.fields if f.name != id_field))
+        events = ({k: v for k, v in event.items() if k != id_field} for event in events)
     if bad_ratio <= 0:
         for event in events:
             yield event[key_field].encode(), _encode(event).encode(), None

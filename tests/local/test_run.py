@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
@@ -65,14 +66,42 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) 
     assert time.monotonic() - began < 5
 
 
+def test_the_runs_api_key_reaches_only_the_children_that_need_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PULSE_INGEST__API_KEYS", raising=False)
+    code = "import os; print(os.environ.get('PULSE_INGEST__API_KEYS'))"
+    children = (Child("keyed", python(code), api_key=True), Child("plain", python(code)))
+    processes = start_children(children, tmp_path, api_key="key-of-the-run")
+    for process in processes.values():
+        process.wait(10)
+    assert (tmp_path / "keyed.log").read_text() == "key-of-the-run\n"
+    assert (tmp_path / "plain.log").read_text() == "None\n"
+
+
+def accepted_emoji(port: int) -> float:
+    """`pulse_ingest_events_accepted_total{domain="emoji"}` of the API on `port` (0: no answer)."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+        connection.close()
+    except OSError:
+        return 0.0
+    name = 'pulse_ingest_events_accepted_total{domain="emoji"} '
+    return sum(float(line[len(name) :]) for line in text.splitlines() if line.startswith(name))
+
+
 @pytest.mark.broker
 def test_run_streams_into_every_source_topic_and_stops_the_broker_it_started(
     tmp_path: Path,
 ) -> None:
     bootstrap = f"127.0.0.1:{free_tcp_port()}"
+    api_port = free_tcp_port()
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "PULSE_INGEST__API_KEYS"},
         "PULSE_KAFKA__BOOTSTRAP": bootstrap,
+        "PULSE_INGEST__PORT": str(api_port),
         "PULSE_LOCAL__STATE_DIR": str(tmp_path / "state"),
         "PULSE_STREAMING__CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         "PULSE_LAKE__PATH": str(tmp_path / "lake"),
@@ -95,11 +124,14 @@ def test_run_streams_into_every_source_topic_and_stops_the_broker_it_started(
             if "Pulse is running" in output.read_text():
                 offsets = end_offsets(conf.kafka, sources)
                 totals = {topic: sum(ends.values()) for topic, ends in offsets.items()}
-                if len(totals) == len(sources) and all(totals.values()):
+                flowing = len(totals) == len(sources) and all(totals.values())
+                # The emoji simulator through the API too: the API counts what it accepted.
+                if flowing and accepted_emoji(api_port):
                     break
             time.sleep(0.5)
         assert run.poll() is None, output.read_text()
         assert all(totals.get(topic) for topic in sources), totals
+        assert accepted_emoji(api_port) > 0, output.read_text()
     finally:
         run.send_signal(signal.SIGTERM)
         run.wait(60)
@@ -109,3 +141,6 @@ def test_run_streams_into_every_source_topic_and_stops_the_broker_it_started(
     assert children
     assert not [pid for pid in set(children) if Path(f"/proc/{pid}").exists()]
     assert f"stopped Tansu at {bootstrap}" in text
+    key = re.search(r"the ingest API key of this run: (\S+)", text)
+    assert key, text
+    assert f"http://127.0.0.1:{api_port} (X-API-Key: {key[1]}, made for this run)" in text

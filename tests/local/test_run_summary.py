@@ -91,17 +91,17 @@ def test_render_says_where_to_look_and_what_runs() -> None:
     assert "127.0.0.1:9092" in text and "/tmp/logs" in text
 
 
-def test_children_are_the_simulators_and_the_four_jobs_with_unique_names() -> None:
+def test_children_are_the_services_the_simulators_and_the_four_jobs_with_unique_names() -> None:
     names = [child.name for child in CHILDREN]
     assert len(set(names)) == len(names)
-    simulators = [c for c in CHILDREN if c.argv[:3] == (sys.executable, "-m", "pulse")]
-    assert {child.argv[4] for child in simulators} == {
-        "game",
-        "sports",
-        "emoji",
-        "product",
-        "media",
-    }
+    pulse = [c for c in CHILDREN if c.argv[:3] == (sys.executable, "-m", "pulse")]
+    services = [c for c in pulse if c.argv[3] == "serve"]
+    assert sorted(c.argv[4] for c in services) == ["cdc", "ingest"]
+    simulators = [c for c in pulse if c.argv[3] == "simulate"]
+    direct = [c for c in simulators if "--via-api" not in c.argv]
+    assert {child.argv[4] for child in direct} == {"game", "sports", "emoji", "product", "media"}
+    (via_api,) = [c for c in simulators if "--via-api" in c.argv]
+    assert via_api.argv[4] == "emoji"
     jobs = [c for c in CHILDREN if c.argv[0].endswith("spark-submit.sh")]
     assert sorted(c.argv[1] for c in jobs) == [
         "jobs/enrich.py",
@@ -109,7 +109,12 @@ def test_children_are_the_simulators_and_the_four_jobs_with_unique_names() -> No
         "jobs/live.py",
         "jobs/monitor.py",
     ]
-    assert len(simulators) + len(jobs) == len(CHILDREN)
+    assert len(services) + len(simulators) + len(jobs) == len(CHILDREN)
+
+
+def test_only_the_api_and_its_clients_get_the_runs_api_key() -> None:
+    keyed = {c.name for c in CHILDREN if c.api_key}
+    assert keyed == {"ingest-api", "simulate-emoji-api"}
 
 
 def test_a_child_that_exited_says_so() -> None:

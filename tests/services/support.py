@@ -1,23 +1,159 @@
-"""Helpers of the service tests: polling with a deadline, and reading a topic back.
+"""Helpers of the service tests: an ingest API in a subprocess, polling with a deadline, and
+reading a topic back.
 
-Reading goes through one consumer with assign (no group: joins are slow on Tansu) that waits
-for a condition, then reads on to the topic's true end, so that a repeat written along with the
-awaited records is seen too.
+Each API gets topics of its own (`PULSE_TOPICS__<DOMAIN>__NAME`), so what a test reads back is
+what that API wrote. Reading goes through one consumer with assign (no group: joins are slow on
+Tansu) that waits for a condition, then reads on to the topic's true end, so that a repeat
+written along with the awaited records is seen too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from pulse.config import PulseConfig
-from pulse.kafka.admin import end_offsets
+from pulse.config import PROJECT_ROOT, PulseConfig, load_config
+from pulse.kafka.admin import end_offsets, ensure_topics
+from tests.conftest import free_tcp_port
 
 Events = list[dict[str, Any]]
+KEYS = ("key-one-0123456789", "key-two-9876543210")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer: status, headers (lower-case names) and the body, parsed when JSON."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+
+@dataclass
+class Api:
+    """A running `pulse serve ingest` process and the configuration it runs with."""
+
+    conf: PulseConfig
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    env: Mapping[str, str]  # the `PULSE_*` settings it runs with (topics, keys, `ingest`)
+    stopped: bool = field(default=False)
+
+    @property
+    def url(self) -> str:
+        """Its base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        key: str | None = KEYS[0],
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """One request on a fresh connection; `body` is sent as JSON unless it is bytes."""
+        raw = body if isinstance(body, bytes | None) else json.dumps(body).encode()
+        sent = {**({"X-API-Key": key} if key is not None else {}), **(headers or {})}
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, body=raw, headers=sent)
+            return read_answer(connection.getresponse())
+        finally:
+            connection.close()
+
+    def post(self, path: str, body: Any, **options: Any) -> Answer:
+        """POST `body` to `path`."""
+        return self.request("POST", path, body, **options)
+
+    def topic(self, domain: str) -> str:
+        """The topic this API writes `domain` events to."""
+        return getattr(self.conf.topics, domain).name
+
+    def stop(self, timeout: float = 40) -> int:
+        """SIGTERM, then wait for the exit; the exit code (-15: ended by the re-raised SIGTERM)."""
+        if not self.stopped:
+            self.stopped = True
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"the API did not stop:\n{self.log.read_text()}") from None
+
+
+def read_answer(response: http.client.HTTPResponse) -> Answer:
+    """The answer of a response, its body read."""
+    data = response.read()
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    is_json = headers.get("content-type", "").startswith("application/json")
+    return Answer(response.status, headers, json.loads(data) if is_json else data.decode())
+
+
+StartApi = Callable[..., Api]
+
+
+@contextlib.contextmanager
+def api_starter(
+    test_env: Mapping[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartApi]:
+    """A function that starts `pulse serve ingest` on fresh topics, with `ingest` settings given
+    as keywords; every API it started is stopped at the end of the block."""
+    started: list[Api] = []
+
+    def start(**ingest: Any) -> Api:
+        prefix = f"i{uuid.uuid4().hex[:8]}"
+        settings = {**test_env, "PULSE_INGEST__API_KEYS": ",".join(KEYS)}
+        for domain, topic in load_config(environ=test_env).topics.all().items():
+            settings[f"PULSE_TOPICS__{domain.upper()}__NAME"] = f"{prefix}.{topic.name}"
+        for name, value in ingest.items():
+            settings[f"PULSE_INGEST__{name.upper()}"] = str(value)
+        env = {**os.environ, **settings}
+        conf = load_config(environ=env)
+        ensure_topics(conf.kafka, {t.name: t.partitions for t in conf.topics.all().values()})
+        port = free_tcp_port()
+        log = tmp_path_factory.mktemp("ingest") / "api.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pulse", "serve", "ingest", "--port", str(port)],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        api = Api(conf, port, process, log, settings)
+        started.append(api)
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"the API exited {process.returncode}:\n{log.read_text()}")
+            with contextlib.suppress(OSError):
+                return api.request("GET", "/health", key=None).status == 200
+            return False
+
+        wait_for(healthy, 20, "the ingest API to answer /health")
+        return api
+
+    try:
+        yield start
+    finally:
+        for api in started:
+            api.stop()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -6,101 +6,34 @@ what that API wrote. Requests go over real HTTP with the standard library's clie
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
 
-from pulse.config import PROJECT_ROOT, PulseConfig, load_config
 from pulse.events import SCHEMAS, example, validate
 from pulse.events.domains import MONITORING, PRODUCT, SOURCE_DOMAINS
-from pulse.kafka.admin import ensure_topics
 from tests.conftest import PulseRunner, free_tcp_port
-from tests.services.support import Events, read_until, wait_for
+from tests.services.support import (
+    KEYS,
+    Api,
+    Events,
+    StartApi,
+    api_starter,
+    read_answer,
+    read_until,
+    wait_for,
+)
 
 pytestmark = pytest.mark.broker
 
-KEYS = ("key-one-0123456789", "key-two-9876543210")
 REACTION = {"user_id": "u-1", "match_id": "m-1", "emoji": "🔥", "ts": "2026-11-22T20:15:00.000Z"}
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer: status, headers (lower-case names) and the body, parsed when JSON."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: Any
-
-
-@dataclass
-class Api:
-    """A running `pulse serve ingest` process and the configuration it runs with."""
-
-    conf: PulseConfig
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-    stopped: bool = field(default=False)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        key: str | None = KEYS[0],
-        headers: Mapping[str, str] | None = None,
-    ) -> Answer:
-        """One request on a fresh connection; `body` is sent as JSON unless it is bytes."""
-        raw = body if isinstance(body, bytes | None) else json.dumps(body).encode()
-        sent = {**({"X-API-Key": key} if key is not None else {}), **(headers or {})}
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request(method, path, body=raw, headers=sent)
-            return read_answer(connection.getresponse())
-        finally:
-            connection.close()
-
-    def post(self, path: str, body: Any, **options: Any) -> Answer:
-        """POST `body` to `path`."""
-        return self.request("POST", path, body, **options)
-
-    def topic(self, domain: str) -> str:
-        """The topic this API writes `domain` events to."""
-        return getattr(self.conf.topics, domain).name
-
-    def stop(self, timeout: float = 40) -> int:
-        """SIGTERM, then wait for the exit; the exit code (-15: ended by the re-raised SIGTERM)."""
-        if not self.stopped:
-            self.stopped = True
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise AssertionError(f"the API did not stop:\n{self.log.read_text()}") from None
-
-
-def read_answer(response: http.client.HTTPResponse) -> Answer:
-    data = response.read()
-    headers = {name.lower(): value for name, value in response.getheaders()}
-    is_json = headers.get("content-type", "").startswith("application/json")
-    return Answer(response.status, headers, json.loads(data) if is_json else data.decode())
-
-
-StartApi = Callable[..., Api]
 
 
 @pytest.fixture(scope="module")
@@ -108,43 +41,8 @@ def start_api(
     test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StartApi]:
     """Starts `pulse serve ingest` on fresh topics, with `ingest` settings given as keywords."""
-    started: list[Api] = []
-
-    def start(**ingest: Any) -> Api:
-        prefix = f"i{uuid.uuid4().hex[:8]}"
-        env = {**os.environ, **test_env, "PULSE_INGEST__API_KEYS": ",".join(KEYS)}
-        for domain, topic in load_config(environ=test_env).topics.all().items():
-            env[f"PULSE_TOPICS__{domain.upper()}__NAME"] = f"{prefix}.{topic.name}"
-        for name, value in ingest.items():
-            env[f"PULSE_INGEST__{name.upper()}"] = str(value)
-        conf = load_config(environ=env)
-        ensure_topics(conf.kafka, {t.name: t.partitions for t in conf.topics.all().values()})
-        port = free_tcp_port()
-        log = tmp_path_factory.mktemp("ingest") / "api.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "pulse", "serve", "ingest", "--port", str(port)],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        api = Api(conf, port, process, log)
-        started.append(api)
-
-        def healthy() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"the API exited {process.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(OSError):
-                return api.request("GET", "/health", key=None).status == 200
-            return False
-
-        wait_for(healthy, 20, "the ingest API to answer /health")
-        return api
-
-    yield start
-    for api in started:
-        api.stop()
+    with api_starter(test_env, tmp_path_factory) as start:
+        yield start
 
 
 @pytest.fixture(scope="module")
