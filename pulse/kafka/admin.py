@@ -1,8 +1,10 @@
-"""Topic administration: create the configured topics, list them, read their end offsets."""
+"""Topic administration: create the configured topics, list them, read their end offsets, and
+check at start that the broker answers and has the topics a process needs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import socket
+from collections.abc import Mapping, Sequence
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -13,6 +15,44 @@ from pulse.kafka.confluent_client import ConfluentClient
 from pulse.kafka.errors import KafkaSourceError
 
 _TIMEOUT = 10.0
+_PROBE_TIMEOUT = 3.0  # seconds for a TCP connect to a bootstrap address
+_METADATA_TIMEOUT = 6.0  # with the probe, `require_topics` gives up within about 10 s
+
+
+class KafkaUnavailable(RuntimeError):
+    """The broker does not answer, or lacks a topic; the message says what to do."""
+
+
+def require_topics(kafka: KafkaConfig, topics: Sequence[str]) -> None:
+    """Raise `KafkaUnavailable` within about 10 s unless the broker answers and has `topics`.
+
+    A process that starts against a wrong bootstrap address should say so at once rather than
+    hang in librdkafka's retries; a TCP probe first makes "nothing listens there" quick.
+    """
+    addresses = [address.strip() for address in kafka.bootstrap.split(",") if address.strip()]
+    if not any(_accepts_connections(address) for address in addresses):
+        raise KafkaUnavailable(
+            f"cannot reach the Kafka broker at {kafka.bootstrap} (connection failed); "
+            "start the local one with `pulse up`, or set PULSE_KAFKA__BOOTSTRAP"
+        )
+    logs = _LastLog()  # librdkafka would print every failed attempt; keep the last for the error
+    admin = AdminClient({**kafka.client_params(), "logger": logs})
+    try:
+        metadata = admin.list_topics(timeout=_METADATA_TIMEOUT)
+    except KafkaException as exc:
+        admin.poll(0)  # hands the client's queued log lines to `logs`
+        error = exc.args[0] if exc.args else exc
+        reason = error.str() if hasattr(error, "str") else str(error)
+        detail = f" ({logs.last})" if logs.last else ""
+        raise KafkaUnavailable(
+            f"the Kafka broker at {kafka.bootstrap} does not answer: {reason}{detail}"
+        ) from None
+    missing = [topic for topic in topics if topic not in metadata.topics]
+    if missing:
+        raise KafkaUnavailable(
+            f"topic {', '.join(missing)} does not exist on {kafka.bootstrap}; "
+            "create the configured topics with `pulse up`"
+        )
 
 
 def ensure_topics(kafka: KafkaConfig, partitions: Mapping[str, int]) -> list[str]:
@@ -58,3 +98,24 @@ def end_offsets(kafka: KafkaConfig, topics: list[str]) -> dict[str, dict[int, in
     for (topic, partition), (_, end) in marks.items():
         result.setdefault(topic, {})[partition] = end
     return result
+
+
+class _LastLog:
+    """A librdkafka `logger` that keeps only the last line."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def log(self, _level: int, message: str, *args: object) -> None:
+        self.last = message % args if args else message
+
+
+def _accepts_connections(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        return True  # not host:port; let the Kafka client judge it
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_TIMEOUT):
+            return True
+    except OSError:
+        return False

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from pulse.kafka.admin import delete_topics, ensure_topics
 from pulse.kafka.options import SourceOptions
 from pulse.kafka.planning import to_json
 from pulse.kafka.source import KafkaStreamReader, kafka_schema
+from tests.polling import wait_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
@@ -71,15 +70,6 @@ def run_available_now(frame: DataFrame, checkpoint: Path) -> Batches:
     query.awaitTermination(120)
     assert not query.isActive, "an availableNow query did not finish within 120 s"
     return batches
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def test_a_four_partition_topic_delivers_exactly_the_produced_records(

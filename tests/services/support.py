@@ -29,6 +29,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pulse.config import PROJECT_ROOT, PulseConfig, load_config
 from pulse.kafka.admin import end_offsets, ensure_topics
 from tests.conftest import free_tcp_port
+from tests.polling import wait_for
 
 Events = list[dict[str, Any]]
 KEYS = ("key-one-0123456789", "key-two-9876543210")
@@ -154,16 +155,6 @@ def api_starter(
     finally:
         for api in started:
             api.stop()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `condition` until it holds, failing the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def read_until(

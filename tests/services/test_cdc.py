@@ -33,7 +33,8 @@ from pulse.kafka.admin import delete_topics, ensure_topics
 from pulse.local.migrate import migrate_postgres
 from pulse.stores import postgres_connect
 from tests.conftest import PulseRunner
-from tests.services.support import Events, read_until, wait_for
+from tests.polling import wait_for
+from tests.services.support import Events, read_until
 
 pytestmark = pytest.mark.broker
 

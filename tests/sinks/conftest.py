@@ -7,9 +7,8 @@ their rows and ledger entries afterwards.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg2.extensions
@@ -96,13 +95,3 @@ def rows(conn: Any, statement: str, *params: object) -> list[tuple[Any, ...]]:
     found = cur.fetchall()
     cur.close()
     return found
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `condition` until it holds, failing the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

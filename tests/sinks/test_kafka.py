@@ -14,7 +14,7 @@ from pulse.config import PulseConfig
 from pulse.kafka.admin import ensure_topics
 from pulse.sinks.errors import SinkDefinitionError
 from pulse.sinks.kafka import KafkaOutput
-from tests.sinks.conftest import wait_for
+from tests.polling import wait_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
 

@@ -17,7 +17,8 @@ from pulse.sinks.base import BatchContext
 from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.stores import postgres_connect
-from tests.sinks.conftest import rows, unique, wait_for
+from tests.polling import wait_for
+from tests.sinks.conftest import rows, unique
 
 pytestmark = pytest.mark.spark
 

@@ -16,7 +16,8 @@ from pulse.config import PulseConfig
 from pulse.sinks.base import BatchContext
 from pulse.sinks.errors import SinkDefinitionError
 from pulse.sinks.redis import RedisState
-from tests.sinks.conftest import text_hash, wait_for
+from tests.polling import wait_for
+from tests.sinks.conftest import text_hash
 
 pytestmark = pytest.mark.spark
 

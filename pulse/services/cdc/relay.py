@@ -33,11 +33,11 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient
 
 from pulse.config import KafkaConfig, PulseConfig
 from pulse.events.domains import PRODUCT
 from pulse.events.schema import InvalidEvent, validate, wire_bytes
+from pulse.kafka.admin import KafkaUnavailable, require_topics
 from pulse.services.cdc.events import transaction_events
 from pulse.services.cdc.ledger import CommitLedger, Pending
 from pulse.services.cdc.pgoutput import DecodeError, decode, format_lsn
@@ -54,7 +54,6 @@ from pulse.stores import StoreUnavailable, postgres_connect
 
 log = logging.getLogger("pulse.services.cdc")
 
-METADATA_TIMEOUT = 10.0
 # How long a slot may stay held by a relay that has just died before this one gives up.
 SLOT_BUSY_SECONDS = 15.0
 _WAIT_SECONDS = 0.2  # longest wait for the server between two looks at the stop flag
@@ -68,7 +67,10 @@ class RelayError(RuntimeError):
 def serve(conf: PulseConfig) -> int:
     """Run the relay until SIGTERM or Ctrl-C; return the process exit code."""
     try:
-        _check_topic(conf.kafka, conf.topics.product.name)
+        try:
+            require_topics(conf.kafka, [conf.topics.product.name])
+        except KafkaUnavailable as exc:
+            raise CdcSetupError(f"topics.product.name: {exc}") from None
         with _closing(postgres_connect(conf.postgres)) as conn:
             table = check_source(conn, conf.cdc)
     except (CdcSetupError, StoreUnavailable) as exc:
@@ -286,22 +288,6 @@ def _on_delivery(
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _check_topic(kafka: KafkaConfig, topic: str) -> None:
-    admin = AdminClient(kafka.client_params())
-    try:
-        metadata = admin.list_topics(timeout=METADATA_TIMEOUT)
-    except KafkaException as exc:
-        raise CdcSetupError(
-            f"the Kafka broker at {kafka.bootstrap} does not answer ({exc}); start the local one "
-            "with `pulse up`, or set PULSE_KAFKA__BOOTSTRAP"
-        ) from None
-    if topic not in metadata.topics:
-        raise CdcSetupError(
-            f"topics.product.name: topic {topic} does not exist on {kafka.bootstrap}; create the "
-            "configured topics with `pulse up`"
-        )
 
 
 @contextmanager

@@ -11,18 +11,15 @@ import logging
 import sys
 
 import uvicorn
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
-from pulse.config import KafkaConfig, PulseConfig
+from pulse.config import PulseConfig
+from pulse.kafka.admin import KafkaUnavailable, require_topics
 from pulse.services.ingest.app import AppSettings, create_app
 from pulse.services.ingest.auth import ApiKeys
 from pulse.services.ingest.metrics import IngestMetrics
 from pulse.services.ingest.producer import IngestProducer, ProducerSettings
 
 log = logging.getLogger("pulse.services.ingest")
-
-METADATA_TIMEOUT = 10.0
 
 
 class IngestStartError(RuntimeError):
@@ -34,8 +31,8 @@ def serve(conf: PulseConfig, host: str | None = None, port: int | None = None) -
     settings = AppSettings.from_config(conf)
     try:
         keys = _api_keys(conf)
-        check_topics(conf.kafka, sorted(set(settings.topics.values())))
-    except IngestStartError as exc:
+        require_topics(conf.kafka, sorted(set(settings.topics.values())))
+    except (IngestStartError, KafkaUnavailable) as exc:
         print(f"pulse serve ingest: {exc}", file=sys.stderr)
         return 1
     metrics = IngestMetrics(max_queue=conf.ingest.max_queue)
@@ -68,24 +65,6 @@ def serve(conf: PulseConfig, host: str | None = None, port: int | None = None) -
         return 130
     lost = getattr(app.state, "lost", 0)
     return 1 if lost or not server.started else 0
-
-
-def check_topics(kafka: KafkaConfig, topics: list[str]) -> None:
-    """Raise `IngestStartError` unless the broker answers and has every topic."""
-    admin = AdminClient(kafka.client_params())
-    try:
-        metadata = admin.list_topics(timeout=METADATA_TIMEOUT)
-    except KafkaException as exc:
-        raise IngestStartError(
-            f"the Kafka broker at {kafka.bootstrap} does not answer ({exc}); "
-            "start the local one with `pulse up`, or set PULSE_KAFKA__BOOTSTRAP"
-        ) from None
-    missing = [topic for topic in topics if topic not in metadata.topics]
-    if missing:
-        raise IngestStartError(
-            f"topic {', '.join(missing)} does not exist on {kafka.bootstrap}; "
-            "create the configured topics with `pulse up`"
-        )
 
 
 def _api_keys(conf: PulseConfig) -> ApiKeys:

@@ -15,7 +15,7 @@ from pulse.services.ingest.metrics import IngestMetrics
 from pulse.services.ingest.producer import IngestProducer, ProducerSettings, QueueFull
 from pulse.services.ingest.records import Outgoing
 from tests.jobs.records import read_all
-from tests.services.support import wait_for
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.broker
 
