@@ -12,11 +12,15 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pulse.config import PROJECT_ROOT, PulseConfig, load_config
 from pulse.local.broker import LocalBroker, free_port
+
+if TYPE_CHECKING:  # support imports this module (free_tcp_port): import it late
+    from tests.services.support import StartApi
 
 
 def free_tcp_port() -> int:
@@ -103,3 +107,15 @@ def run_pulse(test_env: dict[str, str]) -> PulseRunner:
         )
 
     return run
+
+
+@pytest.fixture(scope="module")
+def start_api(
+    test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartApi]:
+    """Starts `pulse serve ingest` on fresh topics, with `ingest` settings given as keywords;
+    every API it started is stopped when the module's tests are done."""
+    from tests.services.support import api_starter
+
+    with api_starter(test_env, tmp_path_factory) as start:
+        yield start

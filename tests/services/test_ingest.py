@@ -12,7 +12,7 @@ import signal
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -25,7 +25,6 @@ from tests.services.support import (
     Api,
     Events,
     StartApi,
-    api_starter,
     read_answer,
     read_until,
     wait_for,
@@ -34,15 +33,6 @@ from tests.services.support import (
 pytestmark = pytest.mark.broker
 
 REACTION = {"user_id": "u-1", "match_id": "m-1", "emoji": "🔥", "ts": "2026-11-22T20:15:00.000Z"}
-
-
-@pytest.fixture(scope="module")
-def start_api(
-    test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[StartApi]:
-    """Starts `pulse serve ingest` on fresh topics, with `ingest` settings given as keywords."""
-    with api_starter(test_env, tmp_path_factory) as start:
-        yield start
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
@@ -20,21 +19,12 @@ from pulse.events import SCHEMAS
 from pulse.simulate import GENERATORS, records
 from pulse.simulate.clock import parse_start
 from tests.conftest import PulseRunner, free_tcp_port
-from tests.services.support import Api, StartApi, api_starter, read_until
+from tests.services.support import Api, StartApi, read_until
 
 pytestmark = pytest.mark.broker
 
 START = "2026-11-22T20:15:00Z"
 Reaction = tuple[str, str, str, str]
-
-
-@pytest.fixture(scope="module")
-def start_api(
-    test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[StartApi]:
-    """Starts `pulse serve ingest` on fresh topics, with `ingest` settings given as keywords."""
-    with api_starter(test_env, tmp_path_factory) as start:
-        yield start
 
 
 @pytest.fixture(scope="module")
