@@ -306,7 +306,7 @@ def test_a_killed_relay_starts_again_from_its_last_confirmed_commit_and_loses_no
     # Confirmations 2 s apart: the kill below lands after changes sent but not yet confirmed.
     capture.env["PULSE_CDC__STATUS_INTERVAL_SECONDS"] = "2"
     first = capture.start()
-    products, updates = 40, 400
+    products, updates = 40, 950  # with the deletes below: 1,000 changes
     expected = [(capture.product(n), "create", 1) for n in range(products)]
     for product_id, _, _ in expected:  # confirmed before the kill: never sent again
         capture.commit(insert(product_id, 1, 1.0, 1))
