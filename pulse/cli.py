@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=_port, default=None, help="port (ingest; default: from config)"
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="ingest: uvicorn worker processes sharing the port, each with its own producer (1)",
+    )
     return parser
 
 
@@ -85,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         given = [name for name in ("clients", "api_url", "api_wait") if getattr(args, name)]
         if given:
             parser.error(f"--{given[0].replace('_', '-')} needs --via-api")
+    if args.command == "serve" and args.service != "ingest" and args.workers != 1:
+        parser.error("--workers is an option of `serve ingest`")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.config:
         # Child processes (`pulse run` starts simulators and jobs) must read the same file.
@@ -109,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from pulse.services.ingest.server import serve
 
-        return serve(conf, host=args.host, port=args.port)
+        return serve(conf, host=args.host, port=args.port, workers=args.workers)
     from pulse.simulate.clients import ApiOptions
     from pulse.simulate.runner import simulate
 

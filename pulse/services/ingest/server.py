@@ -3,14 +3,27 @@
 uvicorn turns SIGTERM and Ctrl-C into a graceful stop: it stops accepting connections, finishes
 the requests in flight, then ends the application's lifespan, which drains the producer. A
 second Ctrl-C forces an immediate exit, and what was held is then lost (logged by uvicorn).
+
+With `workers` > 1 (`pulse serve ingest --workers N`), uvicorn's supervisor binds the port once
+and runs N worker processes that accept on it, each with its own application, producer and
+metrics (so `/metrics` and `/health` answer for the one worker a connection landed on, and
+`ingest.max_queue` holds per worker). A SIGTERM or Ctrl-C to the supervisor reaches every worker
+as a SIGTERM, and each stops as above, draining its own producer; the supervisor waits for all
+of them. A worker that could not deliver what it accepted logs it; the supervisor's exit code
+does not carry it.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import sys
+from functools import partial
 
 import uvicorn
+from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from pulse.config import PulseConfig
 from pulse.kafka.admin import KafkaUnavailable, require_topics
@@ -26,45 +39,89 @@ class IngestStartError(RuntimeError):
     """The API cannot start: no API key, unreachable broker, missing topic; says what to do."""
 
 
-def serve(conf: PulseConfig, host: str | None = None, port: int | None = None) -> int:
+def serve(
+    conf: PulseConfig, host: str | None = None, port: int | None = None, workers: int = 1
+) -> int:
     """Run the ingest API until SIGTERM or Ctrl-C; return the process exit code."""
     settings = AppSettings.from_config(conf)
     try:
-        keys = _api_keys(conf)
+        _api_keys(conf)
         require_topics(conf.kafka, sorted(set(settings.topics.values())))
     except (IngestStartError, KafkaUnavailable) as exc:
         print(f"pulse serve ingest: {exc}", file=sys.stderr)
         return 1
-    metrics = IngestMetrics(max_queue=conf.ingest.max_queue)
-    producer = IngestProducer(conf.kafka, ProducerSettings.from_config(conf), metrics)
-    app = create_app(settings, keys, producer, metrics)
     bind_host, bind_port = host or conf.ingest.host, port or conf.ingest.port
     log.info(
-        "ingest API on http://%s:%d: broker %s, flush every %d ms or %d events, max queue %d",
+        "ingest API on http://%s:%d (%d worker process%s): broker %s, flush every %d ms or %d "
+        "events, max queue %d",
         bind_host,
         bind_port,
+        workers,
+        "" if workers == 1 else "es",
         conf.kafka.bootstrap,
         conf.ingest.flush_interval_ms,
         conf.ingest.flush_messages,
         conf.ingest.max_queue,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=bind_host,
-            port=bind_port,
-            lifespan="on",
-            log_config=None,  # keep the `pulse` command's logging
-            access_log=False,  # a line per request costs more than the request at load
-            server_header=False,
-        )
-    )
+    if workers > 1:
+        return _serve_workers(conf, bind_host, bind_port, workers)
+    app = build_app(conf)
+    server = uvicorn.Server(_uvicorn_config(app, bind_host, bind_port))
     try:
         server.run()  # after a SIGTERM, uvicorn re-raises it once drained: the exit is by signal
     except KeyboardInterrupt:  # Ctrl-C, re-raised the same way, after the same drain
         return 130
     lost = getattr(app.state, "lost", 0)
     return 1 if lost or not server.started else 0
+
+
+def build_app(conf: PulseConfig) -> FastAPI:
+    """The application of one process: its own keys, metrics and producer."""
+    settings = AppSettings.from_config(conf)
+    metrics = IngestMetrics(max_queue=conf.ingest.max_queue)
+    producer = IngestProducer(conf.kafka, ProducerSettings.from_config(conf), metrics)
+    return create_app(settings, _api_keys(conf), producer, metrics)
+
+
+def _worker_app(conf: PulseConfig) -> FastAPI:
+    """`build_app` in a worker process, which starts with no logging configured."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    return build_app(conf)
+
+
+def _uvicorn_config(app: object, host: str, port: int, **options: object) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        log_config=None,  # keep the `pulse` command's logging
+        access_log=False,  # a line per request costs more than the request at load
+        server_header=False,
+        **options,
+    )
+
+
+def _serve_workers(conf: PulseConfig, host: str, port: int, workers: int) -> int:
+    """uvicorn's supervisor: the port bound here, `workers` processes each building its app
+    (the factory and the configuration are pickled to them); returns once all have stopped."""
+    config = _uvicorn_config(partial(_worker_app, conf), host, port, factory=True, workers=workers)
+    bound = config.bind_socket()
+    # uvicorn binds it with proto 0, and asyncio enables TCP_NODELAY only on accepted sockets
+    # whose proto is IPPROTO_TCP: without this, every keep-alive answer (headers and body are
+    # two writes) waits ~40 ms for the client's delayed ACK (uvicorn issue #3149). The same
+    # socket, labelled as TCP.
+    sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    supervisor = Multiprocess(config, sockets=[sock])
+    try:
+        supervisor.run()
+    finally:
+        sock.close()
+    # A worker that failed before serving makes the supervisor stop them all: report it.
+    return 1 if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes) else 0
 
 
 def _api_keys(conf: PulseConfig) -> ApiKeys:

@@ -1,0 +1,207 @@
+"""The API under test as a real `python -m pulse serve ingest` process, and CPU time from /proc.
+
+The API runs in a session of its own, so Ctrl-C in the terminal reaches only the benchmark,
+which then stops the API the way an operator would (SIGTERM to its process group: uvicorn's
+graceful stop, or the supervisor's with `--workers`), and SIGKILLs what is left after a grace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulse.config import PROJECT_ROOT
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+class ApiError(RuntimeError):
+    """The API did not start or did not stop; carries the end of its log."""
+
+
+class ApiProcess:
+    """`pulse serve ingest --port P [--workers N]` with the given `PULSE_*` settings."""
+
+    def __init__(self, port: int, workers: int, settings: Mapping[str, str], log: Path) -> None:
+        self.port, self.workers, self.log = port, workers, log
+        self._env = {**os.environ, **settings}
+        self._process: subprocess.Popen[bytes] | None = None
+        self.stop_seconds: float | None = None
+        self.exit_code: int | None = None
+
+    @property
+    def pid(self) -> int:
+        """The pid of the `pulse` process (the supervisor with `--workers`)."""
+        assert self._process is not None
+        return self._process.pid
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start it; return once it answers /health and all its workers run."""
+        command = [sys.executable, "-m", "pulse", "serve", "ingest", "--port", str(self.port)]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
+        with open(self.log, "wb") as output:
+            self._process = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=self._env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while not (self._healthy() and self._workers_running()):
+            if self._process.poll() is not None:
+                raise ApiError(f"the API exited with {self._process.returncode}:\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise ApiError(
+                    f"the API (or one of its workers) did not start within {timeout:.0f} s:\n"
+                    f"{self.tail()}"
+                )
+            time.sleep(0.2)
+        if self.workers > 1:
+            time.sleep(0.5)  # from "startup complete" to listening on the shared socket
+
+    def _healthy(self) -> bool:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            connection.request("GET", "/health")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            connection.close()
+
+    def _workers_running(self) -> bool:
+        """Every worker has started its application (uvicorn logs it once per process): until
+        then the first ready worker would take every connection of a run."""
+        if self.workers == 1:
+            return True  # it answered /health: its application has started
+        return self.tail(1_000_000).count("Application startup complete") >= self.workers
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: the API itself, or its uvicorn workers (children
+        whose command is multiprocessing's spawn; its resource tracker is not one)."""
+        if self.workers == 1:
+            return [self.pid]
+        return [pid for pid in children(self.pid) if "spawn_main" in command_line(pid)]
+
+    def tail(self, chars: int = 3000) -> str:
+        """The end of the API's output."""
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self, grace: float = 45.0) -> None:
+        """SIGTERM the group (graceful stop, producers drained), SIGKILL after `grace`."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        began = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            # The `pulse` process only, as an operator's `kill` would: with `--workers` the
+            # supervisor passes the SIGTERM on to each worker itself.
+            os.kill(process.pid, signal.SIGTERM)
+        try:
+            self.exit_code = process.wait(grace)
+            self.stop_seconds = time.monotonic() - began
+        except subprocess.TimeoutExpired:
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds per process of interest, and the machine's busy and total jiffies."""
+
+    at: float
+    seconds: dict[int, float]
+    machine_busy: float
+    machine_total: float
+
+
+def snapshot(pids: list[int]) -> CpuSnapshot:
+    """utime + stime of each pid now (own threads included, children not)."""
+    busy, total = _machine_cpu()
+    return CpuSnapshot(time.monotonic(), {pid: cpu_seconds(pid) for pid in pids}, busy, total)
+
+
+def cores(first: CpuSnapshot, last: CpuSnapshot, pids: list[int]) -> float:
+    """Average cores the given pids used between two snapshots."""
+    elapsed = last.at - first.at
+    used = sum(last.seconds.get(pid, 0.0) - first.seconds.get(pid, 0.0) for pid in pids)
+    return used / elapsed
+
+
+def machine_cores(first: CpuSnapshot, last: CpuSnapshot) -> float:
+    """Average cores busy on the whole machine between two snapshots."""
+    share = (last.machine_busy - first.machine_busy) / (last.machine_total - first.machine_total)
+    return share * (os.cpu_count() or 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds; 0 if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()  # the command may contain spaces
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of a process."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+def command_line(pid: int) -> str:
+    """The command line of a process, arguments joined by spaces."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+
+
+def machine() -> str:
+    """Cores, CPU model, memory and Python version, from /proc and the interpreter."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kib = int(Path("/proc/meminfo").read_text().splitlines()[0].split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    return (
+        f"{os.cpu_count()} cores ({model}){memory}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot, from the first line of /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])
+    return float(total - idle), float(total)
