@@ -2,5 +2,6 @@
 
 Rooms: `requests` (request bodies to events, pure), `records` (what goes to Kafka, pure),
 `auth` (API keys), `metrics` (counters and the Prometheus text), `producer` (the batching Kafka
-producer, threads), `app` (the FastAPI routes) and `server` (uvicorn, start-up checks).
+producer, on the event loop), `app` (the ASGI application: routes, answers, refusals) and
+`server` (uvicorn, start-up checks).
 """

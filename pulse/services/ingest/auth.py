@@ -21,12 +21,17 @@ class ApiKeys:
         if not self._keys:
             raise ValueError("at least one API key is needed")
 
-    def allows(self, presented: str | None) -> bool:
-        """Whether `presented` (the header's value, None when absent) is a configured key."""
+    def allows(self, presented: bytes | str | None) -> bool:
+        """Whether `presented` (the header's value, None when absent) is a configured key.
+
+        ASGI gives header values as bytes; a `str` is taken as Starlette decodes headers,
+        latin-1, so that encoding it back gives the bytes that were sent.
+        """
         if presented is None:
             return False
-        # Starlette decodes headers as latin-1: encoding back gives the bytes that were sent.
-        candidate = presented.encode("latin-1", errors="replace")
+        candidate = (
+            presented if isinstance(presented, bytes) else presented.encode("latin-1", "replace")
+        )
         matched = False
         for key in self._keys:
             matched |= hmac.compare_digest(candidate, key)

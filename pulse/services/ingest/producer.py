@@ -3,10 +3,17 @@
 Why a buffer of its own in front of librdkafka: the API promises "sent every `flush_interval_ms`
 or every `flush_messages` events, whichever first" across all topics and partitions, while
 librdkafka's `linger.ms` and `batch.num.messages` apply per partition and are cut short by
-batch byte limits. Here a flusher thread hands the buffer to librdkafka on that schedule, and a
-poller thread serves delivery reports the moment they arrive (so latencies are not rounded to a
-poll interval). Each delivery report of an event becomes a `producer_ack` monitoring event,
+batch byte limits. Each delivery report of an event becomes a `producer_ack` monitoring event,
 sent with the next flush.
+
+Why it runs on the event loop and not on threads of its own (as it first did): the requests keep
+the loop busy and holding the GIL, and confluent-kafka takes the GIL back for every delivery
+callback, so under load a delivery thread waited up to a switch interval (5 ms) per callback:
+benchmarks/ingest.py saw one process accept 33k events/s and deliver 7k/s until its queue was
+full. Here two tasks share the loop with the requests: the flusher hands the buffer to
+librdkafka on schedule, in slices that let requests in between, and the poller serves delivery
+reports every `_POLL_SECONDS` (the latency it adds). All state is touched on the loop's thread
+only, so it needs no lock; at the stop, the drain runs on a worker thread while the loop waits.
 
 Nothing accepted is lost on purpose: records never time out in librdkafka (they are retried,
 idempotently, for as long as the process runs); `submit` refuses with `QueueFull` once
@@ -16,9 +23,10 @@ for the acknowledgements, up to the drain timeout, and reports what it could not
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +43,8 @@ from pulse.services.ingest.records import COMPONENT, Outgoing, producer_ack
 
 log = logging.getLogger("pulse.services.ingest.producer")
 
-_POLL_SECONDS = 0.1
+_POLL_SECONDS = 0.005  # how often delivery reports are served: the most it adds to latency
+_SLICE = 2_000  # records handed to librdkafka between two turns of the event loop
 
 
 class QueueFull(RuntimeError):
@@ -92,7 +101,7 @@ def librdkafka_settings(kafka: KafkaConfig, settings: ProducerSettings) -> dict[
 
 
 class IngestProducer:
-    """Accepts records on the event loop, sends them on its own threads, acknowledges them."""
+    """Accepts records and sends them from tasks on the running event loop; acknowledges them."""
 
     def __init__(
         self,
@@ -105,25 +114,24 @@ class IngestProducer:
         self._metrics = metrics
         self._clock = clock
         self._producer = Producer(librdkafka_settings(kafka, settings))
-        self._state = threading.Condition()
         self._pending: list[tuple[Outgoing, float]] = []  # (record, accepted at)
         self._acks: list[Outgoing] = []
         self._outstanding = 0  # accepted, not yet acknowledged (or failed)
         self._closing = False
-        self._polling = True
-        self._flusher = threading.Thread(target=self._run_flusher, name="ingest-flush", daemon=True)
-        self._poller = threading.Thread(target=self._run_poller, name="ingest-poll", daemon=True)
+        self._full = asyncio.Event()  # `flush_messages` are held: flush before the interval ends
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def depth(self) -> int:
         """Events accepted and not yet acknowledged by Kafka."""
-        with self._state:
-            return self._outstanding
+        return self._outstanding
 
     def start(self) -> None:
-        """Start the flusher and poller threads."""
-        self._flusher.start()
-        self._poller.start()
+        """Start the flusher and poller on the running event loop."""
+        self._tasks = [
+            asyncio.create_task(self._run_flusher(), name="ingest-flush"),
+            asyncio.create_task(self._run_poller(), name="ingest-poll"),
+        ]
 
     def submit(self, records: Sequence[Outgoing]) -> None:
         """Take all of `records` or none: raise `QueueFull` (or `ProducerClosed`) instead.
@@ -131,39 +139,41 @@ class IngestProducer:
         A batch larger than `max_queue` is taken when nothing else waits, rather than refused
         forever.
         """
+        if self._closing:
+            raise ProducerClosed("the ingest API is stopping")
+        depth = self._outstanding
+        if depth and depth + len(records) > self._settings.max_queue:
+            raise QueueFull(depth, self._settings.retry_after)
+        self._outstanding += len(records)
         accepted_at = self._clock()
-        with self._state:
-            if self._closing:
-                raise ProducerClosed("the ingest API is stopping")
-            depth = self._outstanding
-            if depth and depth + len(records) > self._settings.max_queue:
-                raise QueueFull(depth, self._settings.retry_after)
-            self._outstanding += len(records)
-            self._pending.extend((record, accepted_at) for record in records)
-            if len(self._pending) >= self._settings.flush_messages:
-                self._state.notify()
+        self._pending.extend((record, accepted_at) for record in records)
+        if len(self._pending) >= self._settings.flush_messages:
+            self._full.set()
 
-    def close(self) -> int:
+    async def close(self) -> int:
         """Send everything held, wait for Kafka up to the drain timeout; return the events lost."""
-        with self._state:
-            self._closing = True
-            self._state.notify()
-        self._polling = False
-        for thread in (self._flusher, self._poller):
-            if thread.ident is not None:  # started
-                thread.join()
+        self._closing = True
+        self._full.set()
+        flusher, poller = self._tasks or (None, None)
+        if flusher is not None and poller is not None:
+            await flusher  # it hands over what is held, then returns
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+        return await asyncio.to_thread(self._drain)
+
+    def _drain(self) -> int:
         deadline = self._clock() + self._settings.drain_timeout
         waiting = 0
         while True:
             # Delivery reports served by `flush` add acks; they are sent in the next round.
-            self._hand_over(*self._take_held())
+            for record, callback in self._take_held():
+                self._produce(record, callback)
             waiting = self._producer.flush(max(deadline - self._clock(), 0))
-            with self._state:
-                held = len(self._pending) + len(self._acks)
+            held = len(self._pending) + len(self._acks)
             if (waiting == 0 and held == 0) or self._clock() >= deadline:
                 break
-        with self._state:
-            lost = self._outstanding
+        lost = self._outstanding
         if waiting or lost:
             log.error(
                 "stopped with %d accepted events and %d records unacknowledged by Kafka",
@@ -172,41 +182,35 @@ class IngestProducer:
             )
         return lost
 
-    def _take_held(self) -> tuple[list[tuple[Outgoing, float]], list[Outgoing]]:
-        with self._state:
-            batch, self._pending = self._pending, []
-            acks, self._acks = self._acks, []
-        return batch, acks
+    def _take_held(self) -> list[tuple[Outgoing, Callable[..., None]]]:
+        """What is held, with the callback of each record's delivery; the buffers emptied."""
+        batch, self._pending = self._pending, []
+        acks, self._acks = self._acks, []
+        return [
+            *((record, partial(self._on_event_delivery, record, at)) for record, at in batch),
+            *((ack, self._on_ack_delivery) for ack in acks),
+        ]
 
-    def _run_flusher(self) -> None:
-        interval, count = self._settings.flush_interval, self._settings.flush_messages
-        next_flush = self._clock() + interval
+    async def _run_flusher(self) -> None:
+        interval = self._settings.flush_interval
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), interval)
+            self._full.clear()
+            held = self._take_held()
+            for start in range(0, len(held), _SLICE):
+                for record, callback in held[start : start + _SLICE]:
+                    self._produce(record, callback)
+                self._producer.poll(0)
+                await asyncio.sleep(0)  # let requests in between slices
+
+    async def _run_poller(self) -> None:
         while True:
-            with self._state:
-                while not self._closing and len(self._pending) < count:
-                    wait = next_flush - self._clock()
-                    if wait <= 0:
-                        break
-                    self._state.wait(wait)
-                closing = self._closing
-            next_flush = self._clock() + interval
-            self._hand_over(*self._take_held())
-            if closing:
-                return
-
-    def _run_poller(self) -> None:
-        while self._polling:
             try:
-                self._producer.poll(_POLL_SECONDS)
+                self._producer.poll(0)
             except Exception:  # a callback's error must not stop delivery reports for good
                 log.exception("serving delivery reports failed")
-
-    def _hand_over(self, batch: list[tuple[Outgoing, float]], acks: list[Outgoing]) -> None:
-        for record, accepted_at in batch:
-            self._produce(record, partial(self._on_event_delivery, record, accepted_at))
-        for ack in acks:
-            self._produce(ack, self._on_ack_delivery)
-        self._producer.poll(0)
+            await asyncio.sleep(_POLL_SECONDS)
 
     def _produce(self, record: Outgoing, callback: Callable[..., None]) -> None:
         while True:
@@ -229,8 +233,7 @@ class IngestProducer:
         message: Message | None,
     ) -> None:
         latency = self._clock() - accepted_at
-        with self._state:
-            self._outstanding -= 1
+        self._outstanding -= 1
         if error is not None:
             self._metrics.delivery_failed()
             log.error("event %s not written to %s: %s", record.event_id, record.topic, error)
@@ -246,11 +249,15 @@ class IngestProducer:
             latency_ms=latency * 1000,
             now=datetime.now(UTC),
         )
-        out = Outgoing(
-            self._settings.monitoring_topic, COMPONENT.encode(), wire_bytes(ack), ack["id"], False
+        self._acks.append(
+            Outgoing(
+                self._settings.monitoring_topic,
+                COMPONENT.encode(),
+                wire_bytes(ack),
+                ack["id"],
+                False,
+            )
         )
-        with self._state:
-            self._acks.append(out)
 
     def _on_ack_delivery(self, error: KafkaError | None, _message: Message | None) -> None:
         if error is not None:

@@ -18,6 +18,14 @@ def test_each_configured_key_is_allowed_and_nothing_else() -> None:
     assert not keys.allows("ünïcode")
 
 
+def test_header_bytes_as_asgi_gives_them_are_compared_as_sent() -> None:
+    keys = ApiKeys(["old-key"])
+
+    assert keys.allows(b"old-key")
+    assert not keys.allows(b"old-key\x00")
+    assert not keys.allows("ünïcode".encode())
+
+
 def test_no_keys_is_refused_rather_than_open() -> None:
     with pytest.raises(ValueError):
         ApiKeys([])
