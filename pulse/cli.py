@@ -14,7 +14,7 @@ import sys
 from pulse.config import ConfigError, load_config
 
 SIMULATED_DOMAINS = ("game", "sports", "emoji", "product", "media", "all")
-SERVICES = ("ingest", "cdc")
+SERVICES = ("ingest", "registry", "cdc")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run a service until SIGTERM or Ctrl-C")
     serve.add_argument("service", choices=SERVICES)
     serve.add_argument(
-        "--host", default=None, help="address to listen on (ingest; default: from config)"
+        "--host",
+        default=None,
+        help="address to listen on (ingest, registry; default: from config)",
     )
     serve.add_argument(
-        "--port", type=_port, default=None, help="port (ingest; default: from config)"
+        "--port", type=_port, default=None, help="port (ingest, registry; default: from config)"
     )
     serve.add_argument(
         "--workers",
@@ -114,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         from pulse.services.cdc.relay import serve as serve_cdc
 
         return serve_cdc(conf)
+    if args.command == "serve" and args.service == "registry":
+        from pulse.services.registry.server import serve as serve_registry
+
+        return serve_registry(conf, host=args.host, port=args.port)
     if args.command == "serve":
         from pulse.services.ingest.server import serve
 

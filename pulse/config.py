@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 
 ENV_PREFIX = "PULSE_"
 ENV_SEPARATOR = "__"
@@ -29,6 +29,7 @@ SECRET_KEYS = frozenset(
         "redis.password",
         "kafka.sasl_password",
         "ingest.api_keys",
+        "registry.api_keys",
     }
 )
 
@@ -155,11 +156,31 @@ class LocalConfig(_Section):
     broker_start_timeout_seconds: float = Field(gt=0)
 
 
+def _split_api_keys(value: Any) -> Any:
+    """`k1,k2` from the environment becomes two keys; blanks around commas are dropped."""
+    if isinstance(value, str | SecretStr):
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        value = tuple(part.strip() for part in text.split(",") if part.strip())
+    for key in value if isinstance(value, tuple | list) else ():
+        text = key.get_secret_value() if isinstance(key, SecretStr) else key
+        # Visible ASCII only: an HTTP header carries it unchanged, and `hmac.compare_digest`
+        # compares it byte for byte. The message must not show the key itself.
+        if not isinstance(text, str) or not text.isascii() or not text.isprintable():
+            raise ValueError("every API key must be visible ASCII text")
+        if " " in text:
+            raise ValueError("an API key must not contain spaces")
+    return value
+
+
+# A comma-separated list of keys (a secret, so from the environment only): several keys let a
+# key be rotated by running with the old and the new one for a while.
+ApiKeyList = Annotated[tuple[SecretStr, ...], BeforeValidator(_split_api_keys)]
+
+
 class IngestConfig(_Section):
     """The ingest HTTP API: where it listens, how its producer batches, and its limits.
 
-    `api_keys` (a secret, so from `PULSE_INGEST__API_KEYS` only) is a comma-separated list, so
-    that keys can be rotated by running with the old and the new one for a while.
+    `api_keys` come from `PULSE_INGEST__API_KEYS` only.
     """
 
     host: str = Field(min_length=1)
@@ -169,24 +190,20 @@ class IngestConfig(_Section):
     max_queue: int = Field(gt=0)
     max_body_bytes: int = Field(gt=0)
     drain_timeout_seconds: float = Field(gt=0)
-    api_keys: tuple[SecretStr, ...] = ()
+    api_keys: ApiKeyList = ()
 
-    @field_validator("api_keys", mode="before")
-    @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        """`k1,k2` from the environment becomes two keys; blanks around commas are dropped."""
-        if isinstance(value, str | SecretStr):
-            text = value.get_secret_value() if isinstance(value, SecretStr) else value
-            value = tuple(part.strip() for part in text.split(",") if part.strip())
-        for key in value if isinstance(value, tuple | list) else ():
-            text = key.get_secret_value() if isinstance(key, SecretStr) else key
-            # Visible ASCII only: an HTTP header carries it unchanged, and `hmac.compare_digest`
-            # compares it byte for byte. The message must not show the key itself.
-            if not isinstance(text, str) or not text.isascii() or not text.isprintable():
-                raise ValueError("every API key must be visible ASCII text")
-            if " " in text:
-                raise ValueError("an API key must not contain spaces")
-        return value
+
+class RegistryConfig(_Section):
+    """The registry API (`pulse serve registry`): where it listens, and `url`, where services
+    and clients reach it (behind a proxy or on another host it differs from host:port).
+
+    `api_keys` come from `PULSE_REGISTRY__API_KEYS` only.
+    """
+
+    host: str = Field(min_length=1)
+    port: int = Field(gt=0, lt=65536)
+    url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
+    api_keys: ApiKeyList = ()
 
 
 class CdcConfig(_Section):
@@ -217,6 +234,7 @@ class PulseConfig(_Section):
     mysql: MySQLConfig
     redis: RedisConfig
     ingest: IngestConfig
+    registry: RegistryConfig
     cdc: CdcConfig
     local: LocalConfig
 

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 from pulse.config import MySQLConfig
 from pulse.stores import mysql_connect
 
+# A delivery node is live while its last heartbeat is within the heartbeat window; the registry
+# API selects live nodes with this same condition (and `live_window`), so that the live job and
+# the registry always agree on the set that rendezvous hashing runs over.
+LIVE_NODE_CONDITION = "last_heartbeat >= UTC_TIMESTAMP(3) - INTERVAL %s MICROSECOND"
+
+
+def live_window(heartbeat_seconds: float) -> int:
+    """The parameter of `LIVE_NODE_CONDITION`: the heartbeat window in microseconds."""
+    return int(heartbeat_seconds * 1_000_000)
+
 
 @dataclass(frozen=True)
 class Directory:
@@ -28,9 +38,8 @@ def read_directory(conf: MySQLConfig, heartbeat_seconds: float) -> Directory:
         cursor.execute("SELECT subscriber_id, game_id FROM subscriptions")
         subscriptions = [(str(s), str(g)) for s, g in cursor.fetchall()]
         cursor.execute(
-            "SELECT node_id FROM delivery_nodes"
-            " WHERE last_heartbeat >= UTC_TIMESTAMP(3) - INTERVAL %s MICROSECOND",
-            (int(heartbeat_seconds * 1_000_000),),
+            f"SELECT node_id FROM delivery_nodes WHERE {LIVE_NODE_CONDITION}",
+            (live_window(heartbeat_seconds),),
         )
         nodes = sorted(str(row[0]) for row in cursor.fetchall())
         cursor.close()

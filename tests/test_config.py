@@ -118,6 +118,28 @@ def test_api_keys_in_the_file_are_refused(config_file) -> None:
         load_config(path, environ={})
 
 
+def test_registry_keys_come_from_the_environment_and_default_to_none() -> None:
+    bare = load_config(DEFAULT_CONFIG_PATH, environ={})
+    keyed = load_config(DEFAULT_CONFIG_PATH, environ={"PULSE_REGISTRY__API_KEYS": "r-1,r-2"})
+
+    assert bare.registry.api_keys == ()
+    assert (bare.registry.port, bare.registry.url) == (8081, "http://127.0.0.1:8081")
+    assert [key.get_secret_value() for key in keyed.registry.api_keys] == ["r-1", "r-2"]
+    assert "r-1" not in repr(keyed)
+
+
+def test_registry_keys_in_the_file_are_refused(config_file) -> None:
+    path = config_file(lambda data: data["registry"].update(api_keys=["r-1"]))
+
+    with pytest.raises(ConfigError, match=r"registry\.api_keys.*PULSE_REGISTRY__API_KEYS"):
+        load_config(path, environ={})
+
+
+def test_a_registry_url_without_a_scheme_fails_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"registry\.url: .*'127.0.0.1:8081'"):
+        load_config(DEFAULT_CONFIG_PATH, environ={"PULSE_REGISTRY__URL": "127.0.0.1:8081"})
+
+
 def test_a_secret_is_taken_as_the_exact_text_given() -> None:
     conf = load_config(
         DEFAULT_CONFIG_PATH,

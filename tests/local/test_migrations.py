@@ -47,6 +47,7 @@ MYSQL_KEYS = {
     "delivery_nodes": ["node_id"],
     "game_deliveries": ["update_id", "subscriber_id"],
     "products": ["product_id"],
+    "clients": ["client_id"],
     "schema_migrations": ["version"],
 }
 
@@ -206,6 +207,24 @@ def test_a_mysql_migration_interrupted_half_way_is_applied_again(mysql_db) -> No
 
     assert migrate_mysql(conn) == _all_names("mysql")
     assert current_version(conn, "mysql") == latest_version("mysql")
+
+
+def test_every_mysql_migration_can_run_again_after_it_was_applied(mysql_db) -> None:
+    # A run that stops after the last statement but before its record runs the file again.
+    conn = mysql_db()
+    migrate_mysql(conn)
+    cur = conn.cursor()
+
+    for migration in available("mysql"):
+        for statement in migration.statements():
+            cur.execute(statement)
+    cur.close()
+
+    assert _rows(
+        conn,
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE()"
+        " AND table_name = 'delivery_nodes' AND column_name = 'connected'",
+    ) == [(1,)]
 
 
 def test_concurrent_mysql_migrations_apply_each_version_once(mysql_db) -> None:

@@ -1,5 +1,5 @@
-"""Helpers of the service tests: an ingest API in a subprocess, polling with a deadline, and
-reading a topic back.
+"""Helpers of the service tests: a `pulse serve` process (the ingest API on topics of its own,
+the registry, ...), polling with a deadline, and reading a topic back.
 
 Each API gets topics of its own (`PULSE_TOPICS__<DOMAIN>__NAME`), so what a test reads back is
 what that API wrote. Reading goes through one consumer with assign (no group: joins are slow on
@@ -20,8 +20,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -45,14 +46,14 @@ class Answer:
 
 
 @dataclass
-class Api:
-    """A running `pulse serve ingest` process and the configuration it runs with."""
+class Service:
+    """A running `pulse serve <service>` process and the `PULSE_*` settings it runs with."""
 
-    conf: PulseConfig
+    service: str
     port: int
     process: subprocess.Popen[bytes]
     log: Path
-    env: Mapping[str, str]  # the `PULSE_*` settings it runs with (topics, keys, `ingest`)
+    env: Mapping[str, str]
     stopped: bool = field(default=False)
 
     @property
@@ -68,9 +69,14 @@ class Api:
         key: str | None = KEYS[0],
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        """One request on a fresh connection; `body` is sent as JSON unless it is bytes."""
+        """One request on a fresh connection; `body` is sent as JSON (and says so) unless it is
+        bytes."""
         raw = body if isinstance(body, bytes | None) else json.dumps(body).encode()
-        sent = {**({"X-API-Key": key} if key is not None else {}), **(headers or {})}
+        sent = {
+            **({"X-API-Key": key} if key is not None else {}),
+            **({"Content-Type": "application/json"} if raw is not body else {}),
+            **(headers or {}),
+        }
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
             connection.request(method, path, body=raw, headers=sent)
@@ -82,10 +88,6 @@ class Api:
         """POST `body` to `path`."""
         return self.request("POST", path, body, **options)
 
-    def topic(self, domain: str) -> str:
-        """The topic this API writes `domain` events to."""
-        return getattr(self.conf.topics, domain).name
-
     def stop(self, timeout: float = 40) -> int:
         """SIGTERM, then wait for the exit; the exit code (-15: ended by the re-raised SIGTERM)."""
         if not self.stopped:
@@ -95,7 +97,57 @@ class Api:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            raise AssertionError(f"the API did not stop:\n{self.log.read_text()}") from None
+            raise AssertionError(
+                f"pulse serve {self.service} did not stop:\n{self.log.read_text()}"
+            ) from None
+
+
+@dataclass
+class Api(Service):
+    """A running `pulse serve ingest` process and the configuration it runs with."""
+
+    conf: PulseConfig = field(kw_only=True)
+
+    def topic(self, domain: str) -> str:
+        """The topic this API writes `domain` events to."""
+        return getattr(self.conf.topics, domain).name
+
+
+S = TypeVar("S", bound=Service)
+
+
+def launch(
+    service: str,
+    settings: Mapping[str, str],
+    log_dir: Path,
+    make: Callable[..., S] = Service,
+    timeout: float = 20,
+) -> S:
+    """Start `pulse serve <service>` on a free port with `settings` added to the environment,
+    and wait until its `/health` answers 200; `make` builds the handle (`Service`, `Api`)."""
+    port = free_tcp_port()
+    log = log_dir / f"{service}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pulse", "serve", service, "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **settings},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    running = make(service, port, process, log, settings)
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"pulse serve {service} exited {process.returncode}:\n{log.read_text()}"
+            )
+        with contextlib.suppress(OSError):
+            return running.request("GET", "/health", key=None).status == 200
+        return False
+
+    wait_for(healthy, timeout, f"pulse serve {service} to answer /health")
+    return running
 
 
 def read_answer(response: http.client.HTTPResponse) -> Answer:
@@ -124,30 +176,10 @@ def api_starter(
             settings[f"PULSE_TOPICS__{domain.upper()}__NAME"] = f"{prefix}.{topic.name}"
         for name, value in ingest.items():
             settings[f"PULSE_INGEST__{name.upper()}"] = str(value)
-        env = {**os.environ, **settings}
-        conf = load_config(environ=env)
+        conf = load_config(environ={**os.environ, **settings})
         ensure_topics(conf.kafka, {t.name: t.partitions for t in conf.topics.all().values()})
-        port = free_tcp_port()
-        log = tmp_path_factory.mktemp("ingest") / "api.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "pulse", "serve", "ingest", "--port", str(port)],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        api = Api(conf, port, process, log, settings)
+        api = launch("ingest", settings, tmp_path_factory.mktemp("ingest"), partial(Api, conf=conf))
         started.append(api)
-
-        def healthy() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"the API exited {process.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(OSError):
-                return api.request("GET", "/health", key=None).status == 200
-            return False
-
-        wait_for(healthy, 20, "the ingest API to answer /health")
         return api
 
     try:

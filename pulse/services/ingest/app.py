@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from pulse.config import PulseConfig
 from pulse.events.domains import EMOJI, PRODUCT, SCHEMAS
 from pulse.events.schema import EventSchema, compact_json
-from pulse.services.ingest.auth import HEADER, ApiKeys
+from pulse.services.auth import HEADER, ApiKeys
 from pulse.services.ingest.metrics import CONTENT_TYPE, IngestMetrics, render
 from pulse.services.ingest.producer import ProducerClosed, QueueFull
 from pulse.services.ingest.records import Outgoing, new_event_id, outgoing

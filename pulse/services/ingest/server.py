@@ -31,8 +31,8 @@ from uvicorn.supervisors import Multiprocess
 
 from pulse.config import PulseConfig
 from pulse.kafka.admin import KafkaUnavailable, require_topics
+from pulse.services.auth import ApiKeys
 from pulse.services.ingest.app import AppSettings, IngestApp
-from pulse.services.ingest.auth import ApiKeys
 from pulse.services.ingest.metrics import IngestMetrics
 from pulse.services.ingest.producer import IngestProducer, ProducerSettings
 

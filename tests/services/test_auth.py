@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pulse.services.ingest.auth import ApiKeys
+from pulse.services.auth import ApiKeys
 
 
 def test_each_configured_key_is_allowed_and_nothing_else() -> None:

@@ -1,4 +1,5 @@
-"""API keys: a request is let in when its `X-API-Key` header equals one of the configured keys.
+"""API keys of the HTTP services (ingest, registry): a request is let in when its `X-API-Key`
+header equals one of the configured keys.
 
 Several keys are allowed so that a key can be rotated without downtime (run with old and new,
 then drop the old). Every key is compared, in constant time, whether or not one matched, so the
