@@ -201,7 +201,7 @@ def measure(
         f"producer acks {result.acks:,}"
     )
     api.stop()
-    result.exit_code, result.stop_seconds = api.exit_code, api.stop_seconds
+    result.exit_code, result.stop_seconds = api.returncode, api.stop_seconds
     if result.examples:
         for status, body in result.examples.items():
             _say(f"  first {status} answer: {body.decode(errors='replace')}")

@@ -3,7 +3,8 @@
 Media events get a quality tier, device class, duration bucket and the user's segment (from a
 PostgreSQL dimension re-read on an interval) and go to PostgreSQL `events` (upsert by id) and
 Redis `event:<id>` with a TTL. Product changes go to MySQL `products` (an older version never
-overwrites a newer one; deletes kept as tombstones), to the Delta `product_history`, and a
+overwrites a newer one; deletes kept as tombstones), to the Delta `product_history` (each
+`change_id` once: the CDC relay may re-send changes after a crash, see pulse.sinks.delta), and a
 processing ack per change to `platform.monitoring`.
 """
 
@@ -73,7 +74,10 @@ products = QuerySpec(
             product_state,
         ),
         Derived(
-            DeltaAppend("history", f"{conf.lake.path.rstrip('/')}/product_history"), product_history
+            DeltaAppend(
+                "history", f"{conf.lake.path.rstrip('/')}/product_history", key=("change_id",)
+            ),
+            product_history,
         ),
         Derived(
             KafkaOutput("acks", conf.kafka, conf.topics.monitoring.name, key_column="component"),

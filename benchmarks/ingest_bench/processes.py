@@ -1,8 +1,7 @@
 """The API under test as a real `python -m pulse serve ingest` process, and CPU time from /proc.
 
-The API runs in a session of its own, so Ctrl-C in the terminal reaches only the benchmark,
-which then stops the API the way an operator would (SIGTERM to its process group: uvicorn's
-graceful stop, or the supervisor's with `--workers`), and SIGKILLs what is left after a grace.
+The API is a `pipeline_bench.process.GroupProcess`: a session of its own, so Ctrl-C in the
+terminal reaches only the benchmark, which then stops the API the way an operator would.
 """
 
 from __future__ import annotations
@@ -11,15 +10,13 @@ import contextlib
 import http.client
 import os
 import platform
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pulse.config import PROJECT_ROOT
+from pipeline_bench.process import GroupProcess
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -28,41 +25,28 @@ class ApiError(RuntimeError):
     """The API did not start or did not stop; carries the end of its log."""
 
 
-class ApiProcess:
-    """`pulse serve ingest --port P [--workers N]` with the given `PULSE_*` settings."""
+class ApiProcess(GroupProcess):
+    """`pulse serve ingest --port P [--workers N]` with the given `PULSE_*` settings.
+
+    Stopped as an operator's `kill` would: SIGTERM to the `pulse` process only (uvicorn's
+    graceful stop, producers drained; with `--workers` the supervisor passes it on to each
+    worker), SIGKILL to the group after 45 s.
+    """
 
     def __init__(self, port: int, workers: int, settings: Mapping[str, str], log: Path) -> None:
-        self.port, self.workers, self.log = port, workers, log
-        self._env = {**os.environ, **settings}
-        self._process: subprocess.Popen[bytes] | None = None
-        self.stop_seconds: float | None = None
-        self.exit_code: int | None = None
-
-    @property
-    def pid(self) -> int:
-        """The pid of the `pulse` process (the supervisor with `--workers`)."""
-        assert self._process is not None
-        return self._process.pid
+        command = [sys.executable, "-m", "pulse", "serve", "ingest", "--port", str(port)]
+        if workers > 1:
+            command += ["--workers", str(workers)]
+        super().__init__("the API", command, log, settings, grace=45.0, term_leader_only=True)
+        self.port, self.workers = port, workers
 
     def start(self, timeout: float = 60.0) -> None:
         """Start it; return once it answers /health and all its workers run."""
-        command = [sys.executable, "-m", "pulse", "serve", "ingest", "--port", str(self.port)]
-        if self.workers > 1:
-            command += ["--workers", str(self.workers)]
-        with open(self.log, "wb") as output:
-            self._process = subprocess.Popen(
-                command,
-                cwd=PROJECT_ROOT,
-                env=self._env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        super().start()
         deadline = time.monotonic() + timeout
         while not (self._healthy() and self._workers_running()):
-            if self._process.poll() is not None:
-                raise ApiError(f"the API exited with {self._process.returncode}:\n{self.tail()}")
+            if self.returncode is not None:
+                raise ApiError(f"the API exited with {self.returncode}:\n{self.tail()}")
             if time.monotonic() > deadline:
                 raise ApiError(
                     f"the API (or one of its workers) did not start within {timeout:.0f} s:\n"
@@ -95,33 +79,6 @@ class ApiProcess:
         if self.workers == 1:
             return [self.pid]
         return [pid for pid in children(self.pid) if "spawn_main" in command_line(pid)]
-
-    def tail(self, chars: int = 3000) -> str:
-        """The end of the API's output."""
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return "(no log)"
-
-    def stop(self, grace: float = 45.0) -> None:
-        """SIGTERM the group (graceful stop, producers drained), SIGKILL after `grace`."""
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        began = time.monotonic()
-        with contextlib.suppress(ProcessLookupError):
-            # The `pulse` process only, as an operator's `kill` would: with `--workers` the
-            # supervisor passes the SIGTERM on to each worker itself.
-            os.kill(process.pid, signal.SIGTERM)
-        try:
-            self.exit_code = process.wait(grace)
-            self.stop_seconds = time.monotonic() - began
-        except subprocess.TimeoutExpired:
-            pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(10)
 
 
 @dataclass(frozen=True)

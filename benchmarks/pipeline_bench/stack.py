@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
-import signal
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2.extensions
 from psycopg2 import sql
 
+from pipeline_bench.process import GroupProcess
 from pulse.config import PROJECT_ROOT, PulseConfig, load_config
 from pulse.kafka.admin import ensure_topics
 from pulse.local.broker import LocalBroker, free_port
@@ -88,7 +86,7 @@ def private_stack(work: Path) -> Iterator[BenchStack]:
         redis_pid = None
         if shutil.which("redis-server"):
             server = RedisServer.start(work / "redis")
-            cleanup.callback(_quietly, "stop the private Redis", _stop, server.process)
+            cleanup.callback(_quietly, "stop the private Redis", server.process.stop)
             redis_pid = server.process.pid
             env["PULSE_REDIS__URL"] = f"redis://127.0.0.1:{server.port}/0"
         else:
@@ -105,65 +103,26 @@ def private_stack(work: Path) -> Iterator[BenchStack]:
         yield BenchStack(tag, work, broker, env, conf, redis_pid)
 
 
-class LiveJob:
-    """`./spark-submit.sh jobs/live.py` in its own process group, its output in a log file."""
+class LiveJob(GroupProcess):
+    """`./spark-submit.sh jobs/live.py` on the run's stack; SIGTERM to its process group (the
+    job stops its queries), SIGKILL after 30 s."""
 
     def __init__(self, stack: BenchStack) -> None:
-        self.log_path = stack.work / "live-job.log"
-        self._env = {**os.environ, **stack.env}
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        """The pid of `spark-submit.sh`, root of the job's process tree."""
-        if self._process is None:
-            raise StackError("the live job is not started")
-        return self._process.pid
-
-    def start(self) -> None:
-        """Start the job; its own session, so Ctrl-C in the terminal reaches it only via `stop`."""
-        with open(self.log_path, "wb") as output:
-            self._process = subprocess.Popen(
-                [str(PROJECT_ROOT / "spark-submit.sh"), "jobs/live.py"],
-                cwd=PROJECT_ROOT,
-                env=self._env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        super().__init__(
+            "the live job",
+            [str(PROJECT_ROOT / "spark-submit.sh"), "jobs/live.py"],
+            stack.work / "live-job.log",
+            stack.env,
+            grace=30.0,
+        )
 
     def check_alive(self) -> None:
         """Raise `StackError` with the end of the job's log if it has exited."""
-        if self._process is not None and self._process.poll() is not None:
+        if self.returncode is not None:
             raise StackError(
-                f"the live job exited with code {self._process.returncode}; its log "
-                f"({self.log_path}) ends with:\n{self.log_tail()}"
+                f"the live job exited with code {self.returncode}; its log "
+                f"({self.log_path}) ends with:\n{self.tail()}"
             )
-
-    def log_tail(self, chars: int = 4000) -> str:
-        """The last `chars` characters of the job's output."""
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return "(no log)"
-
-    def stop(self, grace: float = 30.0) -> None:
-        """SIGTERM the job's process group (the job stops its queries), SIGKILL after `grace`."""
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            log.warning("the live job did not stop within %.0f s; killing it", grace)
-        # The group may outlive its leader (Python workers): kill what is left of it.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(10)
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float, poll: float = 0.5) -> None:
@@ -188,7 +147,7 @@ def _quietly(what: str, action: Callable[..., object], *args: object) -> None:
 class RedisServer:
     """A Redis server of the run's own."""
 
-    process: subprocess.Popen[bytes]
+    process: GroupProcess
     port: int
 
     @classmethod
@@ -196,34 +155,22 @@ class RedisServer:
         """On a free port, without persistence (as the machine's), answering when returned."""
         folder.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        with open(folder / "redis.log", "wb") as output:
-            process = subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(folder)],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
+        process = GroupProcess(
+            "the private Redis",
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(folder)],
+            folder / "redis.log",
+            grace=10.0,
+        )  # fmt: skip
+        process.start()
         deadline = time.monotonic() + 10
         while True:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
                 return cls(process, port)
-            if process.poll() is not None or time.monotonic() > deadline:
-                _stop(process)
+            if process.returncode is not None or time.monotonic() > deadline:
+                process.stop()
                 raise StackError(f"redis-server did not start on port {port}; see {folder}")
             time.sleep(0.1)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM a process this module started, SIGKILL it after 10 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def _with_db(url: str, db: int) -> str:

@@ -18,12 +18,30 @@ Two writers, one table format:
 
 One writer per app id is assumed (one query owns its checkpoint), so the read-then-write of
 the local path does not race.
+
+Rows that can arrive twice (`key`). The app transaction makes a *batch* land once; it cannot
+stop a row from coming again in a later batch, as when the CDC relay re-sends, after a crash,
+changes it had already sent (same `change_id`, same content). With `key`, the sink keeps one row
+per key of the batch and adds only the rows whose key the table does not hold yet: an
+insert-only merge (delta-rs `when_not_matched_insert_all`, Spark `whenNotMatchedInsertAll`)
+committed with the same app transaction, so a replayed batch is still skipped before any work.
+
+Why a merge on the key rather than a streaming dedupe (`dropDuplicatesWithinWatermark`): a
+watermark forgets keys after its delay and drops rows behind it as late, so a CDC backlog
+delivered hours later would be lost; the table remembers every key it holds. The cost: each
+batch's merge reads the key column of the whole table (an anti-join against it; an insert-only
+merge adds files and rewrites none), so it grows with the table. Fine for a product catalogue's
+change rate; a high-volume table would need its key scan bounded (a partition in the
+predicate) first. A merge that finds every key present commits nothing (delta-rs makes no empty
+commit), so its app transaction is not recorded and a replay of it merges again, adding nothing.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
@@ -34,18 +52,30 @@ from pulse.sinks.base import BatchContext
 from pulse.sinks.values import collect_batch, require_columns
 from pulse.spark import jvm_class_available
 
+if TYPE_CHECKING:  # delta-spark's Python face works only with its jars: imported where used
+    from delta.tables import DeltaTable as SparkDeltaTable
+
 log = logging.getLogger("pulse.sinks")
 
 SPARK_DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 
+# Delta's session settings that make a MERGE idempotent, as the writer options do an append
+# (delta-io/delta#1555): a (txnAppId, txnVersion) already committed is skipped.
+SPARK_TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+SPARK_TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+
+_ROW = "_pulse_row"
+
 
 @dataclass(frozen=True)
 class DeltaAppend:
-    """Append each batch to the Delta table at `path` (created by the first batch)."""
+    """Append each batch to the Delta table at `path` (created by the first batch); with `key`,
+    only the rows whose key the table does not hold yet, one per key."""
 
     name: str
     path: str
     partition_by: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
 
     def write(self, frame: DataFrame, ctx: BatchContext) -> None:
         """Append the batch with its app transaction, unless the table already holds it."""
@@ -53,7 +83,8 @@ class DeltaAppend:
         if spark_delta_available(frame.sparkSession):
             self._write_with_spark(frame, app_id, ctx.batch_id)
             return
-        seen = transaction_version(self.path, app_id)
+        lake = existing_table(self.path)
+        seen = lake.transaction_version(app_id) if lake is not None else None
         if seen is not None and seen >= ctx.batch_id:
             log.info(
                 "sink=%s query=%s checkpoint=%s batch=%d skipped: %s holds up to batch %d",
@@ -68,27 +99,53 @@ class DeltaAppend:
         table = lake_table(collect_batch(frame))
         if table.num_rows == 0:
             return  # an empty commit would only add a version to the log
-        require_columns(table, self.partition_by, self.name)
-        write_deltalake(
-            self.path,
-            table,
-            mode="append",
-            partition_by=list(self.partition_by) or None,
-            commit_properties=CommitProperties(
-                app_transactions=[Transaction(app_id, ctx.batch_id)]
-            ),
-        )
+        require_columns(table, (*self.partition_by, *self.key), self.name)
+        commit = CommitProperties(app_transactions=[Transaction(app_id, ctx.batch_id)])
+        rows = self._write_with_delta_rs(lake, table, commit)
         log.debug(
             "sink=%s query=%s batch=%d path=%s rows=%d appended",
             self.name,
             ctx.query,
             ctx.batch_id,
             self.path,
-            table.num_rows,
+            rows,
         )
 
+    def _write_with_delta_rs(
+        self, lake: DeltaTable | None, table: pa.Table, commit: CommitProperties
+    ) -> int:
+        """Append `table` (with `key`: merge its new keys into `lake`); the rows added."""
+        if self.key:
+            table = first_per_key(table, self.key)
+        if self.key and lake is not None:
+            merger = lake.merge(
+                table,
+                key_predicate(self.key),
+                source_alias="source",
+                target_alias="target",
+                commit_properties=commit,
+            )
+            return merger.when_not_matched_insert_all().execute()["num_target_rows_inserted"]
+        write_deltalake(
+            self.path,
+            table,
+            mode="append",
+            partition_by=list(self.partition_by) or None,
+            commit_properties=commit,
+        )
+        return table.num_rows
+
     def _write_with_spark(self, frame: DataFrame, app_id: str, batch_id: int) -> None:
-        """Spark's Delta writer; it skips a (txnAppId, txnVersion) it has committed before."""
+        """Spark's Delta writer; it skips a (txnAppId, txnVersion) it has committed before.
+        With `key`, once the table exists, Spark's Delta MERGE instead (`_merge_with_spark`)."""
+        if self.key:
+            frame = frame.dropDuplicates(list(self.key))
+            from delta.tables import DeltaTable as SparkDeltaTable  # only usable with the jars
+
+            if SparkDeltaTable.isDeltaTable(frame.sparkSession, self.path):
+                target = SparkDeltaTable.forPath(frame.sparkSession, self.path)
+                self._merge_with_spark(target, frame, app_id, batch_id)
+                return
         writer = (
             frame.write.format("delta")
             .option("txnAppId", app_id)
@@ -99,11 +156,28 @@ class DeltaAppend:
             writer = writer.partitionBy(*self.partition_by)
         writer.save(self.path)
 
+    def _merge_with_spark(
+        self, target: SparkDeltaTable, frame: DataFrame, app_id: str, batch_id: int
+    ) -> None:
+        """Insert the batch's new keys, the app transaction given through the session settings
+        (a MERGE takes no writer options). `frame.sparkSession` is the query's own session and
+        its sinks write one after another, so the settings reach no other write. Untested here,
+        like the Spark append: the build machines have no Delta jars."""
+        spark = frame.sparkSession
+        spark.conf.set(SPARK_TXN_APP_ID, app_id)
+        spark.conf.set(SPARK_TXN_VERSION, str(batch_id))
+        try:
+            merge = target.alias("target").merge(frame.alias("source"), key_predicate(self.key))
+            merge.whenNotMatchedInsertAll().execute()
+        finally:
+            spark.conf.unset(SPARK_TXN_APP_ID)
+            spark.conf.unset(SPARK_TXN_VERSION)
 
-def transaction_version(path: str, app_id: str) -> int | None:
-    """The last batch the table at `path` recorded for `app_id`; None if none or no table."""
+
+def existing_table(path: str) -> DeltaTable | None:
+    """The Delta table at `path`, or None before its first commit."""
     try:
-        return DeltaTable(path).transaction_version(app_id)
+        return DeltaTable(path)
     except TableNotFoundError:
         return None
 
@@ -113,6 +187,21 @@ def lake_table(table: pa.Table) -> pa.Table:
     that a later batch holding a null appends to the same schema."""
     schema = pa.schema([field.with_nullable(True) for field in table.schema])
     return table if schema == table.schema else table.cast(schema)
+
+
+def first_per_key(table: pa.Table, key: Sequence[str]) -> pa.Table:
+    """One row per `key`, the first of the batch: a repeat is the same change sent again, so
+    which copy stays does not matter, and a merge would insert every copy of a new key."""
+    rows = table.select(list(key)).append_column(_ROW, pa.array(range(table.num_rows)))
+    firsts = rows.group_by(list(key)).aggregate([(_ROW, "min")]).sort_by(f"{_ROW}_min")
+    if firsts.num_rows == table.num_rows:
+        return table
+    return table.take(firsts.column(f"{_ROW}_min"))
+
+
+def key_predicate(key: Sequence[str]) -> str:
+    """The merge condition `target.k = source.k AND ...`, the same SQL for delta-rs and Spark."""
+    return " AND ".join(f"target.`{column}` = source.`{column}`" for column in key)
 
 
 def spark_delta_available(spark: SparkSession) -> bool:

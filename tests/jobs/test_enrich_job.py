@@ -99,8 +99,11 @@ def test_enrich_job_writes_enriched_events_and_current_products(job_stack):
         "ts": format_timestamp(datetime.now(UTC)),
     }
     stale["after"] = {**(newest.get("after") or newest["before"]), "name": "stale name"}
+    # A change sent again, as the CDC relay re-sends what it sent before a crash.
+    resent = changes[0]
     producer = EventProducer(conf.kafka)
     producer.send_event(conf.topics.product.name, product, stale)
+    producer.send_event(conf.topics.product.name, resent["product_id"], resent)
     producer.flush()
 
     job_stack.run("enrich")
@@ -111,6 +114,10 @@ def test_enrich_job_writes_enriched_events_and_current_products(job_stack):
     cur.execute("SELECT name FROM products WHERE product_id = %s", (product,))
     assert cur.fetchone()[0] == (newest.get("after") or {}).get("name")
     my.close()
+    history = DeltaTable(f"{conf.lake.path}/product_history").to_pyarrow_table()
+    assert sorted(history.column("change_id").to_pylist()) == sorted(
+        [c["change_id"] for c in changes] + [stale["change_id"]]
+    )
 
 
 def read_products(conf, ids: list[str]) -> dict[str, tuple[int, bool]]:

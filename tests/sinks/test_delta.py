@@ -1,4 +1,5 @@
-"""`DeltaAppend` through delta-rs, into Delta tables under the test's tmp_path."""
+"""`DeltaAppend` through delta-rs, into Delta tables under the test's tmp_path; with `key`, as
+for a change stream that may deliver a change twice."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pulse.sinks.base import BatchContext
-from pulse.sinks.delta import DeltaAppend, spark_delta_available, transaction_version
+from pulse.sinks.delta import DeltaAppend, first_per_key, spark_delta_available
 
 pytestmark = pytest.mark.spark
 
@@ -58,7 +59,7 @@ def test_batches_are_appended_with_their_app_transaction(spark, ctx, tmp_path) -
 
     assert ids(lake(tmp_path)) == ["a", "b"]
     app_id = f"{ctx.query}:lake:{ctx.checkpoint_id}"
-    assert transaction_version(lake(tmp_path), app_id) == 1
+    assert DeltaTable(lake(tmp_path)).transaction_version(app_id) == 1
 
 
 def test_a_replayed_batch_writes_nothing_twice(spark, ctx, tmp_path) -> None:
@@ -107,3 +108,53 @@ def test_an_empty_batch_adds_no_version(spark, ctx, tmp_path) -> None:
     sink.write(events(spark), replace(ctx, batch_id=1))
 
     assert DeltaTable(lake(tmp_path)).version() == 0
+
+
+def keyed(tmp_path: Path) -> DeltaAppend:
+    """The sink as product_history uses it: one row per id, whichever batch brings it."""
+    return DeltaAppend("lake", lake(tmp_path), key=("id",))
+
+
+def test_a_key_repeated_within_the_first_batch_lands_once(spark, ctx, tmp_path) -> None:
+    keyed(tmp_path).write(events(spark, "a", "b", "a", "a"), ctx)
+
+    assert ids(lake(tmp_path)) == ["a", "b"]
+
+
+def test_a_key_the_table_holds_is_not_appended_again(spark, ctx, tmp_path) -> None:
+    sink = keyed(tmp_path)
+    sink.write(events(spark, "a", "b"), ctx)
+
+    sink.write(events(spark, "b", "a", "b"), replace(ctx, batch_id=1))
+
+    assert ids(lake(tmp_path)) == ["a", "b"]
+
+
+def test_new_keys_of_a_later_batch_are_appended_once(spark, ctx, tmp_path) -> None:
+    sink = keyed(tmp_path)
+    sink.write(events(spark, "a"), ctx)
+
+    sink.write(events(spark, "a", "c", "b", "c"), replace(ctx, batch_id=1))
+
+    assert ids(lake(tmp_path)) == ["a", "b", "c"]
+    app_id = f"{ctx.query}:lake:{ctx.checkpoint_id}"
+    assert DeltaTable(lake(tmp_path)).transaction_version(app_id) == 1
+
+
+def test_a_replayed_batch_is_skipped_before_the_merge(spark, ctx, tmp_path) -> None:
+    sink = keyed(tmp_path)
+    sink.write(events(spark, "a"), ctx)
+    sink.write(events(spark, "b"), replace(ctx, batch_id=1))
+    version = DeltaTable(lake(tmp_path)).version()
+
+    # A key the table lacks: only the app transaction can keep it out.
+    sink.write(events(spark, "b", "c"), replace(ctx, batch_id=1))
+
+    assert ids(lake(tmp_path)) == ["a", "b"]
+    assert DeltaTable(lake(tmp_path)).version() == version
+
+
+def test_the_first_row_of_a_repeated_key_is_kept() -> None:
+    table = pa.table({"id": ["a", "b", "a", "c", "b"], "n": [1, 2, 3, 4, 5]})
+
+    assert first_per_key(table, ["id"]).to_pydict() == {"id": ["a", "b", "c"], "n": [1, 2, 4]}
