@@ -10,11 +10,12 @@ import argparse
 import logging
 import os
 import sys
+import uuid
 
 from pulse.config import ConfigError, load_config
 
 SIMULATED_DOMAINS = ("game", "sports", "emoji", "product", "media", "all")
-SERVICES = ("ingest", "registry", "cdc")
+SERVICES = ("ingest", "registry", "cdc", "gateway", "publisher")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to listen on (ingest, registry; default: from config)",
     )
     serve.add_argument(
-        "--port", type=_port, default=None, help="port (ingest, registry; default: from config)"
+        "--port",
+        type=_port,
+        default=None,
+        help="port (ingest, registry, gateway; default: from config)",
     )
     serve.add_argument(
         "--workers",
@@ -82,7 +86,44 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="ingest: uvicorn worker processes sharing the port, each with its own producer (1)",
     )
+    serve.add_argument("--cluster", default=None, help="gateway, publisher: the cluster's name")
+    serve.add_argument("--node", default=None, help="gateway: the node's id")
+    serve.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="publisher: relay emoji.aggregated from its beginning, not from its end",
+    )
+
+    client = commands.add_parser(
+        "client", help="register as a viewer of a match and print what its node pushes"
+    )
+    client.add_argument("--match", required=True, help="the match to follow")
+    client.add_argument("--client-id", default=None, help="default: a random id")
+    client.add_argument("--subscriber", default=None, help="also take this subscriber's updates")
+    client.add_argument(
+        "--count", type=_positive_int, default=None, help="stop after N messages (welcome aside)"
+    )
+    client.add_argument(
+        "--seconds", type=_positive_float, default=None, help="stop after T seconds"
+    )
     return parser
+
+
+def _check_serve_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Options of one service given to another are errors, not silently ignored."""
+    if args.service != "ingest" and args.workers != 1:
+        parser.error("--workers is an option of `serve ingest`")
+    needs_cluster = args.service in ("gateway", "publisher")
+    if needs_cluster and not args.cluster:
+        parser.error(f"`serve {args.service}` needs --cluster")
+    if args.cluster and not needs_cluster:
+        parser.error("--cluster is an option of `serve gateway` and `serve publisher`")
+    if (args.service == "gateway") != bool(args.node):
+        parser.error("`serve gateway` needs --node, and only it takes one")
+    if args.from_beginning and args.service != "publisher":
+        parser.error("--from-beginning is an option of `serve publisher`")
+    if args.host and args.service in ("gateway", "publisher", "cdc"):
+        parser.error(f"--host is not an option of `serve {args.service}`")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         given = [name for name in ("clients", "api_url", "api_wait") if getattr(args, name)]
         if given:
             parser.error(f"--{given[0].replace('_', '-')} needs --via-api")
-    if args.command == "serve" and args.service != "ingest" and args.workers != 1:
-        parser.error("--workers is an option of `serve ingest`")
+    if args.command == "serve":
+        _check_serve_options(parser, args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.config:
         # Child processes (`pulse run` starts simulators and jobs) must read the same file.
@@ -120,6 +161,19 @@ def main(argv: list[str] | None = None) -> int:
         from pulse.services.registry.server import serve as serve_registry
 
         return serve_registry(conf, host=args.host, port=args.port)
+    if args.command == "serve" and args.service == "gateway":
+        from pulse.services.gateway.server import serve as serve_gateway
+
+        return serve_gateway(conf, args.cluster, args.node, port=args.port)
+    if args.command == "serve" and args.service == "publisher":
+        from pulse.services.publisher.relay import serve as serve_publisher
+
+        return serve_publisher(conf, args.cluster, from_beginning=args.from_beginning)
+    if args.command == "client":
+        from pulse.services.gateway.client import run_client
+
+        client_id = args.client_id or f"client-{uuid.uuid4().hex[:12]}"
+        return run_client(conf, args.match, client_id, args.subscriber, args.count, args.seconds)
     if args.command == "serve":
         from pulse.services.ingest.server import serve
 

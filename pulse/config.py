@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "PULSE_"
 ENV_SEPARATOR = "__"
@@ -30,6 +39,7 @@ SECRET_KEYS = frozenset(
         "kafka.sasl_password",
         "ingest.api_keys",
         "registry.api_keys",
+        "gateway.registry_key",
     }
 )
 
@@ -221,6 +231,35 @@ class CdcConfig(_Section):
     drain_timeout_seconds: float = Field(gt=0)
 
 
+class GatewayConfig(_Section):
+    """The WebSocket delivery nodes (`pulse serve gateway`) and their cluster publishers.
+
+    They reach the registry at `registry.url`. `registry_key` (a secret, so from
+    `PULSE_GATEWAY__REGISTRY_KEY` only) is the registry API key that nodes and `pulse client`
+    present: a client's credential, apart from the list of keys the registry accepts.
+    `allowed_origins` are browser origins allowed to open a socket, `*` matching any run of
+    characters (`http://localhost:*`); a client that sends no Origin header (not a browser) is
+    always let in.
+    """
+
+    host: str = Field(min_length=1)
+    base_port: int = Field(gt=0, lt=65536)
+    capacity: int = Field(gt=0)
+    heartbeat_seconds: float = Field(gt=0)
+    send_queue: int = Field(gt=0)
+    dedupe_window: int = Field(gt=0)
+    allowed_origins: tuple[str, ...] = ()
+    registry_key: SecretStr | None = None
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """`a,b` from the environment becomes two origins."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
 class PulseConfig(_Section):
     """The whole configuration, one typed object."""
 
@@ -236,7 +275,20 @@ class PulseConfig(_Section):
     ingest: IngestConfig
     registry: RegistryConfig
     cdc: CdcConfig
+    gateway: GatewayConfig
     local: LocalConfig
+
+    @model_validator(mode="after")
+    def _heartbeat_within_liveness(self) -> PulseConfig:
+        """A node must heartbeat at least twice per liveness period, or one late heartbeat
+        would make a healthy node look dead to the live job and the registry."""
+        if self.gateway.heartbeat_seconds * 2 > self.streaming.node_heartbeat_seconds:
+            raise ValueError(
+                f"gateway.heartbeat_seconds ({self.gateway.heartbeat_seconds}) must be at most "
+                f"half of streaming.node_heartbeat_seconds "
+                f"({self.streaming.node_heartbeat_seconds})"
+            )
+        return self
 
 
 def load_config(

@@ -161,3 +161,16 @@ def test_a_bad_api_key_is_named_but_not_shown() -> None:
 def test_a_replication_slot_name_postgresql_would_refuse_fails_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"cdc\.slot: .*'Products-CDC'"):
         load_config(DEFAULT_CONFIG_PATH, environ={"PULSE_CDC__SLOT": "Products-CDC"})
+
+
+def test_a_gateway_heartbeat_slower_than_half_the_node_liveness_is_refused() -> None:
+    env = {"PULSE_GATEWAY__HEARTBEAT_SECONDS": "8", "PULSE_STREAMING__NODE_HEARTBEAT_SECONDS": "15"}
+    with pytest.raises(ConfigError, match=r"gateway\.heartbeat_seconds \(8\.0\) must be at most"):
+        load_config(environ=env)
+
+
+def test_the_registry_key_of_the_gateway_is_a_secret_from_the_environment() -> None:
+    conf = load_config(environ={"PULSE_GATEWAY__REGISTRY_KEY": "k-123"})
+    assert conf.gateway.registry_key is not None
+    assert conf.gateway.registry_key.get_secret_value() == "k-123"
+    assert "k-123" not in repr(conf.gateway)

@@ -34,16 +34,23 @@ from pulse.simulate.clients import ingest_url
 REFRESH_SECONDS = 2.0
 STOP_SECONDS = 15.0  # a child's grace to flush and exit after SIGTERM, before SIGKILL
 API_KEYS_ENV = "PULSE_INGEST__API_KEYS"
+REGISTRY_KEYS_ENV = "PULSE_REGISTRY__API_KEYS"  # what the registry accepts
+REGISTRY_KEY_ENV = "PULSE_GATEWAY__REGISTRY_KEY"  # what nodes and clients present
+# The delivery tier of the local platform: 3 clusters of 3 nodes, one publisher per cluster.
+CLUSTERS = ("c1", "c2", "c3")
+NODES_PER_CLUSTER = 3
 
 
 @dataclass(frozen=True)
 class Child:
-    """A process of the platform: a name for the console and logs, its command line, and whether
-    it gets the run's ingest API key (`PULSE_INGEST__API_KEYS`)."""
+    """A process of the platform: a name for the console and logs, its command line, whether
+    it gets the run's ingest API key (`PULSE_INGEST__API_KEYS`), and the variable, if any, in
+    which it gets the run's registry key (the registry's list, or the key nodes present)."""
 
     name: str
     argv: tuple[str, ...]
     api_key: bool = False
+    registry_key_env: str | None = None
 
 
 def pulse_command(*args: str) -> tuple[str, ...]:
@@ -69,6 +76,31 @@ JOB_OUTPUTS: tuple[tuple[str, str], ...] = (
 )
 
 
+def delivery_children(base_port: int) -> tuple[Child, ...]:
+    """The registry, a publisher per cluster and the nodes of every cluster, numbered from
+    `base_port`; the nodes wait for the registry to answer before they register."""
+    registry = Child(
+        "registry", pulse_command("serve", "registry"), registry_key_env=REGISTRY_KEYS_ENV
+    )
+    publishers = tuple(
+        Child(f"publisher-{cluster}", pulse_command("serve", "publisher", "--cluster", cluster))
+        for cluster in CLUSTERS
+    )
+    nodes = tuple(
+        Child(
+            f"gateway-{cluster}-n{index}",
+            pulse_command(
+                *("serve", "gateway", "--cluster", cluster, "--node", f"{cluster}-n{index}"),
+                *("--port", str(base_port + c * NODES_PER_CLUSTER + index)),
+            ),
+            registry_key_env=REGISTRY_KEY_ENV,
+        )
+        for c, cluster in enumerate(CLUSTERS)
+        for index in range(NODES_PER_CLUSTER)
+    )
+    return (registry, *publishers, *nodes)
+
+
 # The ingest API and the CDC relay first, so that they are up by the time their clients are.
 # One simulator per domain, each at a rate that looks alive on a laptop and leaves the two cores
 # to Spark: emoji is the high-volume stream, the others tick at the pace of their real systems.
@@ -88,14 +120,20 @@ CHILDREN: tuple[Child, ...] = (
 )
 
 
-def run(conf: PulseConfig, children: tuple[Child, ...] = CHILDREN) -> int:
-    """Bring the stack up, start the children, show the console; on Ctrl-C undo what it did."""
+def run(conf: PulseConfig, children: tuple[Child, ...] | None = None) -> int:
+    """Bring the stack up, start the children (by default `CHILDREN` and the delivery tier),
+    show the console; on Ctrl-C undo what it did."""
     from pulse.local import stack  # imported here: it pulls in the database drivers
+
+    if children is None:
+        children = (*CHILDREN, *delivery_children(conf.gateway.base_port))
 
     # A key of the environment reaches every child as it is; a made one only those that need it.
     api_key = None if conf.ingest.api_keys else secrets.token_urlsafe(24)
     if api_key:
         print(f"pulse run: no {API_KEYS_ENV} set; the ingest API key of this run: {api_key}")
+    given = conf.gateway.registry_key
+    registry_key = given.get_secret_value() if given else secrets.token_urlsafe(24)
     broker = LocalBroker(conf.kafka.bootstrap, conf.local.state_dir)
     running_before = broker.pid() is not None
     started_broker = False
@@ -107,8 +145,8 @@ def run(conf: PulseConfig, children: tuple[Child, ...] = CHILDREN) -> int:
             if code != 0:
                 print(f"pulse run: the stack is not up (exit code {code}); see above")
                 return code
-            processes = start_children(children, logs, api_key)
-            places = _places(conf, broker, started_broker, logs, api_key)
+            processes = start_children(children, logs, api_key, registry_key)
+            places = _places(conf, broker, started_broker, logs, api_key, registry_key)
             try:
                 _watch(conf, processes, places)
             except KeyboardInterrupt:
@@ -124,15 +162,21 @@ def run(conf: PulseConfig, children: tuple[Child, ...] = CHILDREN) -> int:
 
 
 def start_children(
-    children: tuple[Child, ...], logs: Path, api_key: str | None = None
+    children: tuple[Child, ...],
+    logs: Path,
+    api_key: str | None = None,
+    registry_key: str | None = None,
 ) -> dict[str, subprocess.Popen]:
-    """Start every child, its output to `logs/<name>.log`; `api_key` to those that need it."""
+    """Start every child, its output to `logs/<name>.log`; `api_key` and `registry_key` to
+    those that need them."""
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for child in children:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if api_key and child.api_key:
             env[API_KEYS_ENV] = api_key
+        if registry_key and child.registry_key_env:
+            env[child.registry_key_env] = registry_key
         with open(logs / f"{child.name}.log", "ab") as log:
             processes[child.name] = subprocess.Popen(
                 child.argv,
@@ -202,9 +246,10 @@ def _places(
     started_broker: bool,
     logs: Path,
     api_key: str | None = None,
+    registry_key: str | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """Where things are: the broker (and whether this run stops it), the ingest API and its key,
-    state and logs."""
+    the registry, the nodes and how to watch a match, state and logs."""
     if started_broker:
         owner = "started by this run, stopped at the end"
     elif broker.pid() is not None:
@@ -214,10 +259,23 @@ def _places(
     local = broker.pid() is not None
     broker_log = f", broker: {broker.log_file}" if local else ""
     lake = conf.lake.path
+    last_port = conf.gateway.base_port + len(CLUSTERS) * NODES_PER_CLUSTER - 1
     key = f"{api_key}, made for this run" if api_key else f"from {API_KEYS_ENV}"
     return (
         ("broker", f"{conf.kafka.bootstrap} ({owner})"),
         ("ingest API", f"{ingest_url(conf.ingest)} (X-API-Key: {key}); GET /health, /metrics"),
+        ("registry", f"{conf.registry.url} (X-API-Key: {registry_key})"),
+        (
+            "gateways",
+            f"{len(CLUSTERS)} clusters x {NODES_PER_CLUSTER} nodes, ws://{conf.gateway.host}:"
+            f"{conf.gateway.base_port}-{last_port}/ws; publishers relay emoji.aggregated to "
+            "Redis cluster:<c>:emoji",
+        ),
+        (
+            "watch",
+            f"{REGISTRY_KEY_ENV}={registry_key} pulse client --match <id> "
+            "(live matches: redis-cli --scan --pattern 'match:*')",
+        ),
         ("state", str(conf.local.state_dir)),
         ("logs", f"{logs}/<process>.log{broker_log}"),
         *((f"job {job}", text.replace("<lake>", lake)) for job, text in JOB_OUTPUTS),

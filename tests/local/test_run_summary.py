@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 
-from pulse.local.run import CHILDREN, process_state
+from pulse.local.run import CHILDREN, delivery_children, process_state
 from pulse.local.summary import BARS, Board, RateMeter, TopicRow, render, sparkline
 
 
@@ -96,7 +97,7 @@ def test_children_are_the_services_the_simulators_and_the_four_jobs_with_unique_
     assert len(set(names)) == len(names)
     pulse = [c for c in CHILDREN if c.argv[:3] == (sys.executable, "-m", "pulse")]
     services = [c for c in pulse if c.argv[3] == "serve"]
-    assert sorted(c.argv[4] for c in services) == ["cdc", "ingest"]
+    assert sorted(c.argv[4] for c in services) == ["cdc", "ingest"]  # delivery: below
     simulators = [c for c in pulse if c.argv[3] == "simulate"]
     direct = [c for c in simulators if "--via-api" not in c.argv]
     assert {child.argv[4] for child in direct} == {"game", "sports", "emoji", "product", "media"}
@@ -110,6 +111,18 @@ def test_children_are_the_services_the_simulators_and_the_four_jobs_with_unique_
         "jobs/monitor.py",
     ]
     assert len(services) + len(simulators) + len(jobs) == len(CHILDREN)
+
+
+def test_the_delivery_tier_is_a_registry_3_publishers_and_3_clusters_of_3_nodes() -> None:
+    children = delivery_children(8100)
+    services = Counter(child.argv[4] for child in children)
+    assert services == {"registry": 1, "publisher": 3, "gateway": 9}
+    ports = [child.argv[child.argv.index("--port") + 1] for child in children[4:]]
+    assert ports == [str(8100 + i) for i in range(9)]
+    keyed = {child.name: child.registry_key_env for child in children}
+    assert keyed["registry"] == "PULSE_REGISTRY__API_KEYS"
+    assert keyed["gateway-c2-n0"] == "PULSE_GATEWAY__REGISTRY_KEY"
+    assert keyed["publisher-c1"] is None
 
 
 def test_only_the_api_and_its_clients_get_the_runs_api_key() -> None:

@@ -1,0 +1,75 @@
+"""Who may open a socket on a node: pure checks of the handshake request.
+
+- Origin: a browser always sends one, and a page of any site could open a socket to a node, so
+  a browser is let in only from `gateway.allowed_origins`. Programs (`pulse client`, load
+  tests, other services) send none and are let in: the Origin check protects browsers' users
+  from other sites, it is not authentication.
+- Parameters: `/ws?client_id=..&match_id=..[&subscriber_id=..]`, each an id of 1 to 64
+  visible characters (the registry keeps them in VARCHAR(64) columns).
+
+Capacity is not checked here: it is the node's state at the moment of the upgrade
+(`pulse.services.gateway.node`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from urllib.parse import parse_qs, urlsplit
+
+PATH = "/ws"
+MAX_ID_LENGTH = 64
+
+
+class BadRequest(ValueError):
+    """A handshake the node refuses (HTTP 400 or 404); the message names the parameter."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    """A client's connection parameters: who it is, which match, and optionally which
+    subscriber's game updates it takes."""
+
+    client_id: str
+    match_id: str
+    subscriber_id: str | None = None
+
+
+def origin_allowed(origin: str | None, allowed: Sequence[str]) -> bool:
+    """Whether a handshake's Origin header is acceptable: absent, or matching an allowed
+    pattern (`*` stands for any characters, so `http://localhost:*` allows every port)."""
+    return origin is None or any(fnmatchcase(origin, pattern) for pattern in allowed)
+
+
+def client_request(target: str) -> ClientRequest:
+    """The parameters of a request target such as `/ws?client_id=c&match_id=m`, or BadRequest."""
+    parts = urlsplit(target)
+    if parts.path != PATH:
+        raise BadRequest(f"no such endpoint {parts.path!r}; connect to {PATH}", status=404)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    values = {name: _single(query, name) for name in ("client_id", "match_id", "subscriber_id")}
+    for name in ("client_id", "match_id"):
+        if values[name] is None:
+            raise BadRequest(f"{name} is missing")
+    return ClientRequest(
+        client_id=str(values["client_id"]),
+        match_id=str(values["match_id"]),
+        subscriber_id=values["subscriber_id"],
+    )
+
+
+def _single(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    if values is None:
+        return None
+    if len(values) > 1:
+        raise BadRequest(f"{name} is given {len(values)} times")
+    value = values[0]
+    if not 0 < len(value) <= MAX_ID_LENGTH or not value.isprintable() or " " in value:
+        raise BadRequest(f"{name} must be 1 to {MAX_ID_LENGTH} visible characters, got {value!r}")
+    return value

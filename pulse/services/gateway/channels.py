@@ -1,0 +1,25 @@
+"""The Redis channels of the delivery tier, named in one place.
+
+`match:{id}` and `node:{id}` are written by the live job (`jobs/live.py`); `cluster:{c}:emoji`
+by the cluster publisher of cluster `c`, which relays the live job's `emoji.aggregated` topic.
+"""
+
+from __future__ import annotations
+
+MATCH_PREFIX = "match:"
+NODE_PREFIX = "node:"
+
+
+def match_channel(match_id: str) -> str:
+    """Where the live job publishes the scoreboard changes of a match."""
+    return f"{MATCH_PREFIX}{match_id}"
+
+
+def node_channel(node_id: str) -> str:
+    """Where the live job publishes the game updates routed to a delivery node."""
+    return f"{NODE_PREFIX}{node_id}"
+
+
+def cluster_emoji_channel(cluster: str) -> str:
+    """Where a cluster's publisher relays the emoji units of every match."""
+    return f"cluster:{cluster}:emoji"

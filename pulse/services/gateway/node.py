@@ -1,0 +1,169 @@
+"""`GatewayNode`: one WebSocket delivery node: its connections, its Redis feeds, its fan-out,
+and its standing with the registry.
+
+A connection's life: the handshake is checked (path, parameters, Origin: HTTP 400/403/404
+before the upgrade); past `capacity` the socket is closed at once with 1013 ("try again
+later", the registry then gives another node); otherwise the node follows the client's match,
+says `welcome`, and drains the client's `Outbox` until the socket closes.
+
+A Redis message is shaped once (`messages.delivery`), dropped when its id was seen
+(`RecentIds`), and offered to each recipient's outbox (`Roster.recipients`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import redis.asyncio as aioredis
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request, Response
+
+from pulse.config import GatewayConfig
+from pulse.services.gateway.admission import (
+    BadRequest,
+    client_request,
+    origin_allowed,
+)
+from pulse.services.gateway.channels import cluster_emoji_channel, match_channel, node_channel
+from pulse.services.gateway.dedupe import RecentIds
+from pulse.services.gateway.listener import ChannelListener
+from pulse.services.gateway.messages import MalformedMessage, delivery, kind_of, welcome
+from pulse.services.gateway.outbox import Outbox
+from pulse.services.gateway.registry import RegistryClient, RegistryError
+from pulse.services.gateway.roster import Roster
+
+log = logging.getLogger("pulse.services.gateway")
+
+FULL = 1013  # try again later
+FULL_REASON = "node full: ask the registry for another node"
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """Which node this is and where clients reach it."""
+
+    node_id: str
+    cluster: str
+    url: str
+
+
+class GatewayNode:
+    """The state and behaviour of one node; `server.serve` wires it to sockets and signals."""
+
+    def __init__(
+        self,
+        identity: NodeIdentity,
+        conf: GatewayConfig,
+        redis: aioredis.Redis,
+        registry: RegistryClient,
+    ) -> None:
+        self.identity = identity
+        self._conf = conf
+        self._registry = registry
+        self._roster: Roster[Outbox] = Roster()
+        self._seen = RecentIds(conf.dedupe_window)
+        self._admitted = 0  # counted at once, so that handshakes in flight cannot overfill
+        self._emoji_channel = cluster_emoji_channel(identity.cluster)
+        self.listener = ChannelListener(redis, self.on_message)
+
+    @property
+    def connected(self) -> int:
+        """How many clients are connected now (or being welcomed)."""
+        return self._admitted
+
+    def feeds(self) -> tuple[str, ...]:
+        """The channels a node follows for its whole life: its game updates and emoji feed."""
+        return (node_channel(self.identity.node_id), self._emoji_channel)
+
+    def check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        """`process_request` of the server: refuse a bad target or origin before the upgrade."""
+        origin = request.headers.get("Origin")
+        if not origin_allowed(origin, self._conf.allowed_origins):
+            return connection.respond(HTTPStatus.FORBIDDEN, f"origin {origin} is not allowed\n")
+        try:
+            client_request(request.path)
+        except BadRequest as exc:
+            return connection.respond(HTTPStatus(exc.status), f"{exc}\n")
+        return None
+
+    async def handle(self, connection: ServerConnection) -> None:
+        """A connection from upgrade to close."""
+        assert connection.request is not None  # the handler runs after the handshake
+        wanted = client_request(connection.request.path)
+        if self.connected >= self._conf.capacity:
+            await connection.close(FULL, FULL_REASON)
+            return
+        self._admitted += 1
+        outbox = Outbox(connection, self._conf.send_queue)
+        sender = asyncio.get_running_loop().create_task(outbox.drain())
+        try:
+            await self.listener.follow(match_channel(wanted.match_id))
+            # No await between these two: the welcome is the first message the client gets.
+            self._roster.add(outbox, wanted.match_id, wanted.subscriber_id)
+            outbox.offer(welcome(self.identity.node_id, self.identity.cluster))
+            try:
+                await connection.wait_closed()
+            finally:
+                self._roster.remove(outbox, wanted.match_id, wanted.subscriber_id)
+                await self.listener.unfollow(match_channel(wanted.match_id))
+        finally:
+            self._admitted -= 1
+            sender.cancel()
+            log.debug("client %s of match %s left", wanted.client_id, wanted.match_id)
+
+    def on_message(self, channel: str, data: bytes) -> None:
+        """A Redis message: shaped once, repeats dropped, offered to each recipient."""
+        kind = kind_of(channel, self._emoji_channel)
+        if kind is None:
+            return
+        try:
+            message = delivery(kind, channel, data)
+        except MalformedMessage as exc:
+            log.warning("skipped a message: %s", exc)
+            return
+        recipients = self._roster.recipients(message)
+        if recipients and self._seen.first_time(message.id):
+            for outbox in list(recipients):
+                outbox.offer(message.text)
+
+    async def register(self, patience: float) -> None:
+        """Announce the node to the registry, retrying for `patience` seconds while the
+        registry does not answer (it may be starting alongside); other errors raise at once."""
+        deadline = asyncio.get_running_loop().time() + patience
+        while True:
+            try:
+                await self._registry.register_node(
+                    self.identity.node_id,
+                    self.identity.cluster,
+                    self.identity.url,
+                    self._conf.capacity,
+                )
+                return
+            except RegistryError as exc:
+                if not exc.retryable or asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def leave(self) -> None:
+        """Take the node out of the registry, so that no client is sent to it any more."""
+        await self._registry.deregister_node(self.identity.node_id)
+
+    async def heartbeat(self) -> None:
+        """Heartbeat every `heartbeat_seconds` until cancelled; a registry that forgot the
+        node (404) gets it registered again; a failed heartbeat is logged and retried."""
+        while True:
+            await asyncio.sleep(self._conf.heartbeat_seconds)
+            try:
+                await self._registry.heartbeat(self.identity.node_id, self.connected)
+            except RegistryError as exc:
+                if exc.status != 404:
+                    log.warning("heartbeat failed: %s", exc)
+                    continue
+                log.warning("the registry forgot this node; registering it again")
+                try:
+                    await self.register(patience=0)
+                except RegistryError as again:
+                    log.warning("registering again failed: %s", again)

@@ -1,0 +1,116 @@
+"""`pulse serve gateway --cluster C --node N [--port P]`: run one delivery node until stopped.
+
+Start: Redis must answer and a registry key be configured (else exit 1 saying what to do);
+the socket is bound, the node's two lifelong feeds are followed, and only then is the node
+registered (`PUT /v1/nodes/{N}`, retried while the registry is starting, up to
+`REGISTRY_PATIENCE` seconds), so the registry never hands out a node that cannot take clients.
+It then heartbeats every `gateway.heartbeat_seconds` with its connection count.
+
+Stop: SIGTERM or Ctrl-C deregisters the node first (`DELETE`), so no client is sent to it any
+more, then closes every connection with 1001 ("going away": clients ask the registry for their
+new node) and exits 0. A lost Redis connection stops the node with exit code 1: a node that no
+longer hears its feeds must not keep clients; they move to another node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import redis.asyncio as aioredis
+import uvloop
+from websockets.asyncio.server import serve as websocket_server
+
+from pulse.config import PulseConfig
+from pulse.services.gateway.admission import PATH
+from pulse.services.gateway.node import GatewayNode, NodeIdentity
+from pulse.services.gateway.registry import RegistryClient, RegistryError
+from pulse.stores import StoreUnavailable, redis_client, redis_ping
+
+log = logging.getLogger("pulse.services.gateway")
+
+REGISTRY_PATIENCE = 60.0  # seconds to wait for the registry at start (`pulse run` starts both)
+MAX_CLIENT_MESSAGE = 4096  # clients only listen; anything larger is not a client of ours
+PING_SECONDS = 20.0  # keepalive pings find dead peers (a laptop closed without a FIN)
+
+
+def serve(conf: PulseConfig, cluster: str, node_id: str, port: int | None = None) -> int:
+    """Run the node until SIGTERM or Ctrl-C; return the exit code."""
+    if conf.gateway.registry_key is None:
+        print(
+            "pulse serve gateway: no registry key; set PULSE_GATEWAY__REGISTRY_KEY to a key of "
+            "the registry API",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        sync = redis_client(conf.redis)
+        try:
+            redis_ping(sync)
+        finally:
+            sync.close()
+    except StoreUnavailable as exc:
+        print(f"pulse serve gateway: {exc}", file=sys.stderr)
+        return 1
+    bind_port = port or conf.gateway.base_port
+    identity = NodeIdentity(node_id, cluster, f"ws://{conf.gateway.host}:{bind_port}{PATH}")
+    return uvloop.run(_run(conf, identity, bind_port))
+
+
+async def _run(conf: PulseConfig, identity: NodeIdentity, port: int) -> int:
+    assert conf.gateway.registry_key is not None
+    registry = RegistryClient(conf.registry.url, conf.gateway.registry_key.get_secret_value())
+    redis = aioredis.Redis.from_url(
+        conf.redis.url,
+        password=conf.redis.password.get_secret_value() if conf.redis.password else None,
+    )
+    node = GatewayNode(identity, conf.gateway, redis, registry)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with websocket_server(
+        node.handle,
+        conf.gateway.host,
+        port,
+        process_request=node.check_handshake,
+        compression=None,  # deflate costs CPU and ~300 KiB per connection; messages are small
+        max_size=MAX_CLIENT_MESSAGE,
+        ping_interval=PING_SECONDS,
+    ) as server:
+        listening = await node.listener.start(node.feeds())
+        try:
+            await node.register(REGISTRY_PATIENCE)
+        except RegistryError as exc:
+            print(f"pulse serve gateway: cannot register the node: {exc}", file=sys.stderr)
+            listening.cancel()
+            return 1
+        heartbeat = loop.create_task(node.heartbeat())
+        log.info(
+            "node %s of cluster %s on %s (capacity %d), registered at %s",
+            identity.node_id,
+            identity.cluster,
+            identity.url,
+            conf.gateway.capacity,
+            conf.registry.url,
+        )
+        stopping = loop.create_task(stop.wait())
+        done, _ = await asyncio.wait({stopping, listening}, return_when=asyncio.FIRST_COMPLETED)
+        heartbeat.cancel()
+        code = 0
+        if listening in done:
+            log.error("the Redis feed stopped: %r; stopping the node", listening.exception())
+            code = 1
+        try:
+            await node.leave()
+        except RegistryError as exc:
+            log.warning("could not deregister: %s", exc)
+        server.close()  # closes every connection with 1001, going away
+        await server.wait_closed()
+        listening.cancel()
+    await node.listener.close()
+    await redis.aclose()
+    log.info("node %s stopped", identity.node_id)
+    return code

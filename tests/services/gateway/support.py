@@ -1,0 +1,245 @@
+"""Helpers of the delivery-tier tests: `pulse serve gateway` and `pulse serve publisher` as
+real subprocesses, and a small fake registry for the tests that are about the nodes, not the
+registry (the end-to-end tests run the real one).
+
+The fake answers the node and client endpoints of the registry API's contract: nodes are live
+while their last heartbeat is younger than `live_seconds`, a client goes to the live node of
+highest rendezvous weight (`pulse.routing`, as the real one), 503 when there is none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from pulse.config import PROJECT_ROOT
+from pulse.routing import rendezvous_node
+from tests.conftest import free_tcp_port
+from tests.polling import wait_for
+
+QUIET = 0.5  # seconds a client waits to be sure nothing more comes
+REGISTRY_KEY = "registry-key-0123456789"
+
+
+@dataclass
+class FakeRegistry:
+    """The node and client endpoints of the registry API, in this process, on a free port."""
+
+    live_seconds: float = 2.0
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clients: dict[str, str] = field(default_factory=dict)
+    calls: list[tuple[str, str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_tcp_port()), _handler(self))
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        """Its base URL, for `PULSE_REGISTRY__URL`."""
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def live(self) -> list[str]:
+        """The ids of the nodes whose last heartbeat is recent enough."""
+        now = time.monotonic()
+        return [n for n, node in self.nodes.items() if now - node["beat"] < self.live_seconds]
+
+    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """The status and JSON body for one request."""
+        parts = path.strip("/").split("/")[1:]  # without "v1"
+        with self.lock:
+            self.calls.append((method, path, body))
+            if parts[0] == "nodes" and method == "PUT":
+                self.nodes[parts[1]] = {**body, "beat": time.monotonic(), "connected": 0}
+                return 200, {"node_id": parts[1], **body}
+            if parts[0] == "nodes" and method == "POST":
+                if parts[1] not in self.nodes:
+                    return 404, {"detail": "no such node"}
+                self.nodes[parts[1]].update(beat=time.monotonic(), connected=body["connected"])
+                return 204, None
+            if parts[0] == "nodes" and method == "DELETE":
+                self.nodes.pop(parts[1], None)
+                return 204, None
+            if parts[0] == "clients" and method == "POST":
+                self.clients[body["client_id"]] = body["match_id"]
+                return self._assignment(body["client_id"])
+            if parts[0] == "clients" and method == "GET":
+                return self._assignment(parts[1])
+            if parts[0] == "clients" and method == "DELETE":
+                self.clients.pop(parts[1], None)
+                return 204, None
+        return 404, {"detail": f"no route {method} {path}"}
+
+    def _assignment(self, client_id: str) -> tuple[int, Any]:
+        node = rendezvous_node(client_id, self.live())
+        if node is None:
+            return 503, {"detail": "no live node"}
+        where = self.nodes[node]
+        return 200, {
+            "client_id": client_id,
+            "match_id": self.clients[client_id],
+            "node_id": node,
+            "cluster": where["cluster"],
+            "url": where["url"],
+        }
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            if self.headers.get("X-API-Key") != REGISTRY_KEY:
+                status, body = 401, {"detail": "bad key"}
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                status, body = registry.answer(self.command, self.path, json.loads(raw or "null"))
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = _serve
+
+        def log_message(self, *_args: Any) -> None:
+            """Quiet: the test's output is for failures."""
+
+    return Handler
+
+
+@dataclass
+class Service:
+    """A `pulse serve ...` subprocess and its log."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    port: int | None = None
+    node_id: str | None = None
+
+    @property
+    def url(self) -> str:
+        """A node's WebSocket endpoint."""
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def output(self) -> str:
+        """What it logged so far."""
+        return self.log.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        """Still running; a failed start fails the test with its log."""
+        if self.process.poll() is not None:
+            raise AssertionError(f"exited {self.process.returncode}:\n{self.output()}")
+        return True
+
+    def stop(self, timeout: float = 20) -> int:
+        """SIGTERM, then the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"did not stop:\n{self.output()}") from None
+
+    def kill(self) -> None:
+        """SIGKILL: a node dying without a word."""
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait(10)
+
+
+StartService = Callable[..., Service]
+
+
+@contextlib.contextmanager
+def service_starter(
+    env: Mapping[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartService]:
+    """`start(*args, ready=..., extra_env=..., port=..., node_id=...)` runs `pulse serve *args`
+    with `env` added and waits until `ready(service)`; every service it started is stopped at
+    the end."""
+    started: list[Service] = []
+
+    def start(
+        *args: str,
+        ready: Callable[[Service], bool],
+        extra_env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        node_id: str | None = None,
+    ) -> Service:
+        log = tmp_path_factory.mktemp("service") / f"{'-'.join(args)}.log"
+        argv = [sys.executable, "-m", "pulse", "serve", *args]
+        if port is not None:
+            argv += ["--port", str(port)]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                argv,
+                cwd=PROJECT_ROOT,
+                env={**os.environ, **env, **(extra_env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        service = Service(process, log, port, node_id)
+        started.append(service)
+        wait_for(lambda: service.alive() and ready(service), 30, f"pulse serve {' '.join(args)}")
+        return service
+
+    try:
+        yield start
+    finally:
+        for service in started:
+            if service.process.poll() is None:
+                service.stop()
+
+
+@contextlib.contextmanager
+def join(
+    url: str, match_id: str, subscriber_id: str | None = None, **options: Any
+) -> Iterator[ClientConnection]:
+    """A connected client of `match_id` that has had its welcome."""
+    query = f"client_id=c-{uuid.uuid4().hex[:8]}&match_id={match_id}"
+    if subscriber_id:
+        query += f"&subscriber_id={subscriber_id}"
+    with connect(f"{url}?{query}", **options) as client:
+        assert json.loads(client.recv(10))["type"] == "welcome"
+        yield client
+
+
+def received(client: ClientConnection) -> list[dict[str, Any]]:
+    """Every message that arrives until the client has been quiet for `QUIET` seconds."""
+    messages = []
+    while True:
+        try:
+            messages.append(json.loads(client.recv(QUIET)))
+        except TimeoutError:
+            return messages
+
+
+def score(match_id: str, sequence: int, batch_id: int = 1, seq: int = 0) -> str:
+    """A scoreboard as the live job publishes it on `match:{id}`."""
+    return json.dumps(
+        {"match_id": match_id, "home_score": sequence, "away_score": 0, "sequence": sequence,
+         "updated_at": "2026-01-01T00:00:00Z", "batch_id": batch_id, "seq": seq}
+    )  # fmt: skip

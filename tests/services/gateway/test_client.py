@@ -1,0 +1,65 @@
+"""The reconnecting client against nodes and a fake registry: it follows its node when that
+node dies, and `pulse client` prints the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from pulse.config import PROJECT_ROOT
+from pulse.services.gateway.channels import match_channel
+from pulse.services.gateway.client import GatewayClient
+from pulse.services.gateway.registry import RegistryClient
+from tests.services.gateway.support import REGISTRY_KEY, score
+
+pytestmark = pytest.mark.broker
+
+
+def test_a_client_whose_node_is_killed_moves_and_receives_the_next_update(
+    start_node, registry, redis_conn
+):
+    cluster = f"c-{uuid.uuid4().hex[:6]}"
+    nodes = {node.node_id: node for node in (start_node(cluster=cluster) for _ in range(2))}
+    match_id = f"m-{uuid.uuid4().hex[:8]}"
+
+    async def follow() -> tuple[str, str, dict]:
+        client = GatewayClient(
+            RegistryClient(registry.url, REGISTRY_KEY), match_id, f"c-{uuid.uuid4().hex[:8]}"
+        )
+        stream = client.messages()
+        first = await anext(stream)
+        nodes[first["node_id"]].kill()
+        # The fake registry names the dead node until its heartbeat is 2 s old.
+        second = await asyncio.wait_for(anext(stream), 20)
+        redis_conn.publish(match_channel(match_id), score(match_id, 1))
+        update = await asyncio.wait_for(anext(stream), 5)
+        await stream.aclose()
+        assert client.connections == 2
+        return first["node_id"], second["node_id"], update
+
+    dead, new, update = asyncio.run(follow())
+    assert new != dead and new in nodes
+    assert (update["type"], update["sequence"]) == ("score", 1)
+
+
+def test_pulse_client_prints_json_lines_and_leaves(start_node, registry, gateway_env, redis_conn):
+    start_node()
+    match_id = f"m-{uuid.uuid4().hex[:8]}"
+    client_id = f"c-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pulse", "client", "--match", match_id, "--client-id", client_id,
+         "--count", "1", "--seconds", "30"],
+        cwd=PROJECT_ROOT, env={**os.environ, **gateway_env}, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert json.loads(process.stdout.readline())["type"] == "welcome"
+    redis_conn.publish(match_channel(match_id), score(match_id, 4))
+    assert json.loads(process.stdout.readline())["sequence"] == 4
+    assert process.wait(20) == 0
+    assert client_id not in registry.clients  # deregistered on the way out
