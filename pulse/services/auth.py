@@ -11,6 +11,8 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable
 
+from pydantic import SecretStr
+
 HEADER = "X-API-Key"
 
 
@@ -40,3 +42,18 @@ class ApiKeys:
 
     def __repr__(self) -> str:
         return f"ApiKeys({len(self._keys)} keys)"
+
+
+class NoApiKey(RuntimeError):
+    """A service was started without any API key; the message names the variable to set."""
+
+
+def configured_keys(keys: Iterable[SecretStr], variable: str) -> ApiKeys:
+    """The keys of a service's configuration; `NoApiKey` naming `variable` when there are none
+    (the APIs never run open)."""
+    values = [key.get_secret_value() for key in keys]
+    if not values:
+        raise NoApiKey(
+            f"no API key is configured; set {variable}=key1[,key2...] (the API never runs open)"
+        )
+    return ApiKeys(values)

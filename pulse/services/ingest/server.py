@@ -19,11 +19,9 @@ does not carry it.
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import sys
 from functools import partial
-from types import FrameType
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -31,16 +29,13 @@ from uvicorn.supervisors import Multiprocess
 
 from pulse.config import PulseConfig
 from pulse.kafka.admin import KafkaUnavailable, require_topics
-from pulse.services.auth import ApiKeys
+from pulse.services.auth import ApiKeys, NoApiKey, configured_keys
 from pulse.services.ingest.app import AppSettings, IngestApp
 from pulse.services.ingest.metrics import IngestMetrics
 from pulse.services.ingest.producer import IngestProducer, ProducerSettings
+from pulse.services.serving import serve_until_stopped
 
 log = logging.getLogger("pulse.services.ingest")
-
-
-class IngestStartError(RuntimeError):
-    """The API cannot start: no API key, unreachable broker, missing topic; says what to do."""
 
 
 def serve(
@@ -49,9 +44,9 @@ def serve(
     """Run the ingest API until SIGTERM or Ctrl-C; return the process exit code."""
     settings = AppSettings.from_config(conf)
     try:
-        _api_keys(conf)
+        _api_keys_of(conf)
         require_topics(conf.kafka, sorted(set(settings.topics.values())))
-    except (IngestStartError, KafkaUnavailable) as exc:
+    except (NoApiKey, KafkaUnavailable) as exc:
         print(f"pulse serve ingest: {exc}", file=sys.stderr)
         return 1
     bind_host, bind_port = host or conf.ingest.host, port or conf.ingest.port
@@ -71,18 +66,8 @@ def serve(
         return _serve_workers(conf, bind_host, bind_port, workers)
     app = build_app(conf)
     server = uvicorn.Server(_uvicorn_config(app, bind_host, bind_port))
-    # Once drained, uvicorn re-raises the signal that stopped it, to the handler it found: this
-    # one makes a SIGTERM an ordinary end, so that the exit code can tell whether it lost data.
-    signal.signal(signal.SIGTERM, _stopped)
-    try:
-        server.run()
-    except KeyboardInterrupt:  # Ctrl-C, re-raised the same way, after the same drain
-        return 130
-    return 1 if app.lost or not server.started else 0
-
-
-def _stopped(_signum: int, _frame: FrameType | None) -> None:
-    """A SIGTERM re-raised by uvicorn after its graceful stop: nothing is left to do."""
+    code = serve_until_stopped(server)
+    return 1 if code == 0 and app.lost else code
 
 
 def build_app(conf: PulseConfig) -> IngestApp:
@@ -90,7 +75,7 @@ def build_app(conf: PulseConfig) -> IngestApp:
     settings = AppSettings.from_config(conf)
     metrics = IngestMetrics(max_queue=conf.ingest.max_queue)
     producer = IngestProducer(conf.kafka, ProducerSettings.from_config(conf), metrics)
-    return IngestApp(settings, _api_keys(conf), producer, metrics)
+    return IngestApp(settings, _api_keys_of(conf), producer, metrics)
 
 
 def _worker_app(conf: PulseConfig) -> IngestApp:
@@ -135,10 +120,5 @@ def _serve_workers(conf: PulseConfig, host: str, port: int, workers: int) -> int
     return 1 if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes) else 0
 
 
-def _api_keys(conf: PulseConfig) -> ApiKeys:
-    if not conf.ingest.api_keys:
-        raise IngestStartError(
-            "no API key is configured; set PULSE_INGEST__API_KEYS=key1[,key2...] "
-            "(the API never runs open)"
-        )
-    return ApiKeys(key.get_secret_value() for key in conf.ingest.api_keys)
+def _api_keys_of(conf: PulseConfig) -> ApiKeys:
+    return configured_keys(conf.ingest.api_keys, "PULSE_INGEST__API_KEYS")

@@ -9,32 +9,27 @@ a SIGTERM (how supervisors ask a service to stop), 130 after Ctrl-C, 1 when it c
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-from types import FrameType
 
 import uvicorn
 
 from pulse.config import PulseConfig
-from pulse.services.auth import ApiKeys
+from pulse.services.auth import NoApiKey, configured_keys
 from pulse.services.registry.app import build_app
 from pulse.services.registry.store import RegistryStore, SchemaMissing
+from pulse.services.serving import serve_until_stopped
 from pulse.stores import StoreUnavailable
 
 log = logging.getLogger("pulse.services.registry")
-
-
-class RegistryStartError(RuntimeError):
-    """The API cannot start: no API key configured; says what to set."""
 
 
 def serve(conf: PulseConfig, host: str | None = None, port: int | None = None) -> int:
     """Run the registry API until SIGTERM or Ctrl-C; return the process exit code."""
     store = RegistryStore(conf.mysql, conf.streaming.node_heartbeat_seconds)
     try:
-        keys = api_keys(conf)
+        keys = configured_keys(conf.registry.api_keys, "PULSE_REGISTRY__API_KEYS")
         store.check()
-    except (RegistryStartError, StoreUnavailable, SchemaMissing) as exc:
+    except (NoApiKey, StoreUnavailable, SchemaMissing) as exc:
         print(f"pulse serve registry: {exc}", file=sys.stderr)
         return 1
     bind_host, bind_port = host or conf.registry.host, port or conf.registry.port
@@ -54,26 +49,4 @@ def serve(conf: PulseConfig, host: str | None = None, port: int | None = None) -
         log_config=None,  # keep the `pulse` command's logging; access lines are kept (low load)
         server_header=False,
     )
-    server = uvicorn.Server(config)
-    # uvicorn re-raises the signal that stopped it once it has stopped: this handler makes a
-    # SIGTERM an ordinary end (exit 0) rather than a death by signal.
-    signal.signal(signal.SIGTERM, _stopped)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        return 130
-    return 0 if server.started else 1
-
-
-def _stopped(_signum: int, _frame: FrameType | None) -> None:
-    """A SIGTERM re-raised by uvicorn after its graceful stop: nothing is left to do."""
-
-
-def api_keys(conf: PulseConfig) -> ApiKeys:
-    """The configured keys, or `RegistryStartError` naming the variable to set."""
-    if not conf.registry.api_keys:
-        raise RegistryStartError(
-            "no API key is configured; set PULSE_REGISTRY__API_KEYS=key1[,key2...] "
-            "(the API never runs open)"
-        )
-    return ApiKeys(key.get_secret_value() for key in conf.registry.api_keys)
+    return serve_until_stopped(uvicorn.Server(config))
