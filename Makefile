@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCHMARKS ?= $(wildcard benchmarks/*.py)
 
-.PHONY: help venv services java test run up down status lint bench clean
+.PHONY: help venv services java browser test run up down status lint bench clean
 
 help:
 	@echo "make test      set up, then ruff and the whole test suite"
@@ -23,6 +23,7 @@ help:
 	@echo "make up | status | down   the local stack (broker, topics, migrations)"
 	@echo "make venv      .venv with the pinned requirements"
 	@echo "make services  PostgreSQL, MariaDB and Redis running, with their test databases"
+	@echo "make browser   Chromium and ChromeDriver for the browser tests (apt-get)"
 	@echo "make lint      ruff check and format check"
 	@echo "make bench     the benchmarks (BENCHMARKS=benchmarks/x.py for one)"
 	@echo "make clean     stop the local broker and remove .pulse (not the venv)"
@@ -63,7 +64,19 @@ java:
 	  exit 1; \
 	fi
 
-test: venv services java
+# The browser tests drive Debian's Chromium through its ChromeDriver (selenium, pinned).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "browser: install Chromium for the browser tests: sudo apt-get install -y chromium chromium-driver" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "browser: installing chromium and chromium-driver (apt-get)"; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+test: venv services java browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -40,6 +40,7 @@ SECRET_KEYS = frozenset(
         "ingest.api_keys",
         "registry.api_keys",
         "gateway.registry_key",
+        "gateway.ingest_key",
     }
 )
 
@@ -188,13 +189,15 @@ ApiKeyList = Annotated[tuple[SecretStr, ...], BeforeValidator(_split_api_keys)]
 
 
 class IngestConfig(_Section):
-    """The ingest HTTP API: where it listens, how its producer batches, and its limits.
+    """The ingest HTTP API: where it listens, `url` where services reach it (the gateways
+    forward viewers' emoji there), how its producer batches, and its limits.
 
     `api_keys` come from `PULSE_INGEST__API_KEYS` only.
     """
 
     host: str = Field(min_length=1)
     port: int = Field(gt=0, lt=65536)
+    url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
     flush_interval_ms: int = Field(gt=0)
     flush_messages: int = Field(gt=0)
     max_queue: int = Field(gt=0)
@@ -237,6 +240,9 @@ class GatewayConfig(_Section):
     They reach the registry at `registry.url`. `registry_key` (a secret, so from
     `PULSE_GATEWAY__REGISTRY_KEY` only) is the registry API key that nodes and `pulse client`
     present: a client's credential, apart from the list of keys the registry accepts.
+    `ingest_key` (from `PULSE_GATEWAY__INGEST_KEY` only) is the ingest API key with which a
+    node forwards its viewers' emoji, at most `emoji_per_second` per connection: browsers never
+    hold a key.
     `allowed_origins` are browser origins allowed to open a socket, `*` matching any run of
     characters (`http://localhost:*`); a client that sends no Origin header (not a browser) is
     always let in.
@@ -250,6 +256,8 @@ class GatewayConfig(_Section):
     dedupe_window: int = Field(gt=0)
     allowed_origins: tuple[str, ...] = ()
     registry_key: SecretStr | None = None
+    ingest_key: SecretStr | None = None
+    emoji_per_second: float = Field(gt=0)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

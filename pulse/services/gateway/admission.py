@@ -25,9 +25,12 @@ MAX_ID_LENGTH = 64
 class BadRequest(ValueError):
     """A handshake the node refuses (HTTP 400 or 404); the message names the parameter."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(
+        self, message: str, status: int = 400, details: dict[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.details = details or {}  # the field and value, for answers in JSON
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,14 @@ def _single(query: dict[str, list[str]], name: str) -> str | None:
         return None
     if len(values) > 1:
         raise BadRequest(f"{name} is given {len(values)} times")
-    value = values[0]
+    return valid_id(name, values[0])
+
+
+def valid_id(name: str, value: str) -> str:
+    """`value` if it is an id (1 to 64 visible characters), else BadRequest naming `name`."""
     if not 0 < len(value) <= MAX_ID_LENGTH or not value.isprintable() or " " in value:
-        raise BadRequest(f"{name} must be 1 to {MAX_ID_LENGTH} visible characters, got {value!r}")
+        raise BadRequest(
+            f"{name} must be 1 to {MAX_ID_LENGTH} visible characters, got {value!r}",
+            details={"field": name, "value": value},
+        )
     return value

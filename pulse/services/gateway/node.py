@@ -13,27 +13,42 @@ A Redis message is shaped once (`messages.delivery`), dropped when its id was se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from pulse.config import GatewayConfig
 from pulse.services.gateway.admission import (
+    PATH,
     BadRequest,
+    ClientRequest,
     client_request,
     origin_allowed,
 )
 from pulse.services.gateway.channels import cluster_emoji_channel, match_channel, node_channel
 from pulse.services.gateway.dedupe import RecentIds
+from pulse.services.gateway.ingest import IngestClient, IngestError
 from pulse.services.gateway.listener import ChannelListener
 from pulse.services.gateway.messages import MalformedMessage, delivery, kind_of, welcome
 from pulse.services.gateway.outbox import Outbox
 from pulse.services.gateway.registry import RegistryClient, RegistryError
 from pulse.services.gateway.roster import Roster
+from pulse.services.gateway.viewer import (
+    InvalidViewerMessage,
+    RateLimit,
+    reaction,
+    sent,
+    viewer_emoji,
+)
+from pulse.services.gateway.web import PageSite
 
 log = logging.getLogger("pulse.services.gateway")
 
@@ -59,8 +74,11 @@ class GatewayNode:
         conf: GatewayConfig,
         redis: aioredis.Redis,
         registry: RegistryClient,
+        ingest: IngestClient | None = None,
     ) -> None:
         self.identity = identity
+        self._ingest = ingest
+        self._site = PageSite(redis, registry)
         self._conf = conf
         self._registry = registry
         self._roster: Roster[Outbox] = Roster()
@@ -78,8 +96,13 @@ class GatewayNode:
         """The channels a node follows for its whole life: its game updates and emoji feed."""
         return (node_channel(self.identity.node_id), self._emoji_channel)
 
-    def check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
-        """`process_request` of the server: refuse a bad target or origin before the upgrade."""
+    async def check_handshake(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        """`process_request` of the server: a plain HTTP request gets the page or its API; a
+        socket with a bad target or origin is refused before the upgrade."""
+        if urlsplit(request.path).path != PATH:
+            return await self._site.respond(request)
         origin = request.headers.get("Origin")
         if not origin_allowed(origin, self._conf.allowed_origins):
             return connection.respond(HTTPStatus.FORBIDDEN, f"origin {origin} is not allowed\n")
@@ -105,7 +128,7 @@ class GatewayNode:
             self._roster.add(outbox, wanted.match_id, wanted.subscriber_id)
             outbox.offer(welcome(self.identity.node_id, self.identity.cluster))
             try:
-                await connection.wait_closed()
+                await self._listen(connection, wanted, outbox)
             finally:
                 self._roster.remove(outbox, wanted.match_id, wanted.subscriber_id)
                 await self.listener.unfollow(match_channel(wanted.match_id))
@@ -113,6 +136,38 @@ class GatewayNode:
             self._admitted -= 1
             sender.cancel()
             log.debug("client %s of match %s left", wanted.client_id, wanted.match_id)
+
+    async def _listen(
+        self, connection: ServerConnection, wanted: ClientRequest, outbox: Outbox
+    ) -> None:
+        """Take the viewer's emoji until the socket closes: each checked, rate-limited and
+        forwarded to the ingest API; the answer (`sent`, or an `error` naming the field) goes
+        back on the socket."""
+        limit = RateLimit(self._conf.emoji_per_second)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionClosed):
+            async for text in connection:
+                try:
+                    emoji = viewer_emoji(text)
+                    if self._ingest is None:
+                        raise InvalidViewerMessage(
+                            "emoji", emoji, "this node takes no emoji: it has no ingest API key"
+                        )
+                    if not limit.allow(loop.time()):
+                        raise InvalidViewerMessage(
+                            "emoji", emoji, f"at most {self._conf.emoji_per_second:g} a second"
+                        )
+                    body = reaction(wanted.client_id, wanted.match_id, emoji, datetime.now(UTC))
+                    outbox.offer(sent(await self._ingest.post_emoji(body)))
+                except InvalidViewerMessage as exc:
+                    outbox.offer(exc.answer())
+                except IngestError as exc:
+                    log.warning("an emoji of %s was not forwarded: %s", wanted.client_id, exc)
+                    outbox.offer(
+                        InvalidViewerMessage(
+                            "emoji", None, "the ingest API did not take it"
+                        ).answer()
+                    )
 
     def on_message(self, channel: str, data: bytes) -> None:
         """A Redis message: shaped once, repeats dropped, offered to each recipient."""

@@ -3,33 +3,22 @@ clients ask for their node).
 
 Its calls are few (a node's registration and a heartbeat every few seconds; a client's
 registration and, after a lost connection, its new assignment), so each is one request with
-the standard library's `http.client`, run in a worker thread to keep the event loop free; no
-HTTP client library is added for them.
+`JsonApi` (the standard library's `http.client` in a worker thread).
 """
 
 from __future__ import annotations
 
-import asyncio
-import http.client
-import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-KEY_HEADER = "X-API-Key"
+from pulse.services.gateway.json_api import ApiError, JsonApi
 
 
-class RegistryError(RuntimeError):
+class RegistryError(ApiError):
     """The registry answered a request with an error; `status` is 0 when it did not answer."""
 
-    def __init__(self, method: str, path: str, status: int, detail: str) -> None:
-        super().__init__(f"registry {method} {path}: {status or 'no answer'}: {detail}")
-        self.status = status
-
-    @property
-    def retryable(self) -> bool:
-        """Whether asking again later may succeed: no answer, or 503 (no live node, no room)."""
-        return self.status in (0, 503)
+    service = "registry"
 
 
 @dataclass(frozen=True)
@@ -46,16 +35,10 @@ class NodeAddress:
         return cls(**{name: str(body[name]) for name in cls.__dataclass_fields__})
 
 
-class RegistryClient:
+class RegistryClient(JsonApi):
     """The registry at `base_url` (`registry.url`), with an API key."""
 
-    def __init__(self, base_url: str, api_key: str | None, timeout: float = 5.0) -> None:
-        parts = urlsplit(base_url)
-        self._https = parts.scheme == "https"
-        self._netloc = parts.netloc
-        self._prefix = parts.path.rstrip("/")
-        self._key = api_key
-        self._timeout = timeout
+    error = RegistryError
 
     async def register_node(self, node_id: str, cluster: str, url: str, capacity: int) -> None:
         """Announce a node (and its first heartbeat)."""
@@ -89,26 +72,3 @@ class RegistryClient:
     async def deregister_client(self, client_id: str) -> None:
         """Forget a client that is leaving."""
         await self._call("DELETE", f"/v1/clients/{quote(client_id, safe='')}")
-
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
-        return await asyncio.to_thread(self._request, method, self._prefix + path, body)
-
-    def _request(self, method: str, path: str, body: Any) -> Any:
-        """One request on a fresh connection: the JSON answer, None for an empty one."""
-        headers = {"Content-Type": "application/json"}
-        if self._key is not None:
-            headers[KEY_HEADER] = self._key
-        factory = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        connection = factory(self._netloc, timeout=self._timeout)
-        try:
-            payload = None if body is None else json.dumps(body).encode()
-            connection.request(method, path, body=payload, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-        except OSError as exc:
-            raise RegistryError(method, path, 0, str(exc) or type(exc).__name__) from None
-        finally:
-            connection.close()
-        if response.status >= 400:
-            raise RegistryError(method, path, response.status, data.decode(errors="replace"))
-        return json.loads(data) if data else None

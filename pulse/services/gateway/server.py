@@ -25,6 +25,7 @@ from websockets.asyncio.server import serve as websocket_server
 
 from pulse.config import PulseConfig
 from pulse.services.gateway.admission import PATH
+from pulse.services.gateway.ingest import IngestClient
 from pulse.services.gateway.node import GatewayNode, NodeIdentity
 from pulse.services.gateway.registry import RegistryClient, RegistryError
 from pulse.stores import StoreUnavailable, redis_client, redis_ping
@@ -66,7 +67,9 @@ async def _run(conf: PulseConfig, identity: NodeIdentity, port: int) -> int:
         conf.redis.url,
         password=conf.redis.password.get_secret_value() if conf.redis.password else None,
     )
-    node = GatewayNode(identity, conf.gateway, redis, registry)
+    ingest_key = conf.gateway.ingest_key
+    ingest = IngestClient(conf.ingest.url, ingest_key.get_secret_value()) if ingest_key else None
+    node = GatewayNode(identity, conf.gateway, redis, registry, ingest)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

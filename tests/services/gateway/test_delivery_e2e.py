@@ -1,7 +1,6 @@
-"""The delivery tier end to end: the real registry (`pulse serve registry`), 2 clusters of 2
-nodes with their publishers, and `jobs/live.py`, all real processes on the session's stack.
-
-NEEDS the registry API (`pulse.services.registry`) merged: skipped until it is there.
+"""The delivery tier end to end: the real registry (`pulse serve registry`), the ingest API,
+2 clusters of 2 nodes with their publishers, and `jobs/live.py`, all real processes on the
+session's stack; and the live web page in a real headless Chromium.
 
 One module-scoped stack (the live job takes a while to start); tests register their own
 matches, subscribers and clients (unique ids). The node-kill test runs last but one, since its
@@ -30,6 +29,7 @@ from urllib.parse import quote
 
 import pytest
 from confluent_kafka import Producer
+from selenium.webdriver.common.by import By
 
 from pulse.config import PROJECT_ROOT, PulseConfig, load_config
 from pulse.events import SCHEMAS, example
@@ -38,19 +38,18 @@ from pulse.kafka.admin import ensure_topics
 from pulse.services.gateway.client import GatewayClient
 from pulse.services.gateway.registry import RegistryClient
 from pulse.stores import mysql_connect, redis_client
+from tests.browser import chromium, screenshot
 from tests.conftest import free_tcp_port
 from tests.jobs.conftest import databases  # noqa: F401  (the migrated schemas, a fixture)
 from tests.polling import wait_for
 from tests.services.gateway.support import REGISTRY_KEY, Service, service_starter
 
-pytest.importorskip(
-    "pulse.services.registry", reason="needs the registry API (pulse serve registry) merged"
-)
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
 CLUSTERS = ("a", "b")
 NODES_PER_CLUSTER = 2
 JOB_START_TIMEOUT = 240.0
+INGEST_KEY = "ingest-key-0123456789"
 HEARTBEAT_EXPIRY = 3  # streaming.node_heartbeat_seconds of this stack: a dead node goes quickly
 
 
@@ -162,7 +161,7 @@ def stack(
     """Registry, publishers, nodes and the live job, on topics of their own."""
     prefix = f"e{uuid.uuid4().hex[:6]}"
     work = tmp_path_factory.mktemp("delivery")
-    port = free_tcp_port()
+    port, ingest_port = free_tcp_port(), free_tcp_port()
     registry_url = f"http://127.0.0.1:{port}"
     env = {
         **test_env,
@@ -175,6 +174,10 @@ def stack(
         "PULSE_REGISTRY__URL": registry_url,
         "PULSE_REGISTRY__API_KEYS": REGISTRY_KEY,
         "PULSE_GATEWAY__REGISTRY_KEY": REGISTRY_KEY,
+        "PULSE_INGEST__PORT": str(ingest_port),
+        "PULSE_INGEST__URL": f"http://127.0.0.1:{ingest_port}",
+        "PULSE_INGEST__API_KEYS": INGEST_KEY,
+        "PULSE_GATEWAY__INGEST_KEY": INGEST_KEY,
     }
     for domain, topic in load_config(environ=test_env).topics.all().items():
         env[f"PULSE_TOPICS__{domain.upper()}__NAME"] = f"{prefix}.{topic.name}"
@@ -184,6 +187,7 @@ def stack(
     with service_starter(env, tmp_path_factory) as start:
         delivery = DeliveryStack(conf, prefix, registry_url, {}, producer)
         start("registry", port=port, ready=lambda _s: _answers(delivery))
+        start("ingest", port=ingest_port, ready=lambda s: "ingest API on" in s.output())
         for cluster in CLUSTERS:
             name = f"{prefix}{cluster}"
             start(
@@ -324,6 +328,43 @@ def test_a_game_update_reaches_a_connected_subscriber_and_the_inbox_of_an_offlin
         return status == 200 and update_id in {u["update_id"] for u in body["updates"]}
 
     wait_for(in_inbox, 15, "the update in the offline subscriber's inbox")
+
+
+def test_the_live_page_shows_the_score_change_and_sends_emoji_that_come_back_as_units(stack):
+    match_id = unique("m")
+    first = {**example(SCHEMAS["sports"]), "event_id": unique("se"), "match_id": match_id,
+             "sequence": 1, "home_score": 1, "ts": now()}  # fmt: skip
+    stack.produce("sports", match_id, first)
+    redis = redis_client(stack.conf.redis)
+    try:
+        wait_for(lambda: bool(redis.exists(f"match:{match_id}")), 15, "the match's scoreboard")
+    finally:
+        redis.close()
+    node = next(iter(stack.nodes.values()))
+    with chromium() as browser:
+        browser.get(f"http://127.0.0.1:{node.port}/")
+        browser.find_element(By.ID, "match-id").send_keys(match_id)
+        browser.find_element(By.ID, "watch").click()
+
+        def text(element_id: str) -> str:
+            return browser.find_element(By.ID, element_id).text
+
+        wait_for(lambda: text("status").startswith("Watching"), 15, "the page's socket")
+        wait_for(lambda: text("home-score") == "1", 5, "the scoreboard as it is")
+        stack.produce("sports", match_id, {**first, "event_id": unique("se"), "sequence": 2,
+                                           "home_score": 2, "ts": now()})  # fmt: skip
+        wait_for(lambda: text("home-score") == "2", 10, "the score change on the page")
+        fire = browser.find_element(By.CSS_SELECTOR, '#emoji-buttons button[data-emoji="🔥"]')
+        for _ in range(5):
+            fire.click()
+        wait_for(lambda: text("sent-count") == "5", 10, "five emoji taken by the ingest API")
+        units = '#units tr.unit-row[data-emoji="🔥"]'
+        wait_for(
+            lambda: bool(browser.find_elements(By.CSS_SELECTOR, units)), 20, "units on the page"
+        )
+        screenshot(browser, "live-page")
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == [], errors
 
 
 def test_a_killed_nodes_clients_move_and_receive_the_next_updates(stack, viewers):

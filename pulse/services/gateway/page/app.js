@@ -1,0 +1,128 @@
+// Pulse live page: pick a match, get a node from the registry (through this node), watch the
+// scoreboard, emoji units and game updates on the socket, send emoji through the socket.
+// Plain browser JavaScript: no build step, nothing loaded from elsewhere.
+"use strict";
+
+const EMOJIS = ["🔥", "👏", "😂", "😮", "😢", "❤️", "🎉", "🏏", "⚽", "💯"];
+const $ = (id) => document.getElementById(id);
+const state = { socket: null, matchId: null, sequence: -1, sent: 0, units: new Map(), retry: null };
+const clientId = sessionStorage.getItem("pulse-client") ||
+  `web-${Math.random().toString(36).slice(2, 12)}`;
+sessionStorage.setItem("pulse-client", clientId);
+
+function status(text) { $("status").textContent = text; }
+
+async function getJson(path) {
+  const answer = await fetch(path);
+  const body = await answer.json();
+  if (!answer.ok) throw new Error(body.message || body.error || answer.statusText);
+  return body;
+}
+
+async function loadMatches() {
+  const { matches } = await getJson("/api/matches");
+  const select = $("match");
+  select.replaceChildren(...matches.map((m) => new Option(m, m)));
+  if (!matches.length) status("No live match yet: type a match id.");
+}
+
+function showScore(board) {
+  const sequence = Number(board.sequence);
+  if (sequence <= state.sequence) return;  // an older state, or one already shown
+  state.sequence = sequence;
+  $("home-team").textContent = board.home_team; $("away-team").textContent = board.away_team;
+  $("home-score").textContent = board.home_score; $("away-score").textContent = board.away_score;
+  $("score-meta").textContent = `${board.status || ""} · sequence ${sequence}`;
+}
+
+function showEmoji(message) {
+  const key = `${message.emoji}|${message.window_start}`;
+  const before = state.units.get(key) || 0;
+  state.units.set(key, message.units);
+  const rows = $("units").tBodies[0];
+  const row = document.createElement("tr");
+  row.dataset.emoji = message.emoji;
+  row.className = "unit-row";
+  row.innerHTML = "<td></td><td></td><td></td>";
+  row.cells[0].textContent = message.emoji;
+  row.cells[1].textContent = message.count;
+  row.cells[2].textContent = message.units;
+  rows.prepend(row);
+  while (rows.rows.length > 12) rows.deleteRow(-1);
+  for (let i = 0; i < Math.min(message.units - before, 20); i += 1) floatUnit(message.emoji);
+}
+
+function floatUnit(emoji) {
+  const unit = document.createElement("span");
+  unit.className = "unit";
+  unit.textContent = emoji;
+  unit.style.left = `${5 + Math.random() * 85}%`;
+  unit.addEventListener("animationend", () => unit.remove());
+  $("stage").append(unit);
+}
+
+function showGame(message) {
+  const item = document.createElement("li");
+  item.className = "game-update";
+  item.textContent = `${message.game_id}: ${message.title}`;
+  $("game-updates").prepend(item);
+}
+
+const handlers = {
+  welcome: (m) => status(`Watching ${state.matchId} on node ${m.node_id} (cluster ${m.cluster}).`),
+  score: showScore,
+  emoji: showEmoji,
+  game: showGame,
+  sent: () => { state.sent += 1; $("sent-count").textContent = state.sent; },
+  error: (m) => status(`Refused: ${m.message}`),
+};
+
+async function watch(matchId) {
+  if (state.socket) { state.socket.onclose = null; state.socket.close(); }
+  clearTimeout(state.retry);
+  state.matchId = matchId; state.sequence = -1;
+  status(`Finding a node for ${matchId}…`);
+  try {
+    const board = await fetch(`/api/scoreboard?match_id=${encodeURIComponent(matchId)}`);
+    if (board.ok) showScore((await board.json()).scoreboard);
+    const node = await getJson(`/api/assignment?match_id=${encodeURIComponent(matchId)}` +
+      `&client_id=${encodeURIComponent(clientId)}`);
+    const params = new URLSearchParams({ client_id: clientId, match_id: matchId });
+    const subscriber = $("subscriber").value.trim();
+    if (subscriber) params.set("subscriber_id", subscriber);
+    const socket = new WebSocket(`${node.url}?${params}`);
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      (handlers[message.type] || (() => {}))(message);
+    };
+    socket.onclose = () => {  // the node went away: ask for a node again
+      status("Connection lost; reconnecting…");
+      state.retry = setTimeout(() => watch(matchId), 1000);
+    };
+    state.socket = socket;
+  } catch (error) {
+    status(`No node yet (${error.message}); retrying…`);
+    state.retry = setTimeout(() => watch(matchId), 2000);
+  }
+}
+
+function sendEmoji(emoji) {
+  if (!state.socket || state.socket.readyState !== WebSocket.OPEN) {
+    status("Pick a match first.");
+    return;
+  }
+  state.socket.send(JSON.stringify({ type: "emoji", emoji }));
+}
+
+for (const emoji of EMOJIS) {
+  const button = document.createElement("button");
+  button.type = "button"; button.textContent = emoji; button.dataset.emoji = emoji;
+  button.addEventListener("click", () => sendEmoji(emoji));
+  $("emoji-buttons").append(button);
+}
+$("pick").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const matchId = $("match-id").value.trim() || $("match").value;
+  if (matchId) watch(matchId); else status("Pick or type a match.");
+});
+loadMatches().catch((error) => status(`Cannot list matches: ${error.message}`));
