@@ -66,14 +66,16 @@ java:
 
 # The browser tests drive Debian's Chromium through its ChromeDriver (selenium, pinned).
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
+	    || [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then \
 	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "browser: install Chromium for the browser tests: sudo apt-get install -y chromium chromium-driver" >&2; \
+	    echo "browser: install Chromium for the browser tests: sudo apt-get install -y chromium chromium-driver fonts-noto-color-emoji" >&2; \
 	    exit 1; \
 	  fi; \
-	  echo "browser: installing chromium and chromium-driver (apt-get)"; \
+	  echo "browser: installing chromium, chromium-driver and an emoji font (apt-get)"; \
 	  apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver fonts-noto-color-emoji >/dev/null; \
 	fi
 
 test: venv services java browser

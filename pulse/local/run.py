@@ -35,6 +35,7 @@ REFRESH_SECONDS = 2.0
 STOP_SECONDS = 15.0  # a child's grace to flush and exit after SIGTERM, before SIGKILL
 API_KEYS_ENV = "PULSE_INGEST__API_KEYS"
 REGISTRY_KEYS_ENV = "PULSE_REGISTRY__API_KEYS"  # what the registry accepts
+INGEST_KEY_ENV = "PULSE_GATEWAY__INGEST_KEY"  # what nodes present to forward viewers' emoji
 REGISTRY_KEY_ENV = "PULSE_GATEWAY__REGISTRY_KEY"  # what nodes and clients present
 # The delivery tier of the local platform: 3 clusters of 3 nodes, one publisher per cluster.
 CLUSTERS = ("c1", "c2", "c3")
@@ -45,12 +46,14 @@ NODES_PER_CLUSTER = 3
 class Child:
     """A process of the platform: a name for the console and logs, its command line, whether
     it gets the run's ingest API key (`PULSE_INGEST__API_KEYS`), and the variable, if any, in
-    which it gets the run's registry key (the registry's list, or the key nodes present)."""
+    which it gets the run's registry key (the registry's list, or the key nodes present), and
+    whether it forwards to the ingest API with the run's key (`PULSE_GATEWAY__INGEST_KEY`)."""
 
     name: str
     argv: tuple[str, ...]
     api_key: bool = False
     registry_key_env: str | None = None
+    forwards_to_ingest: bool = False
 
 
 def pulse_command(*args: str) -> tuple[str, ...]:
@@ -94,6 +97,7 @@ def delivery_children(base_port: int) -> tuple[Child, ...]:
                 *("--port", str(base_port + c * NODES_PER_CLUSTER + index)),
             ),
             registry_key_env=REGISTRY_KEY_ENV,
+            forwards_to_ingest=True,
         )
         for c, cluster in enumerate(CLUSTERS)
         for index in range(NODES_PER_CLUSTER)
@@ -177,6 +181,11 @@ def start_children(
             env[API_KEYS_ENV] = api_key
         if registry_key and child.registry_key_env:
             env[child.registry_key_env] = registry_key
+        if child.forwards_to_ingest and INGEST_KEY_ENV not in env:
+            # The run's made key, else the first configured one: viewers' emoji get through.
+            given = os.environ.get(API_KEYS_ENV, "").split(",")[0].strip()
+            if api_key or given:
+                env[INGEST_KEY_ENV] = api_key or given
         with open(logs / f"{child.name}.log", "ab") as log:
             processes[child.name] = subprocess.Popen(
                 child.argv,
@@ -271,6 +280,7 @@ def _places(
             f"{conf.gateway.base_port}-{last_port}/ws; publishers relay emoji.aggregated to "
             "Redis cluster:<c>:emoji",
         ),
+        ("live page", f"http://{conf.gateway.host}:{conf.gateway.base_port}/ (any node serves it)"),
         (
             "watch",
             f"{REGISTRY_KEY_ENV}={registry_key} pulse client --match <id> "
