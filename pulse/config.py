@@ -252,7 +252,7 @@ class GatewayConfig(_Section):
     base_port: int = Field(gt=0, lt=65536)
     capacity: int = Field(gt=0)
     heartbeat_seconds: float = Field(gt=0)
-    send_queue: int = Field(gt=0)
+    send_buffer_bytes: int = Field(gt=0)
     dedupe_window: int = Field(gt=0)
     allowed_origins: tuple[str, ...] = ()
     registry_key: SecretStr | None = None

@@ -4,7 +4,7 @@ and its standing with the registry.
 A connection's life: the handshake is checked (path, parameters, Origin: HTTP 400/403/404
 before the upgrade); past `capacity` the socket is closed at once with 1013 ("try again
 later", the registry then gives another node); otherwise the node follows the client's match,
-says `welcome`, and drains the client's `Outbox` until the socket closes.
+says `welcome`, and takes the viewer's emoji until the socket closes.
 
 A Redis message is shaped once (`messages.delivery`), dropped when its id was seen
 (`RecentIds`), and offered to each recipient's outbox (`Roster.recipients`).
@@ -38,7 +38,7 @@ from pulse.services.gateway.dedupe import RecentIds
 from pulse.services.gateway.ingest import IngestClient, IngestError
 from pulse.services.gateway.listener import ChannelListener
 from pulse.services.gateway.messages import MalformedMessage, delivery, kind_of, welcome
-from pulse.services.gateway.outbox import Outbox
+from pulse.services.gateway.outbox import Outbox, fan_out
 from pulse.services.gateway.registry import RegistryClient, RegistryError
 from pulse.services.gateway.roster import Roster
 from pulse.services.gateway.viewer import (
@@ -120,8 +120,7 @@ class GatewayNode:
             await connection.close(FULL, FULL_REASON)
             return
         self._admitted += 1
-        outbox = Outbox(connection, self._conf.send_queue)
-        sender = asyncio.get_running_loop().create_task(outbox.drain())
+        outbox = Outbox(connection, self._conf.send_buffer_bytes)
         try:
             await self.listener.follow(match_channel(wanted.match_id))
             # No await between these two: the welcome is the first message the client gets.
@@ -134,7 +133,6 @@ class GatewayNode:
                 await self.listener.unfollow(match_channel(wanted.match_id))
         finally:
             self._admitted -= 1
-            sender.cancel()
             log.debug("client %s of match %s left", wanted.client_id, wanted.match_id)
 
     async def _listen(
@@ -181,8 +179,7 @@ class GatewayNode:
             return
         recipients = self._roster.recipients(message)
         if recipients and self._seen.first_time(message.id):
-            for outbox in list(recipients):
-                outbox.offer(message.text)
+            fan_out(recipients, message.text)
 
     async def register(self, patience: float) -> None:
         """Announce the node to the registry, retrying for `patience` seconds while the

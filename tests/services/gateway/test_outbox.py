@@ -1,40 +1,69 @@
-"""A client's send queue: a slow client is dropped with 1008, the others are not held up."""
+"""The way out to clients: a slow client is dropped with 1008, the others still get the message."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
-from pulse.services.gateway.outbox import TOO_SLOW, Outbox
+import pytest
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.streams import StreamReader
+
+from pulse.services.gateway.outbox import TOO_SLOW, Outbox, fan_out, frame
 
 
-class StalledConnection:
-    """A socket whose peer never reads: `send` never returns; `close` is recorded."""
+@dataclass
+class Protocol:
+    state: State = State.OPEN
 
-    id = "stalled"
 
-    def __init__(self) -> None:
+@dataclass
+class Transport:
+    unread: int
+    written: list[bytes] = field(default_factory=list)
+
+    def get_write_buffer_size(self) -> int:
+        return self.unread
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+class Connection:
+    """A socket as `Outbox` sees it, with `unread` bytes in its buffer."""
+
+    def __init__(self, name: str, unread: int) -> None:
+        self.id, self.protocol, self.transport = name, Protocol(), Transport(unread)
         self.closed: tuple[int, str] | None = None
-
-    async def send(self, _text: str) -> None:
-        await asyncio.Event().wait()
 
     async def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
 
 
-def test_a_client_whose_queue_overflows_is_closed_with_1008_and_a_reason():
-    async def scenario() -> tuple[int, str] | None:
-        connection = StalledConnection()
-        outbox = Outbox(connection, size=2)  # type: ignore[arg-type]
-        sender = asyncio.get_running_loop().create_task(outbox.drain())
-        for i in range(4):  # one in flight, two queued, the fourth overflows
-            await asyncio.sleep(0)
-            outbox.offer(f"m{i}")
-        await asyncio.sleep(0.01)
-        sender.cancel()
-        return connection.closed
+def test_a_client_past_its_unread_limit_is_dropped_with_1008_and_the_others_get_the_message():
+    async def scenario() -> tuple[Connection, Connection]:
+        slow, fine = Connection("slow", unread=5_000), Connection("fine", unread=10)
+        outboxes = [Outbox(slow, limit=1_000), Outbox(fine, limit=1_000)]  # type: ignore[arg-type]
+        fan_out(outboxes, "m1")
+        fan_out(outboxes, "m2")
+        await asyncio.sleep(0)  # the close is scheduled, not awaited, by the fan-out
+        return slow, fine
 
-    closed = asyncio.run(scenario())
-    assert closed is not None
-    assert closed[0] == TOO_SLOW
-    assert "send queue full" in closed[1]
+    slow, fine = asyncio.run(scenario())
+    assert slow.closed is not None and slow.closed[0] == TOO_SLOW
+    assert "reads too slowly" in slow.closed[1]
+    assert slow.transport.written == []
+    assert fine.transport.written == [frame("m1"), frame("m2")]
+    assert fine.closed is None
+
+
+def test_a_frame_is_an_unmasked_text_frame_a_client_reads_back() -> None:
+    reader = StreamReader()
+    reader.feed_data(frame("héllo"))
+    parser = Frame.parse(reader.read_exact, mask=False)
+    with pytest.raises(StopIteration) as parsed_all:  # the parser returns the frame when whole
+        next(parser)
+    parsed = parsed_all.value.value
+
+    assert (parsed.opcode, parsed.data.decode()) == (Opcode.TEXT, "héllo")

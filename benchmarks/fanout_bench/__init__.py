@@ -1,0 +1,1 @@
+"""Parts of `benchmarks/fanout.py`: the viewers' processes."""
