@@ -24,6 +24,7 @@ import asyncio
 import base64
 import json
 import os
+import resource
 import sys
 import time
 from urllib.parse import urlsplit
@@ -117,6 +118,8 @@ def upgrade(host: str, target: str) -> bytes:
 
 
 async def main(args: argparse.Namespace) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # a socket per client
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     url = urlsplit(args.url)
     loop = asyncio.get_running_loop()
     latencies: list[float] = []

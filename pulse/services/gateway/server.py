@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 import sys
 
@@ -55,9 +56,25 @@ def serve(conf: PulseConfig, cluster: str, node_id: str, port: int | None = None
     except StoreUnavailable as exc:
         print(f"pulse serve gateway: {exc}", file=sys.stderr)
         return 1
+    _raise_open_files_limit(conf.gateway.capacity)
     bind_port = port or conf.gateway.base_port
     identity = NodeIdentity(node_id, cluster, f"ws://{conf.gateway.host}:{bind_port}{PATH}")
     return uvloop.run(_run(conf, identity, bind_port))
+
+
+def _raise_open_files_limit(capacity: int) -> None:
+    """A socket per client: the soft limit of open files (often 1,024) up to the hard one, so
+    that `gateway.capacity` and not the limit decides how many clients a node holds."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard != resource.RLIM_INFINITY and hard < capacity + 100:
+        log.warning(
+            "open files are limited to %d, fewer than gateway.capacity (%d) needs: raise the "
+            "hard limit (ulimit -Hn, or LimitNOFILE in a systemd unit)",
+            hard,
+            capacity,
+        )
 
 
 async def _run(conf: PulseConfig, identity: NodeIdentity, port: int) -> int:

@@ -6,8 +6,10 @@ through `process_request`).
 - `GET /api/matches`: the matches with a scoreboard in Redis (what the live job keeps).
 - `GET /api/scoreboard?match_id=M`: that scoreboard now, so the page does not wait for the next
   change; later changes come on the socket, and the page keeps the highest `sequence`.
-- `GET /api/assignment?match_id=M&client_id=C`: registers the viewer with the registry and
-  answers its node's WebSocket URL (often another node than the one serving the page).
+- `GET /api/assignment?match_id=M&client_id=C[&subscriber_id=S]`: registers the viewer with the
+  registry and answers its node's WebSocket URL (often another node than the one serving the
+  page); with a subscriber, that subscriber's node, the only one the live job sends its game
+  updates to (as `pulse client --subscriber` does).
 
 Only GET: the server parses nothing else. Refusals are JSON naming the parameter and value.
 The page holds no key: the node speaks to the registry and, for emoji, to the ingest API.
@@ -86,9 +88,11 @@ class PageSite:
             if parts.path == "/api/scoreboard":
                 return await self._scoreboard(_parameter(query, "match_id"))
             if parts.path == "/api/assignment":
-                return await self._assignment(
-                    _parameter(query, "match_id"), _parameter(query, "client_id")
+                ids = [_parameter(query, name) for name in ("match_id", "client_id")]
+                subscriber = (
+                    _parameter(query, "subscriber_id") if "subscriber_id" in query else None
                 )
+                return await self._assignment(*ids, subscriber)
         except BadRequest as exc:
             return json_answer(exc.status, {"error": "invalid", **exc.details, "message": str(exc)})
         return json_answer(404, {"error": "not_found", "path": parts.path})
@@ -107,9 +111,13 @@ class PageSite:
             return json_answer(404, {"error": "no_scoreboard", "match_id": match_id})
         return json_answer(200, {"scoreboard": scoreboard(fields)})
 
-    async def _assignment(self, match_id: str, client_id: str) -> Response:
+    async def _assignment(
+        self, match_id: str, client_id: str, subscriber_id: str | None
+    ) -> Response:
         try:
             node = await self.registry.register_client(client_id, match_id)
+            if subscriber_id is not None:
+                node = await self.registry.subscriber_node(subscriber_id)
         except RegistryError as exc:
             status = 503 if exc.retryable else 502
             return json_answer(status, {"error": "no_node", "message": str(exc)})

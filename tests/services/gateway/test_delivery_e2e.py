@@ -367,6 +367,32 @@ def test_the_live_page_shows_the_score_change_and_sends_emoji_that_come_back_as_
         assert errors == [], errors
 
 
+def test_the_page_api_sends_a_subscribers_viewer_to_its_subscribers_node_and_names_bad_fields(
+    stack,
+):
+    subscriber = unique(f"{stack.prefix}-page")
+    assert stack.request("PUT", f"/v1/subscribers/{subscriber}", {"name": "p"})[0] in (200, 201)
+    node = next(iter(stack.nodes.values()))
+
+    def page_api(target: str) -> tuple[int, Any]:
+        connection = http.client.HTTPConnection("127.0.0.1", node.port, timeout=10)
+        try:
+            connection.request("GET", target)
+            answer = connection.getresponse()
+            return answer.status, json.loads(answer.read())
+        finally:
+            connection.close()
+
+    status, body = page_api(
+        f"/api/assignment?match_id={unique('m')}&client_id={unique('c')}&subscriber_id={subscriber}"
+    )
+    expected = stack.request("GET", f"/v1/subscribers/{subscriber}/assignment")[1]
+    assert status == 200
+    assert (body["node_id"], body["url"]) == (expected["node_id"], expected["url"])
+    status, body = page_api("/api/assignment?match_id=m%20x&client_id=c")
+    assert (status, body["field"], body["value"]) == (400, "match_id", "m x")
+
+
 def test_a_killed_nodes_clients_move_and_receive_the_next_updates(stack, viewers):
     match_id = unique("m")
     watching = [viewers.add(match_id) for _ in range(8)]

@@ -85,11 +85,10 @@ async function watch(matchId) {
   try {
     const board = await fetch(`/api/scoreboard?match_id=${encodeURIComponent(matchId)}`);
     if (board.ok) showScore((await board.json()).scoreboard);
-    const node = await getJson(`/api/assignment?match_id=${encodeURIComponent(matchId)}` +
-      `&client_id=${encodeURIComponent(clientId)}`);
     const params = new URLSearchParams({ client_id: clientId, match_id: matchId });
     const subscriber = $("subscriber").value.trim();
     if (subscriber) params.set("subscriber_id", subscriber);
+    const node = await getJson(`/api/assignment?${params}`);
     const socket = new WebSocket(`${node.url}?${params}`);
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
