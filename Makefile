@@ -15,11 +15,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCHMARKS ?= $(wildcard benchmarks/*.py)
 
-.PHONY: help venv services java browser test run up down status lint bench clean
+.PHONY: help venv services java browser test run dashboard notebooks up down status lint bench clean
 
 help:
 	@echo "make test      set up, then ruff and the whole test suite"
 	@echo "make run       set up, then the platform with simulated traffic until Ctrl-C"
+	@echo "make dashboard the Streamlit dashboard alone (make run starts it too)"
+	@echo "make notebooks JupyterLab on notebooks/, reading what the jobs wrote"
 	@echo "make up | status | down   the local stack (broker, topics, migrations)"
 	@echo "make venv      .venv with the pinned requirements"
 	@echo "make services  PostgreSQL, MariaDB and Redis running, with their test databases"
@@ -84,6 +86,12 @@ test: venv services java browser
 
 run: venv services java
 	$(BIN)/pulse run
+
+dashboard: venv services
+	$(BIN)/pulse dashboard
+
+notebooks: venv services
+	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 up: venv services
 	$(BIN)/pulse up

@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="bring the platform up and stream into every topic until Ctrl-C"
     )
 
+    commands.add_parser(
+        "dashboard", help="the Streamlit dashboard at dashboard.host:dashboard.port"
+    )
+
     simulate = commands.add_parser(
         "simulate", help="produce realistic events into a domain's topic"
     )
@@ -153,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         from pulse.local.run import run
 
         return run(conf)
+    if args.command == "dashboard":
+        from pulse.dashboard.server import serve as serve_dashboard
+
+        return serve_dashboard(conf)
     if args.command == "serve" and args.service == "cdc":
         from pulse.services.cdc.relay import serve as serve_cdc
 

@@ -160,6 +160,16 @@ class RedisConfig(_Section):
     event_ttl_seconds: int = Field(gt=0)
 
 
+class DashboardConfig(_Section):
+    """The Streamlit dashboard (`pulse dashboard`): where it listens, how often its live parts
+    redraw, and how far back its charts look."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(gt=0, lt=65536)
+    refresh_seconds: float = Field(gt=0)
+    window_minutes: int = Field(gt=0)
+
+
 class LocalConfig(_Section):
     """The one-laptop stack: where its state (pid files, logs) lives."""
 
@@ -284,6 +294,7 @@ class PulseConfig(_Section):
     registry: RegistryConfig
     cdc: CdcConfig
     gateway: GatewayConfig
+    dashboard: DashboardConfig
     local: LocalConfig
 
     @model_validator(mode="after")

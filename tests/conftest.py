@@ -19,6 +19,9 @@ import pytest
 from pulse.config import PROJECT_ROOT, PulseConfig, load_config
 from pulse.local.broker import LocalBroker, free_port
 
+# The stores that the dashboard's and the notebooks' tests read (they import from here).
+pytest_plugins = ["tests.stacks"]
+
 if TYPE_CHECKING:  # support imports this module (free_tcp_port): import it late
     from tests.services.support import StartApi
 

@@ -30,6 +30,7 @@ from pulse.kafka.errors import KafkaSourceError
 from pulse.local.broker import LocalBroker
 from pulse.local.summary import Board, RateMeter, render
 from pulse.simulate.clients import ingest_url
+from pulse.simulate.segments import seed_segments
 
 REFRESH_SECONDS = 2.0
 STOP_SECONDS = 15.0  # a child's grace to flush and exit after SIGTERM, before SIGKILL
@@ -121,6 +122,7 @@ CHILDREN: tuple[Child, ...] = (
     Child("simulate-media", pulse_command("simulate", "media", "--rate", "200", "--quiet")),
     Child("simulate-emoji-api", pulse_command(*VIA_API.split()), api_key=True),
     *(Child(f"job-{job}", job_command(job)) for job, _ in JOB_OUTPUTS),
+    Child("dashboard", pulse_command("dashboard")),
 )
 
 
@@ -149,6 +151,8 @@ def run(conf: PulseConfig, children: tuple[Child, ...] | None = None) -> int:
             if code != 0:
                 print(f"pulse run: the stack is not up (exit code {code}); see above")
                 return code
+            if seed_segments(conf.postgres):
+                print("pulse run: user_segments was empty; filled for the simulated users")
             processes = start_children(children, logs, api_key, registry_key)
             places = _places(conf, broker, started_broker, logs, api_key, registry_key)
             try:
@@ -281,6 +285,8 @@ def _places(
             "Redis cluster:<c>:emoji",
         ),
         ("live page", f"http://{conf.gateway.host}:{conf.gateway.base_port}/ (any node serves it)"),
+        ("dashboard", f"http://{conf.dashboard.host}:{conf.dashboard.port}/ (Streamlit)"),
+        ("notebooks", "make notebooks (JupyterLab on notebooks/)"),
         (
             "watch",
             f"{REGISTRY_KEY_ENV}={registry_key} pulse client --match <id> "

@@ -8,8 +8,8 @@ import uuid
 
 from pulse.events import example
 from pulse.events.domains import PRODUCT
-from tests.jobs.conftest import JobStack
 from tests.jobs.records import read_all
+from tests.jobstack import JobStack
 from tests.polling import wait_for
 
 

@@ -1,0 +1,91 @@
+"""Pipeline health: throughput, end-to-end latency, consumer lag, batch duration against the
+trigger, dead letters by reason."""
+
+import streamlit as st
+
+from pulse.dashboard import charts
+from pulse.dashboard.connections import postgres, settings
+from pulse.dashboard.notices import nothing_yet, store_trouble
+from pulse.reads import health
+from pulse.reads.lake import lake_tables
+from pulse.reads.sources import since
+
+conf = settings()
+minutes = conf.dashboard.window_minutes
+trigger_ms = conf.streaming.trigger_seconds * 1000
+quarantine = next(t for t in lake_tables(conf.lake.path, conf.topics) if t.name == "quarantine")
+
+st.title("Pipeline health")
+st.caption(
+    f"The last {minutes} minutes, redrawn every {conf.dashboard.refresh_seconds:g} s. "
+    "From the monitor job (PostgreSQL monitoring_rollups, query_batches) and the lake job "
+    "(Delta quarantine)."
+)
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:,.0f}{unit}"
+
+
+@st.fragment(run_every=conf.dashboard.refresh_seconds)
+def pipeline() -> None:
+    start = since(minutes)
+    with store_trouble():
+        pg = postgres(conf.postgres)
+        rates = health.throughput(pg, start, conf.streaming.trigger_seconds)
+        latency = health.latencies(pg, start)
+        batches = health.batches(pg, start)
+        if rates.empty and batches.empty:
+            nothing_yet("monitoring rollups or batch reports", "monitor", minutes)
+            return
+        top = health.headline(rates, latency, batches)
+        cells = st.columns(4)
+        cells[0].metric("events/s, latest window", _number(top.events_per_second))
+        cells[1].metric("end-to-end p95, latest window", _number(top.latency_p95_ms, " ms"))
+        cells[2].metric("consumer lag, largest", _number(top.lag, " records"))
+        cells[3].metric(
+            "slowest latest batch",
+            _number(top.slowest_batch_ms, " ms"),
+            delta=f"trigger {trigger_ms:,.0f} ms",
+            delta_color="off",
+        )
+        left, right = st.columns(2)
+        left.altair_chart(
+            charts.lines(rates, x="window_start", y="events_per_second", series="topic",
+                         title="Throughput per topic", y_title="events/s"),
+            width="stretch",
+        )  # fmt: skip
+        right.altair_chart(
+            charts.lines(latency, x="window_start", y="latency_ms", series="topic",
+                         dash="percentile", title="End-to-end latency p50 / p95",
+                         y_title="ms, event time to processing"),
+            width="stretch",
+        )  # fmt: skip
+        left, right = st.columns(2)
+        left.altair_chart(
+            charts.with_limit(
+                charts.lines(batches, x="reported_at", y="duration_ms", series="query",
+                             title="Batch duration against the trigger", y_title="ms"),
+                trigger_ms,
+                "trigger interval",
+            ),
+            width="stretch",
+        )  # fmt: skip
+        right.altair_chart(
+            charts.lines(batches.dropna(subset=["lag"]), x="reported_at", y="lag",
+                         series="query", title="Consumer lag", y_title="records behind"),
+            width="stretch",
+        )  # fmt: skip
+    with store_trouble():
+        letters = health.dead_letters(quarantine.path, start)
+        if letters.empty:
+            st.success(f"No dead letters in the last {minutes} minutes.")
+        else:
+            st.altair_chart(
+                charts.bars(letters, category="reason", value="dead_letters", series="topic",
+                            title=f"Dead letters by reason: {letters['dead_letters'].sum():,}"),
+                width="stretch",
+            )  # fmt: skip
+
+
+pipeline()

@@ -1,0 +1,110 @@
+"""Pipeline health: throughput, end-to-end latency, batches against the trigger, dead letters.
+
+From the monitor job's PostgreSQL tables (`monitoring_rollups` per topic per window,
+`query_batches` per micro-batch of every query) and the lake job's Delta `quarantine`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+
+from pulse.reads.lake import at_or_after, read_table
+from pulse.reads.sources import Sql
+
+DEAD_LETTER_COLUMNS = ("reason", "topic", "dead_letters")
+# The offending value in a reason ("... (got 'abc')", "... of the wrong type: 42"): dropped when
+# grouping, so that one kind of fault is one bar, not one bar per bad value.
+_OFFENDING_VALUE = re.compile(r"(\s*\(got .*\)|(?<=wrong type):.*)$", re.DOTALL)
+
+
+def throughput(pg: Sql, start: datetime, window_seconds: float) -> pd.DataFrame:
+    """Events and bytes per second of each topic per rollup window since `start`."""
+    return pg.frame(
+        "SELECT topic, window_start, records / %s::float8 AS events_per_second,"
+        " bytes / %s::float8 AS bytes_per_second"
+        " FROM monitoring_rollups WHERE window_start >= %s ORDER BY window_start, topic",
+        (window_seconds, window_seconds, start),
+    )
+
+
+def latencies(pg: Sql, start: datetime) -> pd.DataFrame:
+    """End-to-end latency (event time to processing) p50 and p95 per topic per window, long:
+    topic, window_start, percentile ('p50' or 'p95'), latency_ms."""
+    return pg.frame(
+        "SELECT r.topic, r.window_start, p.percentile, p.latency_ms"
+        " FROM monitoring_rollups r,"
+        " LATERAL (VALUES ('p50', r.latency_p50_ms), ('p95', r.latency_p95_ms))"
+        " AS p(percentile, latency_ms)"
+        " WHERE r.window_start >= %s AND p.latency_ms IS NOT NULL"
+        " ORDER BY r.window_start, r.topic, p.percentile",
+        (start,),
+    )
+
+
+def batches(pg: Sql, start: datetime) -> pd.DataFrame:
+    """Every micro-batch of every query since `start`: duration, rows, consumer lag, late rows."""
+    return pg.frame(
+        "SELECT query, batch_id, reported_at, duration_ms, rows, lag, late_rows"
+        " FROM query_batches WHERE reported_at >= %s ORDER BY reported_at, query",
+        (start,),
+    )
+
+
+def dead_letters(quarantine_path: str, start: datetime) -> pd.DataFrame:
+    """Dead letters since `start` by kind of reason and topic, most frequent first."""
+    letters = read_table(quarantine_path, ("reason", "topic"), at_or_after("failed_at", start))
+    if letters is None or letters.num_rows == 0:
+        return pd.DataFrame(columns=DEAD_LETTER_COLUMNS)
+    counted = letters.group_by(["reason", "topic"]).aggregate([("reason", "count")])
+    frame = pa.table(
+        {
+            "reason": counted["reason"],
+            "topic": counted["topic"],
+            "dead_letters": counted["reason_count"],
+        }
+    ).to_pandas()
+    return by_reason_kind(frame)
+
+
+def by_reason_kind(letters: pd.DataFrame) -> pd.DataFrame:
+    """Counts per (reason, topic) summed per kind of reason: the reason without the value that
+    broke it. Most frequent first."""
+    kinds = letters.assign(reason=letters["reason"].str.replace(_OFFENDING_VALUE, "", regex=True))
+    summed = kinds.groupby(["reason", "topic"], as_index=False)["dead_letters"].sum()
+    return summed.sort_values(
+        ["dead_letters", "reason"], ascending=[False, True], ignore_index=True
+    )
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The four numbers at the top of the health page (None: nothing measured yet)."""
+
+    events_per_second: float | None
+    latency_p95_ms: float | None
+    lag: float | None
+    slowest_batch_ms: float | None
+
+
+def headline(rates: pd.DataFrame, latency: pd.DataFrame, batches: pd.DataFrame) -> Headline:
+    """The latest window's total events/s and worst p95, the largest lag and the slowest batch
+    among each query's latest report."""
+    events = p95 = lag = slowest = None
+    if not rates.empty:
+        latest = rates[rates["window_start"] == rates["window_start"].max()]
+        events = float(latest["events_per_second"].sum())
+    ninety_five = latency[latency["percentile"] == "p95"]
+    if not ninety_five.empty:
+        latest = ninety_five[ninety_five["window_start"] == ninety_five["window_start"].max()]
+        p95 = float(latest["latency_ms"].max())
+    if not batches.empty:
+        last = batches.sort_values("reported_at").groupby("query").last()
+        slowest = float(last["duration_ms"].max())
+        lags = batches.dropna(subset=["lag"]).sort_values("reported_at").groupby("query")["lag"]
+        lag = float(lags.last().max()) if len(lags) else None
+    return Headline(events, p95, lag, slowest)

@@ -1,0 +1,107 @@
+"""Running the real jobs through `./spark-submit.sh`: a private set of topics and paths, and
+the job processes, as a user would run them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulse.config import PROJECT_ROOT, PulseConfig
+
+
+def failure_summary(output: str, tail: int = 3000) -> str:
+    """What a failed job said that matters: its error lines and causes, then the end of its log.
+
+    A Spark stack trace runs to hundreds of lines; the tail alone shows only the middle of it,
+    never the first exception or its root cause.
+    """
+    wanted = ("ERROR", "Exception:", "Error:", "Caused by", "Traceback")
+    errors = [line for line in output.splitlines() if any(word in line for word in wanted)]
+    return "\n".join(["error lines:", *errors[:60], "", "log ends:", output[-tail:]])
+
+
+@dataclass
+class JobStack:
+    """A private set of topics and paths for one test, and how to run jobs against it."""
+
+    env: dict[str, str]
+    conf: PulseConfig
+    logs: Path
+
+    def simulate(
+        self,
+        domain: str,
+        *,
+        rate: int,
+        seconds: int,
+        seed: int,
+        bad_ratio: float = 0.0,
+        via_api: str | None = None,
+    ) -> None:
+        """`pulse simulate` into this stack's topics (a real subprocess, like a user's), or
+        through the ingest API at `via_api`."""
+        api = ["--via-api", "--api-url", via_api] if via_api else []
+        subprocess.run(
+            [sys.executable, "-m", "pulse", "simulate", domain, "--rate", str(rate),
+             "--duration", str(seconds), "--seed", str(seed), "--bad-ratio", str(bad_ratio),
+             "--quiet", *api],
+            cwd=PROJECT_ROOT, env=self.env, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+    def run(self, job: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run `jobs/<job>.py --available-now` to completion."""
+        done = subprocess.run(
+            [str(PROJECT_ROOT / "spark-submit.sh"), f"jobs/{job}.py", "--available-now"],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        (self.logs / f"{job}.log").write_text(done.stdout + done.stderr)  # kept as an artifact
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, f"{job} failed:\n{failure_summary(output)}"
+        return done
+
+    def run_together(self, *jobs: str, timeout: float = 300) -> None:
+        """Run several jobs with `--available-now` side by side, each to completion."""
+        started = {job: self._launch(job, "--available-now") for job in jobs}
+        for job, (process, log) in started.items():
+            try:
+                code = process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill(process)
+                raise AssertionError(f"{job} did not finish within {timeout:.0f} s") from None
+            output = log.read_text(errors="replace")
+            assert code == 0, f"{job} failed:\n{failure_summary(output)}"
+
+    def start(self, job: str) -> subprocess.Popen[bytes]:
+        """Start `jobs/<job>.py` with its processing-time trigger, in its own process group."""
+        return self._launch(job)[0]
+
+    def _launch(self, job: str, *options: str) -> tuple[subprocess.Popen[bytes], Path]:
+        """`jobs/<job>.py` started in its own process group, and the file it logs to."""
+        path = self.logs / f"{job}-{uuid.uuid4().hex[:6]}.log"
+        with path.open("wb") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                [str(PROJECT_ROOT / "spark-submit.sh"), f"jobs/{job}.py", *options],
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return process, path
+
+    @staticmethod
+    def kill(process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the job's whole process group: driver JVM, Python workers, everything."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
