@@ -9,6 +9,9 @@ one run shows everything that is wrong; the exit code is 0 only if everything is
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import psycopg2
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -130,7 +133,29 @@ def _up_broker(conf: PulseConfig) -> bool:
     except BrokerError as exc:
         return _fail("broker", str(exc).removeprefix("broker: "))
     what = "started Tansu" if started else "already running"
-    return _say("broker", f"{what} at {bootstrap} (pid {pid})")
+    _say("broker", f"{what} at {bootstrap} (pid {pid})")
+    if started:
+        _set_aside_checkpoints(conf.streaming.checkpoint_dir)
+    return True
+
+
+def _set_aside_checkpoints(checkpoints: Path) -> None:
+    """Move the queries' checkpoints out of the way when a fresh local broker starts.
+
+    Tansu keeps its topics in memory: a broker started now has none of the records whose
+    offsets the checkpoints hold, and every job would stop on offsets that are gone (or, with
+    failOnDataLoss=false, skip silently). The old checkpoints are kept beside, not deleted; the
+    sinks' ledgers are per checkpoint, so the new ones start their own.
+    """
+    if not checkpoints.is_dir() or not any(checkpoints.iterdir()):
+        return
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = checkpoints.with_name(f"{checkpoints.name}.before-{stamp}")
+    checkpoints.rename(aside)
+    _say(
+        "checkpoints",
+        f"the new broker starts empty: the previous broker's checkpoints moved to {aside}",
+    )
 
 
 def _up_topics(conf: PulseConfig) -> bool:

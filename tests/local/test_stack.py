@@ -39,6 +39,7 @@ def own_stack(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {
         "PULSE_KAFKA__BOOTSTRAP": f"127.0.0.1:{free_tcp_port()}",
         "PULSE_LOCAL__STATE_DIR": str(tmp_path / "state"),
+        "PULSE_STREAMING__CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
     }
     yield env
     LocalBroker(env["PULSE_KAFKA__BOOTSTRAP"], tmp_path / "state").stop()
@@ -90,6 +91,26 @@ def test_second_up_is_harmless_and_keeps_the_same_broker(
     assert "none created" in second.stdout
     assert "nothing to apply" in second.stdout
     assert "created 8 of 8" not in second.stdout
+
+
+def test_a_fresh_broker_sets_the_previous_brokers_checkpoints_aside(
+    run_pulse: PulseRunner, own_stack: dict[str, str], tmp_path: Path
+) -> None:
+    checkpoints = Path(own_stack["PULSE_STREAMING__CHECKPOINT_DIR"])
+    (checkpoints / "emoji_windows" / "offsets").mkdir(parents=True)
+    (checkpoints / "emoji_windows" / "offsets" / "0").write_text("offsets of an old broker")
+
+    first = run_pulse("up", env=own_stack)
+    (checkpoints / "lake").mkdir(parents=True)
+    second = run_pulse("up", env=own_stack)  # the same broker: its checkpoints stay
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    aside = [path for path in tmp_path.iterdir() if path.name.startswith("checkpoints.before-")]
+    assert len(aside) == 1, first.stdout
+    assert (aside[0] / "emoji_windows" / "offsets" / "0").read_text() == "offsets of an old broker"
+    assert f"moved to {aside[0]}" in first.stdout
+    assert second.returncode == 0 and (checkpoints / "lake").is_dir()
+    assert "checkpoints" not in second.stdout
 
 
 def test_up_prints_one_line_per_component(
