@@ -38,23 +38,22 @@ def _fingerprint(section: BaseModel) -> str:
 _BY_SETTINGS = {PostgresConfig: _fingerprint, MySQLConfig: _fingerprint, RedisConfig: _fingerprint}
 
 
-@st.cache_resource(
+# Both databases' connections are cached alike: checked on each use, closed when dropped.
+_sql_cache = st.cache_resource(
     show_spinner=False,
     validate=lambda sql: sql.usable,
     on_release=Sql.close,
     hash_funcs=_BY_SETTINGS,
 )
+
+
+@_sql_cache
 def postgres(pg: PostgresConfig) -> Sql:
     """The dashboard's PostgreSQL connection."""
     return open_postgres(pg)
 
 
-@st.cache_resource(
-    show_spinner=False,
-    validate=lambda sql: sql.usable,
-    on_release=Sql.close,
-    hash_funcs=_BY_SETTINGS,
-)
+@_sql_cache
 def mysql(my: MySQLConfig) -> Sql:
     """The dashboard's MySQL connection."""
     return open_mysql(my)
