@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("up", help="start the local broker, create topics, migrate databases")
+    commands.add_parser(
+        "setup", help="create topics and migrate databases on a running Kafka (never starts one)"
+    )
     commands.add_parser("down", help="stop what `pulse up` started, and nothing else")
     commands.add_parser("status", help="what runs, and each topic's partitions and end offsets")
     commands.add_parser(
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pulse: configuration error: {exc}", file=sys.stderr)
         return 2
-    if args.command in ("up", "down", "status"):
+    if args.command in ("up", "setup", "down", "status"):
         from pulse.local import stack
 
         return getattr(stack, args.command)(conf)

@@ -62,6 +62,18 @@ _HINTS = {
 def up(conf: PulseConfig) -> int:
     """Start the broker (or use the one that answers), create topics, migrate, check Redis."""
     broker_ok = _up_broker(conf)
+    return _prepare(conf, broker_ok)
+
+
+def setup(conf: PulseConfig) -> int:
+    """What `up` does on a deployment whose Kafka runs already (compose, a cluster): create the
+    topics, migrate the databases, check Redis; never starts a broker."""
+    if _kafka_answers(conf.kafka):
+        return _prepare(conf, _say("broker", f"Kafka at {conf.kafka.bootstrap} answers"))
+    return _prepare(conf, _fail("broker", f"nothing answers as Kafka at {conf.kafka.bootstrap}"))
+
+
+def _prepare(conf: PulseConfig, broker_ok: bool) -> int:
     topics_ok = _up_topics(conf) if broker_ok else _fail("topics", "skipped: no broker")
     results = [broker_ok, topics_ok, _up_postgres(conf), _up_mysql(conf), _check_redis(conf)]
     return 0 if all(results) else 1

@@ -233,6 +233,31 @@ def test_status_exits_1_and_says_how_to_start_when_the_broker_is_down(
     assert "start it with `pulse up`" in result.stdout
 
 
+def test_setup_prepares_a_running_kafka_and_never_starts_a_broker(
+    run_pulse: PulseRunner, own_stack: dict[str, str], broker
+) -> None:
+    # The session's broker stands in for a deployment's Kafka (compose, Kubernetes).
+    env = {**own_stack, **_unique_topics(), "PULSE_KAFKA__BOOTSTRAP": broker.bootstrap}
+    result = run_pulse("setup", env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Kafka at {broker.bootstrap} answers" in result.stdout
+    assert "created 8 of 8" in result.stdout
+    assert not LocalBroker(broker.bootstrap, Path(own_stack["PULSE_LOCAL__STATE_DIR"])).pid()
+
+
+def test_setup_without_kafka_fails_naming_the_address(
+    run_pulse: PulseRunner, own_stack: dict[str, str]
+) -> None:
+    result = run_pulse("setup", env=own_stack)
+
+    assert result.returncode == 1
+    assert f"nothing answers as Kafka at {own_stack['PULSE_KAFKA__BOOTSTRAP']}" in result.stdout
+    assert not LocalBroker(
+        own_stack["PULSE_KAFKA__BOOTSTRAP"], Path(own_stack["PULSE_LOCAL__STATE_DIR"])
+    ).pid()
+
+
 def test_up_names_an_unreachable_database_and_what_to_do(
     run_pulse: PulseRunner, own_stack: dict[str, str], free_port: int
 ) -> None:
