@@ -15,7 +15,7 @@ import uuid
 from pulse.config import ConfigError, load_config
 
 SIMULATED_DOMAINS = ("game", "sports", "emoji", "product", "media", "all")
-SERVICES = ("ingest", "registry", "cdc", "gateway", "publisher")
+SERVICES = ("ingest", "registry", "cdc", "gateway", "publisher", "forwarder")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +129,7 @@ def _check_serve_options(parser: argparse.ArgumentParser, args: argparse.Namespa
         parser.error("`serve gateway` needs --node, and only it takes one")
     if args.from_beginning and args.service != "publisher":
         parser.error("--from-beginning is an option of `serve publisher`")
-    if args.host and args.service in ("gateway", "publisher", "cdc"):
+    if args.host and args.service in ("gateway", "publisher", "cdc", "forwarder"):
         parser.error(f"--host is not an option of `serve {args.service}`")
 
 
@@ -164,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         from pulse.dashboard.server import serve as serve_dashboard
 
         return serve_dashboard(conf)
+    if args.command == "serve" and args.service == "forwarder":
+        from pulse.services.forwarder import serve as serve_forwarder
+
+        return serve_forwarder(conf)
     if args.command == "serve" and args.service == "cdc":
         from pulse.services.cdc.relay import serve as serve_cdc
 

@@ -160,6 +160,35 @@ class RedisConfig(_Section):
     event_ttl_seconds: int = Field(gt=0)
 
 
+class ForwardConfig(_Section):
+    """Forwarding to another Pulse instance (`pulse serve forwarder`): which domains' events go
+    to the Kafka at `target_bootstrap`, under the same topic names, tagged with `origin` (this
+    instance's name); `group` names the committed positions, so a restart resumes there."""
+
+    origin: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    target_bootstrap: str | None = None
+    domains: tuple[str, ...] = ()
+    group: str = Field(min_length=1)
+
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: Any) -> Any:
+        """`emoji,product` from the environment becomes two domains."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("domains")
+    @classmethod
+    def _known_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each forwarded domain is one of the topics' domains."""
+        known = tuple(TopicsConfig.model_fields)
+        unknown = [domain for domain in value if domain not in known]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} is not a domain (one of {', '.join(known)})")
+        return value
+
+
 class DashboardConfig(_Section):
     """The Streamlit dashboard (`pulse dashboard`): where it listens, how often its live parts
     redraw, and how far back its charts look."""
@@ -294,6 +323,7 @@ class PulseConfig(_Section):
     registry: RegistryConfig
     cdc: CdcConfig
     gateway: GatewayConfig
+    forward: ForwardConfig
     dashboard: DashboardConfig
     local: LocalConfig
 
@@ -381,8 +411,10 @@ def _describe(exc: ValidationError, source: Path) -> str:
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
         secret = any(key == name or key.startswith(name + ".") for name in SECRET_KEYS)
-        # A bad secret is named, never printed.
-        got = "" if error["type"] == "missing" or secret else f" (got {error['input']!r})"
+        # A bad secret is named, never printed; nor is the whole configuration (the input of a
+        # check across sections), which holds the secrets given.
+        quiet = error["type"] == "missing" or secret or not error["loc"]
+        got = "" if quiet else f" (got {error['input']!r})"
         lines.append(f"{key}: {error['msg']}{got}")
     return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
 

@@ -43,10 +43,12 @@ class JobStack:
         seed: int,
         bad_ratio: float = 0.0,
         via_api: str | None = None,
+        start: str | None = None,
     ) -> None:
         """`pulse simulate` into this stack's topics (a real subprocess, like a user's), or
-        through the ingest API at `via_api`."""
+        through the ingest API at `via_api`; `start` (ISO-8601) fixes the events entirely."""
         api = ["--via-api", "--api-url", via_api] if via_api else []
+        api += ["--start", start] if start else []
         subprocess.run(
             [sys.executable, "-m", "pulse", "simulate", domain, "--rate", str(rate),
              "--duration", str(seconds), "--seed", str(seed), "--bad-ratio", str(bad_ratio),

@@ -174,3 +174,22 @@ def test_the_registry_key_of_the_gateway_is_a_secret_from_the_environment() -> N
     assert conf.gateway.registry_key is not None
     assert conf.gateway.registry_key.get_secret_value() == "k-123"
     assert "k-123" not in repr(conf.gateway)
+
+
+def test_a_check_across_sections_names_the_keys_and_prints_no_secret():
+    environ = {"PULSE_GATEWAY__HEARTBEAT_SECONDS": "100", "PULSE_INGEST__API_KEYS": "k-secret-1"}
+
+    with pytest.raises(ConfigError) as error:
+        load_config(environ=environ)
+
+    assert "gateway.heartbeat_seconds (100.0)" in str(error.value)
+    assert "k-secret-1" not in str(error.value)
+
+
+def test_forwarded_domains_must_be_domains():
+    assert load_config(environ={"PULSE_FORWARD__DOMAINS": "emoji, product"}).forward.domains == (
+        "emoji",
+        "product",
+    )
+    with pytest.raises(ConfigError, match=r"forward\.domains: .*nope is not a domain"):
+        load_config(environ={"PULSE_FORWARD__DOMAINS": "emoji,nope"})
