@@ -422,11 +422,11 @@ NOTES = [
 ]
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace the section `SECTION` of the Markdown file (up to the next `## `), or append it."""
+def write_section(path: Path, text: str, heading: str = SECTION) -> None:
+    """Replace the section `heading` of the Markdown file (up to the next `## `), or append it."""
     current = path.read_text() if path.exists() else "# Benchmarks\n"
     lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
     if start is None:
         path.write_text(current.rstrip("\n") + "\n\n" + text)
         return

@@ -15,9 +15,9 @@ import pytest
 
 from pulse.config import PulseConfig, load_config
 from pulse.kafka.admin import ensure_topics
+from pulse.local.standalone import Standalone
 from pulse.reads.sources import open_postgres
 from pulse.stores import redis_client
-from tests.cluster.conftest import Standalone
 from tests.jobstack import JobStack
 from tests.stacks import scratch_stores
 
