@@ -16,9 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline_bench.process import GroupProcess
-
-_TICK = os.sysconf("SC_CLK_TCK")
+from pipeline_bench.process import GroupProcess, cpu_seconds
 
 
 class ApiError(RuntimeError):
@@ -108,16 +106,6 @@ def machine_cores(first: CpuSnapshot, last: CpuSnapshot) -> float:
     """Average cores busy on the whole machine between two snapshots."""
     share = (last.machine_busy - first.machine_busy) / (last.machine_total - first.machine_total)
     return share * (os.cpu_count() or 1)
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds; 0 if it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()  # the command may contain spaces
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def children(pid: int) -> list[int]:

@@ -28,10 +28,10 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from pipeline_bench.process import cpu_seconds
 from pulse.config import PulseConfig
 from pulse.stores import redis_client
 
-_TICK = os.sysconf("SC_CLK_TCK")
 _SQL_SERVERS = frozenset({"postgres", "mariadbd", "mysqld"})
 
 
@@ -249,11 +249,11 @@ class ProcessSampler(threading.Thread):
         if self._redis:
             databases.append(self._redis)
         parts = {
-            "job": sum(_cpu_seconds(pid) for pid in process_tree(self._job)),
-            "producers": sum(_cpu_seconds(pid) for pid in self._producers),
-            "broker": _cpu_seconds(self._broker) if self._broker else 0.0,
-            "databases": sum(_cpu_seconds(pid) for pid in databases),
-            "benchmark": _cpu_seconds(os.getpid()),
+            "job": sum(tree_cpu(pid) for pid in process_tree(self._job)),
+            "producers": sum(tree_cpu(pid) for pid in self._producers),
+            "broker": tree_cpu(self._broker) if self._broker else 0.0,
+            "databases": sum(tree_cpu(pid) for pid in databases),
+            "benchmark": tree_cpu(os.getpid()),
         }
         busy, total = _machine_cpu()
         return CpuSnapshot(time.monotonic(), parts, busy, total)
@@ -355,16 +355,6 @@ def _kind(pid: int) -> str:
     return "python" if comm.startswith("python") else "other"
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of the process and of its children that it has reaped (ticks to s)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()  # the command may contain spaces
-    return sum(int(value) for value in fields[11:15]) / _TICK
-
-
 def _all_pids() -> list[int]:
     return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
 
@@ -375,3 +365,9 @@ def _machine_cpu() -> tuple[float, float]:
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])  # guest time is already inside user
     return float(total - idle), float(total)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and of the children it reaped (Spark's Python workers come
+    and go under their daemon)."""
+    return cpu_seconds(pid, reaped_children=True)

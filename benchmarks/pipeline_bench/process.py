@@ -106,3 +106,17 @@ class GroupProcess:
             os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(10)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """utime + stime of a process (all its threads) in seconds, and with `reaped_children` those
+    of the children it has waited for (a process tree whose workers come and go); 0 if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()  # the command may contain spaces
+    return sum(int(value) for value in fields[11 : 15 if reaped_children else 13]) / _TICK
