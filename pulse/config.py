@@ -160,6 +160,17 @@ class RedisConfig(_Section):
     event_ttl_seconds: int = Field(gt=0)
 
 
+def _split_commas(value: Any) -> Any:
+    """`a,b` from the environment becomes two items; blanks around commas are dropped."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+# A list that the environment gives as one comma-separated value.
+CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]
+
+
 class ForwardConfig(_Section):
     """Forwarding to another Pulse instance (`pulse serve forwarder`): which domains' events go
     to the Kafka at `target_bootstrap`, under the same topic names, tagged with `origin` (this
@@ -167,16 +178,8 @@ class ForwardConfig(_Section):
 
     origin: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     target_bootstrap: str | None = None
-    domains: tuple[str, ...] = ()
+    domains: CommaList = ()
     group: str = Field(min_length=1)
-
-    @field_validator("domains", mode="before")
-    @classmethod
-    def _split_domains(cls, value: Any) -> Any:
-        """`emoji,product` from the environment becomes two domains."""
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
 
     @field_validator("domains")
     @classmethod
@@ -293,18 +296,11 @@ class GatewayConfig(_Section):
     heartbeat_seconds: float = Field(gt=0)
     send_buffer_bytes: int = Field(gt=0)
     dedupe_window: int = Field(gt=0)
-    allowed_origins: tuple[str, ...] = ()
+    allowed_origins: CommaList = ()
     registry_key: SecretStr | None = None
     ingest_key: SecretStr | None = None
     emoji_per_second: float = Field(gt=0)
 
-    @field_validator("allowed_origins", mode="before")
-    @classmethod
-    def _split_origins(cls, value: Any) -> Any:
-        """`a,b` from the environment becomes two origins."""
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
 
 
 class PulseConfig(_Section):
