@@ -35,6 +35,8 @@ def test_enrich_job_writes_enriched_events_and_current_products(job_stack):
     }
     pg = postgres_connect(conf.postgres)
     with pg, pg.cursor() as cur:
+        # Exactly these segments: `pulse run` fills the dimension for every simulated user.
+        cur.execute("DELETE FROM user_segments")
         cur.executemany(
             "INSERT INTO user_segments (user_id, segment) VALUES (%s, %s)"
             " ON CONFLICT (user_id) DO UPDATE SET segment = EXCLUDED.segment",
