@@ -1,7 +1,7 @@
 """`pulse dashboard`: Streamlit serving `dashboards/app.py` where the configuration says.
 
 The process becomes Streamlit (exec), so a supervisor's SIGTERM (`pulse run`, Kubernetes)
-reaches Streamlit itself. Headless, no usage statistics sent anywhere, no file watcher.
+reaches Streamlit itself. Headless, no usage statistics sent anywhere, no file watcher, no developer toolbar.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def streamlit_command(conf: PulseConfig) -> list[str]:
         "--server.headless", "true",
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",  # no "Deploy" button: this app is deployed already
     ]  # fmt: skip
 
 
