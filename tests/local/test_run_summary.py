@@ -92,7 +92,7 @@ def test_render_says_where_to_look_and_what_runs() -> None:
     assert "127.0.0.1:9092" in text and "/tmp/logs" in text
 
 
-def test_children_are_the_services_the_simulators_and_the_four_jobs_with_unique_names() -> None:
+def test_children_are_the_services_the_simulators_the_jobs_and_the_dashboard() -> None:
     names = [child.name for child in CHILDREN]
     assert len(set(names)) == len(names)
     pulse = [c for c in CHILDREN if c.argv[:3] == (sys.executable, "-m", "pulse")]
@@ -110,7 +110,9 @@ def test_children_are_the_services_the_simulators_and_the_four_jobs_with_unique_
         "jobs/live.py",
         "jobs/monitor.py",
     ]
-    assert len(services) + len(simulators) + len(jobs) == len(CHILDREN)
+    dashboards = [c for c in pulse if c.argv[3] == "dashboard"]
+    assert len(dashboards) == 1
+    assert len(services) + len(simulators) + len(jobs) + len(dashboards) == len(CHILDREN)
 
 
 def test_the_delivery_tier_is_a_registry_3_publishers_and_3_clusters_of_3_nodes() -> None:
