@@ -1,7 +1,8 @@
 """`pulse dashboard`: Streamlit serving `dashboards/app.py` where the configuration says.
 
 The process becomes Streamlit (exec), so a supervisor's SIGTERM (`pulse run`, Kubernetes)
-reaches Streamlit itself. Headless, no usage statistics sent anywhere, no file watcher, no developer toolbar.
+reaches Streamlit itself. Headless, no usage statistics sent anywhere, no file watcher, no
+developer toolbar.
 """
 
 from __future__ import annotations

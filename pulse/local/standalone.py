@@ -37,9 +37,11 @@ class Standalone:
     workers: tuple[Path, ...]
 
 
-def spark_class() -> Path:
-    """`spark-class` of the pyspark installed beside this interpreter."""
-    return Path(sys.executable).parent / "spark-class"
+def spark_home() -> Path:
+    """The Spark inside the installed pyspark (its `bin/` and `jars/`)."""
+    import pyspark
+
+    return Path(pyspark.__file__).parent
 
 
 def alive_workers(ui: str) -> int:
@@ -104,9 +106,16 @@ def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         return subprocess.Popen(
-            [str(spark_class()), *args],
+            [str(spark_home() / "bin" / "spark-class"), *args],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
+            # Named outright: spark-class would look for Spark through whatever `python` is
+            # first on PATH, which need not be this environment's.
+            env={
+                **os.environ,
+                "SPARK_HOME": str(spark_home()),
+                "PYSPARK_PYTHON": sys.executable,
+                "SPARK_LOCAL_IP": "127.0.0.1",
+            },
             start_new_session=True,
         )
