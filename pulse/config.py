@@ -302,7 +302,6 @@ class GatewayConfig(_Section):
     emoji_per_second: float = Field(gt=0)
 
 
-
 class PulseConfig(_Section):
     """The whole configuration, one typed object."""
 
