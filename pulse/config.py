@@ -37,6 +37,7 @@ SECRET_KEYS = frozenset(
         "mysql.password",
         "redis.password",
         "kafka.sasl_password",
+        "kafka.ssl_key_password",
         "ingest.api_keys",
         "registry.api_keys",
         "gateway.registry_key",
@@ -62,17 +63,29 @@ class KafkaConfig(_Section):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    # TLS (`SSL`, `SASL_SSL`): the CA that signed the brokers' certificates (none: the system's
+    # CAs), and a client certificate and key where the brokers ask for one (mutual TLS).
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: SecretStr | None = None
     max_offsets_per_trigger: int = Field(gt=0)
 
     def client_params(self) -> dict[str, str]:
         """librdkafka-style connection settings, secrets included, for producers and admins."""
         params = {"bootstrap.servers": self.bootstrap, "security.protocol": self.security_protocol}
-        if self.sasl_mechanism:
-            params["sasl.mechanism"] = self.sasl_mechanism
-        if self.sasl_username:
-            params["sasl.username"] = self.sasl_username
-        if self.sasl_password:
-            params["sasl.password"] = self.sasl_password.get_secret_value()
+        optional = {
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": self.ssl_key_password,
+        }
+        for name, value in optional.items():
+            if value:
+                params[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
         return params
 
 
@@ -131,7 +144,12 @@ class LakeConfig(_Section):
 
 
 class PostgresConfig(_Section):
-    """PostgreSQL connection; `user: null` means the operating-system user, as libpq does."""
+    """PostgreSQL connection; `user: null` means the operating-system user, as libpq does.
+
+    TLS is libpq's: `sslmode` (`prefer` uses TLS when the server offers it; `require` refuses a
+    plain connection; `verify-full` also checks the certificate against `sslrootcert` and the
+    host name), with a client certificate and key where the server asks for one.
+    """
 
     host: str
     port: int = Field(gt=0, lt=65536)
@@ -139,10 +157,20 @@ class PostgresConfig(_Section):
     user: str | None = None
     password: SecretStr | None = None
     socket_dir: str | None = None
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    sslrootcert: str | None = None
+    sslcert: str | None = None
+    sslkey: str | None = None
 
 
 class MySQLConfig(_Section):
-    """MySQL/MariaDB connection; `socket` is tried when TCP login is refused (Debian's root)."""
+    """MySQL/MariaDB connection; `socket` is tried when TCP login is refused (Debian's root).
+
+    `tls`, as MySQL's `--ssl-mode`: `preferred` uses TLS when the server offers it, `required`
+    refuses a connection without it, `verify_ca` also checks the server's certificate against
+    `ssl_ca`, `verify_identity` its host name too; `disabled` never uses it. `ssl_cert` and
+    `ssl_key` are the client's, where the server asks for one.
+    """
 
     host: str
     port: int = Field(gt=0, lt=65536)
@@ -150,13 +178,26 @@ class MySQLConfig(_Section):
     user: str
     password: SecretStr | None = None
     socket: str | None = None
+    tls: Literal["disabled", "preferred", "required", "verify_ca", "verify_identity"] = "preferred"
+    ssl_ca: str | None = None
+    ssl_cert: str | None = None
+    ssl_key: str | None = None
+
+    @model_validator(mode="after")
+    def _ca_to_verify(self) -> MySQLConfig:
+        """Verifying the server needs the CA that signed its certificate."""
+        if self.tls in ("verify_ca", "verify_identity") and not self.ssl_ca:
+            raise ValueError(f"mysql.tls {self.tls} needs mysql.ssl_ca (the CA file)")
+        return self
 
 
 class RedisConfig(_Section):
-    """Redis connection and the lifetime of per-event keys."""
+    """Redis connection and the lifetime of per-event keys. A `rediss://` URL is TLS, checked
+    against `ssl_ca_certs` (none: the system's CAs)."""
 
     url: str
     password: SecretStr | None = None
+    ssl_ca_certs: str | None = None
     event_ttl_seconds: int = Field(gt=0)
 
 

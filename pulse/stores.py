@@ -82,6 +82,16 @@ def postgres_connect(
         "password": pg.password.get_secret_value() if pg.password else None,
         "connect_timeout": max(1, round(timeout)),
         "application_name": application_name,
+        "sslmode": pg.sslmode,  # libpq ignores it on the unix socket, which is local
+        **{
+            name: path
+            for name, path in (
+                ("sslrootcert", pg.sslrootcert),
+                ("sslcert", pg.sslcert),
+                ("sslkey", pg.sslkey),
+            )
+            if path
+        },
     }
     if connection_factory is not None:
         params["connection_factory"] = connection_factory
@@ -128,9 +138,12 @@ def mysql_connect(
         params["database"] = my.database
     tcp = f"{my.host}:{my.port}" + (f"/{my.database}" if use_database else "")
     try:
-        return mysql.connector.connect(host=my.host, port=my.port, **params)
+        conn = mysql.connector.connect(host=my.host, port=my.port, **params, **_mysql_tls(my))
     except mysql.connector.Error as exc:
         tcp_errno, tcp_error = exc.errno, _mysql_reason(exc)
+    else:
+        _require_tls(conn, my, tcp)
+        return conn
     if tcp_errno not in _MYSQL_LOGIN_REFUSED or not my.socket:
         raise StoreUnavailable("mysql", tcp, _mysql_problem(tcp_errno), tcp_error) from None
     socket = f"socket {my.socket}" + (f" (database {my.database})" if use_database else "")
@@ -147,13 +160,47 @@ def mysql_connect(
     return conn
 
 
+def _mysql_tls(my: MySQLConfig) -> dict[str, object]:
+    """mysql-connector's TLS arguments for `my.tls` (MySQL's `--ssl-mode` values).
+
+    The connector uses TLS whenever the server offers it unless told not to; it has no
+    "required" of its own, so `_require_tls` checks the session after the login.
+    """
+    if my.tls == "disabled":
+        return {"ssl_disabled": True}
+    files = {"ssl_ca": my.ssl_ca, "ssl_cert": my.ssl_cert, "ssl_key": my.ssl_key}
+    params: dict[str, object] = {name: path for name, path in files.items() if path}
+    if my.tls in ("verify_ca", "verify_identity"):
+        params["ssl_verify_cert"] = True
+    if my.tls == "verify_identity":
+        params["ssl_verify_identity"] = True
+    return params
+
+
+def _require_tls(conn: MySQLConnectionAbstract, my: MySQLConfig, where: str) -> None:
+    """Refuse a plain TCP session when `my.tls` asks for TLS (the unix socket is local)."""
+    if my.tls in ("disabled", "preferred"):
+        return
+    cur = conn.cursor()
+    cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+    row = cur.fetchone()
+    cur.close()
+    if not row or not row[1]:
+        conn.close()
+        raise StoreUnavailable(
+            "mysql", where, "unreachable", f"mysql.tls is {my.tls} but the server offers no TLS"
+        )
+
+
 def redis_client(rd: RedisConfig, *, timeout: float = 5.0) -> redis.Redis:
     """A Redis client for the configured URL; it connects on its first command."""
+    tls = {"ssl_ca_certs": rd.ssl_ca_certs} if rd.url.startswith("rediss:") else {}
     return redis.Redis.from_url(
         rd.url,
         password=rd.password.get_secret_value() if rd.password else None,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
+        **tls,
     )
 
 

@@ -1,19 +1,13 @@
 """How Pulse logs in to its stores: TCP first, the socket when TCP login is refused.
 
 The PostgreSQL fallback is checked against a private cluster set up as on a fresh Debian machine
-(TCP asks for a password, the socket lets the operating-system user in by peer auth), so that
-the machine's own server and its settings are not touched.
+(TCP asks for a password, the socket lets the operating-system user in by peer auth).
 """
 
 from __future__ import annotations
 
 import getpass
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -29,41 +23,14 @@ from pulse.stores import (
     redis_ping,
 )
 from tests.conftest import free_tcp_port
+from tests.private_postgres import private_postgres
 
 
 @pytest.fixture(scope="module")
 def password_only_postgres() -> Iterator[PostgresConfig]:
     """A private PostgreSQL cluster: scram-sha-256 over TCP, peer auth on its own socket."""
-    assert os.geteuid() == 0, "this fixture runs initdb as the postgres user: run the tests as root"
-    initdb = max(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    home = Path(tempfile.mkdtemp(prefix="pulse-pg-"))
-    shutil.chown(home, "postgres")
-    port = free_tcp_port()
-    data = home / "data"
-    _as_postgres(
-        initdb, "-D", data, "-U", "postgres", "--auth-local=peer", "--auth-host=scram-sha-256"
-    )
-    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
-    _as_postgres(
-        initdb.parent / "pg_ctl", "-D", data, "-o", options, "-l", home / "log", "-w", "start"
-    )
-    try:
-        role = getpass.getuser()
-        _as_postgres(
-            "psql", "-h", home, "-p", port, "-d", "postgres", "-c", f'CREATE ROLE "{role}" LOGIN'
-        )
-        yield PostgresConfig(
-            host="127.0.0.1", port=port, database="postgres", user=None, socket_dir=str(home)
-        )
-    finally:
-        _as_postgres(initdb.parent / "pg_ctl", "-D", data, "-m", "immediate", "stop")
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _as_postgres(*command: object) -> None:
-    subprocess.run(
-        ["runuser", "-u", "postgres", "--", *map(str, command)], check=True, capture_output=True
-    )
+    with private_postgres() as pg:
+        yield pg
 
 
 def test_postgres_login_refused_over_tcp_falls_back_to_the_socket(

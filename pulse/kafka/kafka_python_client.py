@@ -28,6 +28,7 @@ _PARAM_NAMES = {
     "ssl.ca.location": "ssl_cafile",
     "ssl.certificate.location": "ssl_certfile",
     "ssl.key.location": "ssl_keyfile",
+    "ssl.key.password": "ssl_password",
     "client.id": "client_id",
     "request.timeout.ms": "request_timeout_ms",
 }
