@@ -286,6 +286,8 @@ class IngestConfig(_Section):
     max_queue: int = Field(gt=0)
     max_body_bytes: int = Field(gt=0)
     drain_timeout_seconds: float = Field(gt=0)
+    rate_limit_events_per_second: float = Field(gt=0)
+    rate_limit_burst_events: int = Field(gt=0)
     api_keys: ApiKeyList = ()
 
 

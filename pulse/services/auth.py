@@ -8,6 +8,7 @@ answer time tells nothing about how much of a key was right or which key it was.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterable
 
@@ -23,25 +24,37 @@ class ApiKeys:
         self._keys = tuple(key.encode() for key in keys)
         if not self._keys:
             raise ValueError("at least one API key is needed")
+        self._labels = tuple(label_of(key) for key in self._keys)
 
     def allows(self, presented: bytes | str | None) -> bool:
-        """Whether `presented` (the header's value, None when absent) is a configured key.
+        """Whether `presented` (the header's value, None when absent) is a configured key."""
+        return self.match(presented) is not None
+
+    def match(self, presented: bytes | str | None) -> str | None:
+        """The label of the configured key `presented` is, or None when it is none of them.
 
         ASGI gives header values as bytes; a `str` is taken as Starlette decodes headers,
         latin-1, so that encoding it back gives the bytes that were sent.
         """
         if presented is None:
-            return False
+            return None
         candidate = (
             presented if isinstance(presented, bytes) else presented.encode("latin-1", "replace")
         )
-        matched = False
-        for key in self._keys:
-            matched |= hmac.compare_digest(candidate, key)
-        return matched
+        found = None
+        for key, label in zip(self._keys, self._labels, strict=True):
+            if hmac.compare_digest(candidate, key):
+                found = label
+        return found
 
     def __repr__(self) -> str:
         return f"ApiKeys({len(self._keys)} keys)"
+
+
+def label_of(key: bytes) -> str:
+    """A name for a key that can be shown and logged (rate limits, metrics) without giving the
+    key away: the first 8 hex digits of its SHA-256, which an operator can compute too."""
+    return "key-" + hashlib.sha256(key).hexdigest()[:8]
 
 
 class NoApiKey(RuntimeError):

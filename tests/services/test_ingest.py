@@ -18,6 +18,7 @@ import pytest
 
 from pulse.events import SCHEMAS, example, validate
 from pulse.events.domains import MONITORING, PRODUCT, SOURCE_DOMAINS
+from pulse.services.auth import label_of
 from tests.conftest import PulseRunner, free_tcp_port
 from tests.services.support import (
     KEYS,
@@ -167,6 +168,29 @@ def test_without_a_valid_api_key_the_answer_is_401(api, key) -> None:
 
 def test_every_configured_key_is_accepted(api) -> None:
     assert [api.post("/v1/emoji", REACTION, key=key).status for key in KEYS] == [202, 202]
+
+
+def test_each_key_is_rate_limited_alone_and_a_refusal_costs_nothing(start_api) -> None:
+    api = start_api(rate_limit_events_per_second=2, rate_limit_burst_events=10)
+
+    def media(count: int) -> Events:
+        return [{**example(SCHEMAS["media"]), "id": f"me-{uuid.uuid4().hex}"} for _ in range(count)]
+
+    first = api.post("/v1/events/media:batch", media(10), key=KEYS[0])
+    refused = api.post("/v1/events/media", media(1)[0], key=KEYS[0])
+    other = api.post("/v1/events/media:batch", media(10), key=KEYS[1])
+    over_burst = api.post("/v1/events/media:batch", media(11), key=KEYS[1])
+
+    assert [first.status, refused.status, other.status] == [202, 429, 202]
+    label = label_of(KEYS[0].encode())
+    assert refused.body["key"] == label and KEYS[0] not in json.dumps(refused.body)
+    assert refused.body["limit_events_per_second"] == 2
+    assert 0 < float(refused.headers["retry-after"]) <= 1
+    assert over_burst.status == 413 and over_burst.body["error"] == "over_burst"
+    assert "send smaller batches" in over_burst.body["message"]
+    accepted = first.body["event_ids"] + other.body["event_ids"]
+    written = id_counts(read_events(api, "media", accepted), "media")
+    assert sum(written.values()) == 20, "a refused request wrote something"
 
 
 def test_a_body_over_the_limit_gets_413_declared_or_chunked(api) -> None:

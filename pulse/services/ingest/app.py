@@ -14,6 +14,7 @@ by route template, so that product ids in paths do not make new metric series.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from pulse.config import PulseConfig
 from pulse.events.domains import EMOJI, PRODUCT, SCHEMAS
 from pulse.events.schema import EventSchema, compact_json
 from pulse.services.auth import HEADER, ApiKeys
+from pulse.services.ingest.limits import KeyRateLimits
 from pulse.services.ingest.metrics import CONTENT_TYPE, IngestMetrics, render
 from pulse.services.ingest.producer import ProducerClosed, QueueFull
 from pulse.services.ingest.records import Outgoing, new_event_id, outgoing
@@ -83,15 +85,20 @@ class AppSettings:
     topics: Mapping[str, str]  # domain -> topic
     max_body_bytes: int
     max_queue: int
+    rate_per_key: float  # events a second each key may send, on average ...
+    burst_per_key: int  # ... and at once
 
     @classmethod
-    def from_config(cls, conf: PulseConfig) -> AppSettings:
-        """Topics of every domain that has a schema, and the `ingest` limits."""
+    def from_config(cls, conf: PulseConfig, share: float = 1.0) -> AppSettings:
+        """Topics of every domain that has a schema, and the `ingest` limits; `share` is this
+        process's part of the per-key rate limits (1/N of N workers)."""
         all_topics = conf.topics.all()
         return cls(
             topics={domain: all_topics[domain].name for domain in SCHEMAS},
             max_body_bytes=conf.ingest.max_body_bytes,
             max_queue=conf.ingest.max_queue,
+            rate_per_key=conf.ingest.rate_limit_events_per_second * share,
+            burst_per_key=max(1, math.floor(conf.ingest.rate_limit_burst_events * share)),
         )
 
 
@@ -173,8 +180,9 @@ class IngestApp:
     ) -> None:
         self._settings, self._keys = settings, keys
         self._producer, self._metrics = producer, metrics
+        self._limits = KeyRateLimits(settings.rate_per_key, settings.burst_per_key)
         self.lost = 0
-        self._handlers: dict[str, Callable[[bytes, dict[str, str]], Answer]] = {
+        self._handlers: dict[str, Callable[[bytes, dict[str, str], str], Answer]] = {
             "/v1/emoji": self._post_emoji,
             "/v1/events/{domain}": self._post_event,
             "/v1/events/{domain}:batch": self._post_batch,
@@ -242,43 +250,45 @@ class IngestApp:
         if template == "/metrics":
             snapshot = self._metrics.snapshot(self._producer.depth)
             return Answer(200, render(snapshot).encode(), CONTENT_TYPE)
-        if not self._keys.allows(_header(scope, _HEADER_NAME)):
+        key = self._keys.match(_header(scope, _HEADER_NAME))
+        if key is None:
             raise Rejected(401, "unauthorized", f"a valid {HEADER} header is required")
         body = await read_body(scope, receive, self._settings.max_body_bytes)
-        return self._handlers[template](body, params)
+        return self._handlers[template](body, params, key)
 
-    def _post_emoji(self, body: bytes, _params: dict[str, str]) -> Answer:
+    def _post_emoji(self, body: bytes, _params: dict[str, str], key: str) -> Answer:
         event = emoji_event(parse_json(body), new_event_id(EMOJI_ID_PREFIX))
         record = outgoing(EMOJI, event, self._settings.topics["emoji"], ack=True)
-        self._accept("emoji", [record])
+        self._accept("emoji", [record], key)
         return Answer.json(202, {"event_id": record.event_id})
 
-    def _post_event(self, body: bytes, params: dict[str, str]) -> Answer:
+    def _post_event(self, body: bytes, params: dict[str, str], key: str) -> Answer:
         domain = params["domain"]
         schema = _schema_of(domain)
         event = checked(schema, parse_json(body))
         record = outgoing(schema, event, self._settings.topics[domain], _ack_wanted(domain))
-        self._accept(domain, [record])
+        self._accept(domain, [record], key)
         return Answer.json(202, {"event_id": record.event_id})
 
-    def _post_batch(self, body: bytes, params: dict[str, str]) -> Answer:
+    def _post_batch(self, body: bytes, params: dict[str, str], key: str) -> Answer:
         domain = params["domain"]
         schema = _schema_of(domain)
         events = checked_batch(schema, parse_json(body))
         topic, ack = self._settings.topics[domain], _ack_wanted(domain)
         records = [outgoing(schema, event, topic, ack) for event in events]
-        self._accept(domain, records)
+        self._accept(domain, records, key)
         return Answer.json(
             202, {"accepted": len(records), "event_ids": [record.event_id for record in records]}
         )
 
-    def _post_product(self, body: bytes, params: dict[str, str]) -> Answer:
+    def _post_product(self, body: bytes, params: dict[str, str], key: str) -> Answer:
         event = product_change(params["product_id"], parse_json(body))
         record = outgoing(PRODUCT, event, self._settings.topics["product"], ack=True)
-        self._accept("product", [record])
+        self._accept("product", [record], key)
         return Answer.json(202, {"event_id": record.event_id})
 
-    def _accept(self, domain: str, records: Sequence[Outgoing]) -> None:
+    def _accept(self, domain: str, records: Sequence[Outgoing], key: str) -> None:
+        self._within_rate(key, len(records))
         try:
             self._producer.submit(records)
         except QueueFull as exc:
@@ -288,6 +298,36 @@ class IngestApp:
         except ProducerClosed as exc:
             raise Rejected(503, "stopping", str(exc), {"Retry-After": "1"}) from None
         self._metrics.accepted(domain, len(records))
+
+    def _within_rate(self, key: str, events: int) -> None:
+        """Refuse, taking nothing, what would overdraw `key`'s bucket: 429 and when to retry,
+        or 413 for a batch larger than the burst, which waiting would never let through."""
+        wait = self._limits.take(key, events)
+        if wait == 0.0:
+            return
+        limit = {
+            "key": key,
+            "limit_events_per_second": self._limits.rate,
+            "burst_events": self._limits.burst,
+        }
+        if math.isinf(wait):
+            raise Rejected(
+                413,
+                "over_burst",
+                f"a batch of {events} events is more than {key} may send at once "
+                f"({self._limits.burst}); send smaller batches",
+                events=events,
+                **limit,
+            )
+        raise Rejected(
+            429,
+            "rate_limited",
+            f"{key} sends more than {self._limits.rate:g} events a second; retry after "
+            f"{wait:.2f} s",
+            {"Retry-After": str(math.ceil(wait))},
+            retry_after_seconds=round(wait, 3),
+            **limit,
+        )
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

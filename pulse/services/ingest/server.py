@@ -70,21 +70,22 @@ def serve(
     return 1 if code == 0 and app.lost else code
 
 
-def build_app(conf: PulseConfig) -> IngestApp:
-    """The application of one process: its own keys, metrics and producer."""
-    settings = AppSettings.from_config(conf)
+def build_app(conf: PulseConfig, workers: int = 1) -> IngestApp:
+    """The application of one process of `workers`: its own keys, metrics, producer and
+    share of the per-key rate limits."""
+    settings = AppSettings.from_config(conf, share=1 / workers)
     metrics = IngestMetrics(max_queue=conf.ingest.max_queue)
     producer = IngestProducer(conf.kafka, ProducerSettings.from_config(conf), metrics)
     return IngestApp(settings, _api_keys_of(conf), producer, metrics)
 
 
-def _worker_app(conf: PulseConfig) -> IngestApp:
+def _worker_app(conf: PulseConfig, workers: int) -> IngestApp:
     """`build_app` in a worker process, which starts with no logging configured."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
-    return build_app(conf)
+    return build_app(conf, workers)
 
 
 def _uvicorn_config(app: object, host: str, port: int, **options: object) -> uvicorn.Config:
@@ -104,7 +105,7 @@ def _uvicorn_config(app: object, host: str, port: int, **options: object) -> uvi
 def _serve_workers(conf: PulseConfig, host: str, port: int, workers: int) -> int:
     """uvicorn's supervisor: the port bound here, `workers` processes each building its app
     (the factory and the configuration are pickled to them); returns once all have stopped."""
-    config = _uvicorn_config(partial(_worker_app, conf), host, port, factory=True, workers=workers)
+    config = _uvicorn_config(partial(_worker_app, conf, workers), host, port, factory=True, workers=workers)
     bound = config.bind_socket()
     # uvicorn binds it with proto 0, and asyncio enables TCP_NODELAY only on accepted sockets
     # whose proto is IPPROTO_TCP: without this, every keep-alive answer (headers and body are
