@@ -105,7 +105,8 @@ def _uvicorn_config(app: object, host: str, port: int, **options: object) -> uvi
 def _serve_workers(conf: PulseConfig, host: str, port: int, workers: int) -> int:
     """uvicorn's supervisor: the port bound here, `workers` processes each building its app
     (the factory and the configuration are pickled to them); returns once all have stopped."""
-    config = _uvicorn_config(partial(_worker_app, conf, workers), host, port, factory=True, workers=workers)
+    factory = partial(_worker_app, conf, workers)
+    config = _uvicorn_config(factory, host, port, factory=True, workers=workers)
     bound = config.bind_socket()
     # uvicorn binds it with proto 0, and asyncio enables TCP_NODELAY only on accepted sockets
     # whose proto is IPPROTO_TCP: without this, every keep-alive answer (headers and body are
