@@ -2,7 +2,10 @@
 
 - `produced`: a PostgreSQL database, a MySQL database, a Redis database and a lake that the real
   jobs filled from simulated traffic (every domain, some bad records, product changes through
-  the ingest API so that they carry producer acks), once per test session.
+  the ingest API so that they carry producer acks) and from the hostile set of `tests.hostile`
+  (10,000 malformed records, SQL injection strings, duplicates), once per test session: the
+  readers must cope with whatever the jobs let through, and one run of the jobs is what the
+  test budget affords.
 - `empty_stores`: the same kinds of stores, migrated and empty.
 - `unreachable_stores`: settings that point every store at a port where nothing listens.
 
@@ -28,6 +31,7 @@ from pulse.local.migrate import create_mysql_database, migrate_mysql, migrate_po
 from pulse.simulate.segments import seed_segments
 from pulse.stores import mysql_connect, postgres_connect, redis_client
 from tests.conftest import free_tcp_port
+from tests.hostile import Hostile, publish_hostile
 from tests.jobstack import JobStack
 from tests.services.support import KEYS, Api, launch
 
@@ -42,6 +46,7 @@ class Stores:
 
     env: dict[str, str]
     conf: PulseConfig
+    hostile: Hostile | None = None  # what `produced` sent besides the simulators
 
     def apply(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Put the settings into this process's environment (AppTest, notebook kernels)."""
@@ -113,10 +118,11 @@ def produced(
         finally:
             assert api.stop() == 0, api.log.read_text()
         jobs.simulate("all", rate=300, seconds=4, seed=11, bad_ratio=0.03)
+        hostile = publish_hostile(produced_conf, seed=13)
         jobs.run_together("lake", "live", "enrich")
         jobs.run("monitor")  # last: it reads the other jobs' batch reports too
         settings.pop("PULSE_INGEST__API_KEYS")
-        yield Stores(settings, produced_conf)
+        yield Stores(settings, produced_conf, hostile)
 
 
 @pytest.fixture(scope="session")

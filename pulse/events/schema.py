@@ -11,10 +11,20 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 Kind = Literal["string", "long", "double", "boolean", "timestamp", "object", "list"]
+
+# The bounds of an event time, part of every domain's contract like a field's length limit.
+# Before 2000: a device whose clock was never set (1970, year 1), not an event that happened
+# then; a floor rather than a maximum age, because replaying history (a backfill) is legitimate.
+# After its reception by more than five minutes: a clock running ahead, whose event would
+# move the emoji watermark forward and make every on-time event after it "late".
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(minutes=5)
+# PostgreSQL's text cannot hold U+0000; refused at the door rather than failing a batch.
+NUL = "\x00"
 
 
 class InvalidEvent(ValueError):
@@ -59,12 +69,31 @@ class EventSchema:
         raise KeyError(f"{self.domain} has no field {name!r}")
 
 
-def validate(schema: EventSchema, event: Any) -> dict[str, Any]:
-    """Return the event if it matches `schema`, else raise `InvalidEvent` naming field and value."""
+def validate(
+    schema: EventSchema, event: Any, received_at: datetime | None = None
+) -> dict[str, Any]:
+    """Return the event if it matches `schema`, else raise `InvalidEvent` naming field and value.
+
+    `received_at` (when known: the moment an API took the event, a record's Kafka timestamp)
+    bounds the event time from above by `MAX_AHEAD`.
+    """
     if not isinstance(event, Mapping):
         raise InvalidEvent(schema.domain, "<event>", event, "must be a JSON object")
     _check_object(schema.domain, schema.fields, event, prefix="")
+    _check_event_time(schema, event[schema.time_field], received_at)
     return dict(event)
+
+
+def _check_event_time(schema: EventSchema, value: str, received_at: datetime | None) -> None:
+    moment = parse_timestamp(value)
+    if moment < EARLIEST_EVENT_TIME:
+        raise InvalidEvent(schema.domain, schema.time_field, value, EARLY_REASON)
+    if received_at is not None and moment > received_at + MAX_AHEAD:
+        raise InvalidEvent(schema.domain, schema.time_field, value, AHEAD_REASON)
+
+
+EARLY_REASON = f"is before {EARLIEST_EVENT_TIME:%Y-%m-%d} (a clock that was never set)"
+AHEAD_REASON = f"is more than {MAX_AHEAD.seconds} s ahead of when it was received"
 
 
 def example(schema: EventSchema) -> dict[str, Any]:
@@ -132,6 +161,8 @@ def _check_value(domain: str, field: Field, kind: Kind, value: Any, path: str) -
             raise InvalidEvent(domain, path, value, f"is longer than {field.max_length} characters")
         if field.choices and value not in field.choices:
             raise InvalidEvent(domain, path, value, f"must be one of {', '.join(field.choices)}")
+        if NUL in value:
+            raise InvalidEvent(domain, path, value, NUL_REASON)
     elif kind in ("long", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidEvent(domain, path, value, f"must be a number ({kind})")
@@ -165,6 +196,9 @@ def _check_value(domain: str, field: Field, kind: Kind, value: Any, path: str) -
             if element is None:
                 raise InvalidEvent(domain, f"{path}[{index}]", element, "must not be null")
             _check_value(domain, field, field.item, element, f"{path}[{index}]")
+
+
+NUL_REASON = "contains a NUL character (U+0000), which PostgreSQL cannot store"
 
 
 def _example_object(fields: tuple[Field, ...]) -> dict[str, Any]:

@@ -10,9 +10,17 @@ from __future__ import annotations
 import json
 import random
 from bisect import bisect_right
+from datetime import timedelta
 from typing import Any
 
-from pulse.events.schema import EventSchema, Field
+from pulse.events.domains import SCHEMAS, SOURCE_DOMAINS
+from pulse.events.schema import (
+    EventSchema,
+    Field,
+    example,
+    format_timestamp,
+    parse_timestamp,
+)
 from pulse.simulate.draws import cumulative
 
 BAD_KINDS: tuple[str, ...] = (
@@ -26,6 +34,10 @@ BAD_KINDS: tuple[str, ...] = (
     "oversized",
     "bad_timestamp",
     "unknown_field",
+    "ancient_time",
+    "future_time",
+    "nul_character",
+    "wrong_domain",
 )
 # Oversized records are rare: at a 5% bad ratio and 20k events/s they still come about once a
 # second, each one ~0.9 MB.
@@ -47,6 +59,13 @@ _WRONG_VALUES: dict[str, Any] = {
     "list": {"not": "a list"},
 }
 _BAD_TIMES = ("22/11/2026 20:15:00", "yesterday", "", "2026-13-45T25:61:00Z")
+# Clocks never set (the Unix epoch, year 1) and one just before the floor.
+_ANCIENT_TIMES = (
+    "1970-01-01T00:00:00.000Z",
+    "0001-01-01T00:00:00.000Z",
+    "1999-12-31T23:59:59.999Z",
+)
+_AHEAD = (timedelta(minutes=6), timedelta(days=1), timedelta(days=3650))
 
 
 def choose_kind(rng: random.Random) -> str:
@@ -88,6 +107,17 @@ def malformed(schema: EventSchema, event: dict[str, Any], kind: str, rng: random
         bad[schema.time_field] = rng.choice((naive, *_BAD_TIMES))
     elif kind == "unknown_field":
         bad["extra_field"] = rng.choice(("surprise", 1, True))
+    elif kind == "ancient_time":
+        bad[schema.time_field] = rng.choice(_ANCIENT_TIMES)
+    elif kind == "future_time":
+        moment = parse_timestamp(event[schema.time_field]) + rng.choice(_AHEAD)
+        bad[schema.time_field] = format_timestamp(moment)
+    elif kind == "nul_character":
+        path = _padding_target(schema.fields, event, schema)
+        _set_path(bad, path, "before\x00after")
+    elif kind == "wrong_domain":
+        other = rng.choice([SCHEMAS[d] for d in SOURCE_DOMAINS if d != schema.domain])
+        return _dumps(example(other)).encode()
     else:
         raise ValueError(f"unknown bad kind {kind!r}; known: {', '.join(BAD_KINDS)}")
     return _dumps(bad).encode()

@@ -16,7 +16,16 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pulse.events.schema import EventSchema, Field
+from pulse.events.schema import (
+    AHEAD_REASON,
+    EARLIEST_EVENT_TIME,
+    EARLY_REASON,
+    MAX_AHEAD,
+    NUL,
+    NUL_REASON,
+    EventSchema,
+    Field,
+)
 from pulse.events.spark import struct_type
 
 CORRUPT = "_corrupt_record"
@@ -53,6 +62,7 @@ def parse_events(records: DataFrame, schema: EventSchema) -> DataFrame:
                 F.concat(F.lit("malformed JSON or a field of the wrong type: "), _excerpt()),
             ),
             *_field_checks(schema.fields, F.col("event")),
+            *_event_time_checks(schema),
         ]
     )
     textual = _first_error(
@@ -136,6 +146,9 @@ def _field_checks(
         if field.max_length is not None:
             reason = F.lit(f"field '{shown}' is longer than {field.max_length} characters")
             checks.append((column.isNotNull() & (F.length(column) > field.max_length), reason))
+        if field.kind == "string":
+            reason = F.lit(f"field '{shown}' {NUL_REASON}")
+            checks.append((column.isNotNull() & column.contains(NUL), reason))
         if field.kind == "object":
             nested = _field_checks(field.fields, column, shown + ".")
             checks.extend((column.isNotNull() & failed, reason) for failed, reason in nested)
@@ -143,6 +156,22 @@ def _field_checks(
             reason = F.lit(f"field '{shown}' has an invalid element")
             checks.append((column.isNotNull() & F.exists(column, _element_check(field)), reason))
     return checks
+
+
+def _event_time_checks(schema: EventSchema) -> list[tuple[Column, Column]]:
+    """The bounds of `validate` on the event time, the record's Kafka timestamp as its
+    reception: before `EARLIEST_EVENT_TIME`, or ahead of the record by more than `MAX_AHEAD`."""
+    moment = F.col(f"event.{schema.time_field}")
+    shown = F.date_format(moment, _WIRE_TIMESTAMP)
+
+    def reason(text: str) -> Column:
+        return F.concat(F.lit(f"field '{schema.time_field}' {text} (got '"), shown, F.lit("')"))
+
+    latest = F.col("kafka_timestamp") + F.expr(f"INTERVAL {MAX_AHEAD.seconds} SECONDS")
+    return [
+        (moment < F.lit(EARLIEST_EVENT_TIME), reason(EARLY_REASON)),
+        (moment > latest, reason(AHEAD_REASON)),
+    ]
 
 
 def _element_check(field: Field) -> Callable[[Column], Column]:

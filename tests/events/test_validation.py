@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from pulse.events import SCHEMAS, InvalidEvent, example, schema_for, validate
@@ -70,3 +72,25 @@ def test_an_event_must_be_an_object():
 def test_unknown_domains_are_named():
     with pytest.raises(KeyError, match="unknown domain 'weather'"):
         schema_for("weather")
+
+
+def test_an_event_time_before_2000_is_a_clock_never_set():
+    with pytest.raises(InvalidEvent, match=r"field 'ts' is before 2000-01-01") as early:
+        validate(EMOJI, {**example(EMOJI), "ts": "1970-01-01T00:00:00Z"})
+
+    assert early.value.field == "ts" and early.value.value == "1970-01-01T00:00:00Z"
+
+
+def test_an_event_time_more_than_five_minutes_after_its_reception_is_refused():
+    received = datetime(2026, 11, 22, 20, 15, tzinfo=UTC)
+    event = example(EMOJI)  # at 20:15:00
+
+    validate(EMOJI, {**event, "ts": "2026-11-22T20:20:00Z"}, received_at=received)
+    with pytest.raises(InvalidEvent, match="more than 300 s ahead of when it was received"):
+        validate(EMOJI, {**event, "ts": "2026-11-22T20:20:00.001Z"}, received_at=received)
+
+
+def test_a_nul_character_is_refused_in_any_text_field():
+    with pytest.raises(InvalidEvent, match=r"field 'metadata\.content_id' contains a NUL"):
+        validate(MEDIA, {**example(MEDIA), "metadata": {**example(MEDIA)["metadata"],
+                                                       "content_id": "c\x00"}})  # fmt: skip

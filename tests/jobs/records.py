@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -22,6 +23,7 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp_ms: int  # the record's Kafka timestamp: when it was produced
 
 
 def read_all(conf: PulseConfig, topic: str) -> list[Record]:
@@ -45,7 +47,14 @@ def read_all(conf: PulseConfig, topic: str) -> list[Record]:
                 for message in consumer.consume(min(10_000, end - got), 10):
                     assert message.error() is None, message.error()
                     records.append(
-                        Record(topic, partition, message.offset(), message.key(), message.value())
+                        Record(
+                            topic,
+                            partition,
+                            message.offset(),
+                            message.key(),
+                            message.value(),
+                            message.timestamp()[1],
+                        )
                     )
                     got += 1
     finally:
@@ -53,12 +62,14 @@ def read_all(conf: PulseConfig, topic: str) -> list[Record]:
     return records
 
 
-def is_valid(schema: EventSchema, value: bytes | None) -> bool:
-    """The producers' verdict on a record value (strict UTF-8, JSON, schema)."""
-    if value is None:
+def is_valid(schema: EventSchema, record: Record) -> bool:
+    """The producers' verdict on a record (strict UTF-8, JSON, schema, its event time against
+    its Kafka timestamp)."""
+    if record.value is None:
         return False
+    received = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
     try:
-        validate(schema, json.loads(value.decode("utf-8")))
+        validate(schema, json.loads(record.value.decode("utf-8")), received_at=received)
     except (UnicodeDecodeError, ValueError, InvalidEvent):
         return False
     return True
@@ -68,7 +79,5 @@ def valid_events(conf: PulseConfig, domain: str, schema: EventSchema) -> list[di
     """The valid events of a domain's topic, decoded."""
     topic = getattr(conf.topics, domain).name
     return [
-        json.loads(record.value)
-        for record in read_all(conf, topic)
-        if record.value is not None and is_valid(schema, record.value)
+        json.loads(record.value) for record in read_all(conf, topic) if is_valid(schema, record)
     ]

@@ -151,7 +151,7 @@ def test_a_killed_lake_job_resumes_with_every_sink_exact(job_stack):
 
     produced = {d: read_all(conf, getattr(conf.topics, d).name) for d in SOURCE_DOMAINS}
     bad = {(r.topic, r.partition, r.offset) for d, rs in produced.items() for r in rs
-           if not is_valid(SCHEMAS[d], r.value)}  # fmt: skip
+           if not is_valid(SCHEMAS[d], r)}  # fmt: skip
     bronze = DeltaTable(f"{conf.lake.path}/bronze").to_pyarrow_table().to_pylist()
     sources = [b for b in bronze if b["topic"] != conf.topics.monitoring.name]
     assert sorted((b["topic"], b["partition"], b["offset"]) for b in sources) == sorted(

@@ -18,8 +18,7 @@ def test_every_record_lands_in_bronze_and_each_bad_one_in_the_dead_letters(job_s
     job_stack.simulate("all", rate=300, seconds=2, bad_ratio=0.05, seed=11)
     produced = {d: read_all(conf, getattr(conf.topics, d).name) for d in SOURCE_DOMAINS}
     bad = {
-        d: [r for r in records if not is_valid(SCHEMAS[d], r.value)]
-        for d, records in produced.items()
+        d: [r for r in records if not is_valid(SCHEMAS[d], r)] for d, records in produced.items()
     }
     assert all(bad.values()), "the simulator produced no bad records to follow"
 

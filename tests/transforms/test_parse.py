@@ -204,12 +204,17 @@ def test_bad_records_carry_a_reason_naming_the_field_and_value(spark):
         json.dumps({**good, "ts": "yesterday"}).encode(),
         json.dumps({**good, "colour": "red"}).encode(),
         json.dumps({**good, "ts": "2026-11-22T20:15:00"}).encode(),
+        json.dumps({**good, "user_id": "u\x001"}).encode(),
+        json.dumps({**good, "ts": "1970-01-01T00:00:00Z"}).encode(),
+        json.dumps({**good, "ts": "2026-11-22T20:20:00.001Z"}).encode(),  # 300.001 s ahead
     ]
-    frame = parse_events(records(spark, json.dumps(good).encode(), *bad, topic="emoji"), EMOJI)
+    at_the_bound = json.dumps({**good, "ts": "2026-11-22T20:20:00Z"}).encode()
+    values = (json.dumps(good).encode(), *bad, at_the_bound)
+    frame = parse_events(records(spark, *values, topic="emoji"), EMOJI)
 
     reasons = {row.offset: row.reason for row in invalid_events(frame).collect()}
 
-    assert valid_events(frame).count() == 1
+    assert valid_events(frame).count() == 2
     assert reasons == {
         1: "empty record: the value is null",
         2: "invalid UTF-8 in the value",
@@ -220,6 +225,11 @@ def test_bad_records_carry_a_reason_naming_the_field_and_value(spark):
         + json.dumps({**good, "ts": "yesterday"}),
         7: "field 'colour' is not a field of this event",
         8: "field 'ts' must be an ISO-8601 timestamp with a zone (got '2026-11-22T20:15:00')",
+        9: "field 'user_id' contains a NUL character (U+0000), which PostgreSQL cannot store",
+        10: "field 'ts' is before 2000-01-01 (a clock that was never set) "
+        "(got '1970-01-01T00:00:00.000Z')",
+        11: "field 'ts' is more than 300 s ahead of when it was received "
+        "(got '2026-11-22T20:20:00.001Z')",
     }
 
 

@@ -7,6 +7,7 @@ unit-tested without a server; `app.py` only maps `InvalidRequest` to a 422 answe
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pulse.events.domains import EMOJI, PRODUCT
@@ -63,7 +64,7 @@ def emoji_event(body: Any, event_id: str) -> dict[str, Any]:
 def checked(schema: EventSchema, body: Any, index: int | None = None) -> dict[str, Any]:
     """The event if it matches its domain's schema; else `InvalidRequest` naming field and value."""
     try:
-        return validate(schema, body)
+        return validate(schema, body, received_at=datetime.now(UTC))
     except InvalidEvent as exc:
         raise InvalidRequest.from_event(exc, index) from None
 
