@@ -92,6 +92,7 @@ def run(
     by_name = {spec.name: spec for spec in specs}
     pauses = dict.fromkeys(running, 1.0)
     restarts = dict.fromkeys(running, 0)
+    started_at = dict.fromkeys(running, time.monotonic())
     failed = False
     while running and not stopping.is_set():
         time.sleep(0.5)
@@ -109,12 +110,17 @@ def run(
                 failed = True
                 del running[name]
             else:
+                # A query that ran well for a while before failing meets a new outage: it starts
+                # over at the shortest pause, not at the longest a past outage left behind.
+                if time.monotonic() - started_at[name] > 2 * _MAX_RESTART_PAUSE:
+                    pauses[name] = 1.0
                 log.error("query %s failed, restarting in %.0f s: %s", name, pauses[name], error)
                 if stopping.wait(pauses[name]):
                     break
                 pauses[name] = min(pauses[name] * 2, _MAX_RESTART_PAUSE)
                 restarts[name] += 1
                 running[name] = start(by_name[name], conf, available_now=available_now)
+                started_at[name] = time.monotonic()
     for query in running.values():
         query.stop()
     drain_progress(spark)

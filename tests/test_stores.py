@@ -23,7 +23,7 @@ from pulse.stores import (
     redis_ping,
 )
 from tests.conftest import free_tcp_port
-from tests.private_postgres import private_postgres
+from tests.private_stores import private_postgres
 
 
 @pytest.fixture(scope="module")

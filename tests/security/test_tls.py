@@ -27,7 +27,7 @@ from pulse.kafka.options import SourceOptions
 from pulse.kafka.read import _from_config
 from pulse.stores import StoreUnavailable, mysql_connect, postgres_connect, redis_client
 from tests.conftest import free_tcp_port
-from tests.private_postgres import private_postgres, set_password
+from tests.private_stores import private_postgres, set_password
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ from tests.browser import chromium, screenshot
 from tests.conftest import free_tcp_port
 from tests.jobs.conftest import databases  # noqa: F401  (the migrated schemas, a fixture)
 from tests.polling import wait_for
-from tests.services.gateway.support import REGISTRY_KEY, Service, service_starter
+from tests.services.gateway.support import REGISTRY_KEY, Service, StartService, service_starter
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
@@ -62,6 +62,8 @@ class DeliveryStack:
     registry_url: str
     nodes: dict[str, Service]
     producer: Producer
+    start: StartService | None = None  # starts (or starts again) a `pulse serve` service
+    registry: Service | None = None
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """One registry request: status and JSON body."""
@@ -185,8 +187,8 @@ def stack(
     ensure_topics(conf.kafka, {t.name: t.partitions for t in conf.topics.all().values()})
     producer = Producer(conf.kafka.client_params())
     with service_starter(env, tmp_path_factory) as start:
-        delivery = DeliveryStack(conf, prefix, registry_url, {}, producer)
-        start("registry", port=port, ready=lambda _s: _answers(delivery))
+        delivery = DeliveryStack(conf, prefix, registry_url, {}, producer, start)
+        delivery.registry = start("registry", port=port, ready=lambda _s: _answers(delivery))
         start("ingest", port=ingest_port, ready=lambda s: "ingest API on" in s.output())
         for cluster in CLUSTERS:
             name = f"{prefix}{cluster}"
@@ -391,6 +393,32 @@ def test_the_page_api_sends_a_subscribers_viewer_to_its_subscribers_node_and_nam
     assert (body["node_id"], body["url"]) == (expected["node_id"], expected["url"])
     status, body = page_api("/api/assignment?match_id=m%20x&client_id=c")
     assert (status, body["field"], body["value"]) == (400, "match_id", "m x")
+
+
+def test_a_restarted_registry_leaves_every_client_its_stream(stack, viewers):
+    """The registry is the control plane only: killed, its clients keep their sockets and their
+    updates; started again, nodes heartbeat into it and new clients are assigned."""
+    match_id = unique("m")
+    watching = [viewers.add(match_id) for _ in range(4)]
+    port = int(stack.registry_url.rsplit(":", 1)[1])
+
+    stack.registry.kill()
+    assert not _answers(stack)
+    during = {**example(SCHEMAS["sports"]), "event_id": unique("se"), "match_id": match_id,
+              "sequence": 5, "ts": now()}  # fmt: skip
+    stack.produce("sports", match_id, during)
+    for viewer in watching:
+        wait_for(lambda v=viewer: bool(v.of("score", sequence=5)), 10, "a score, registry down")
+    stack.registry = stack.start("registry", port=port, ready=lambda _s: _answers(stack))
+    newcomer = viewers.add(match_id)
+    after = {**during, "event_id": unique("se"), "sequence": 6, "ts": now()}
+    stack.produce("sports", match_id, after)
+
+    for viewer in [*watching, newcomer]:
+        wait_for(lambda v=viewer: bool(v.of("score", sequence=6)), 10, "a score, registry back")
+    print(f"\nregistry killed and started again: {len(watching)} clients kept their one "
+          f"connection and got both scores; a new client was assigned afterwards")  # fmt: skip
+    assert all(v.client.connections == 1 for v in watching)
 
 
 def test_a_killed_nodes_clients_move_and_receive_the_next_updates(stack, viewers):

@@ -1,0 +1,65 @@
+"""20 SIGKILLs of the live job's driver at random moments of a steady stream: every sink exact.
+
+The job runs with its 2-second trigger while `pulse simulate all` sends 50 events a second per
+domain. Each kill lands at a random moment 3 to 12 s after a start: while the JVM starts, in
+the first batch (Python workers starting) or in steady batches, before or after some sinks
+wrote. The whole process group dies (driver JVM, Python workers): nothing gets to clean up.
+After the 20th kill the stream stops and the job catches up once; then every sink must hold
+exactly what the topics say, each event counted once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from pulse.stores import postgres_connect
+from tests.faults.conftest import FaultStack
+from tests.faults.exact import live_sinks, report
+
+pytestmark = [pytest.mark.spark, pytest.mark.broker]
+
+KILLS = 20
+
+
+def committed_batches(stack: FaultStack) -> int:
+    """Batches the busiest of the live job's queries committed to PostgreSQL, over all its runs
+    (batch ids go on from the checkpoint across restarts)."""
+    pg = postgres_connect(stack.conf.postgres)
+    try:
+        with pg.cursor() as cur:
+            cur.execute("SELECT coalesce(max(batch_id) + 1, 0) FROM sink_ledger")
+            return int(cur.fetchone()[0])
+    finally:
+        pg.close()
+
+
+def test_twenty_kills_of_the_live_driver_leave_every_sink_exact(fault_stack: FaultStack) -> None:
+    stack = fault_stack
+    rng = random.Random(20)
+    stream = stack.stream(rate=50, seconds=3600, seed=31)
+    moments = []
+    try:
+        for number in range(1, KILLS + 1):
+            job = stack.jobs.start("live")
+            moment = rng.uniform(3, 12)
+            time.sleep(moment)  # the random moment itself: nothing to poll for
+            assert job.poll() is None, f"the live job exited by itself before kill {number}"
+            stack.jobs.kill(job)
+            moments.append(round(moment, 1))
+    finally:
+        stream.terminate()
+        stream.wait(30)
+    print(f"\n{KILLS} SIGKILLs of the live job, at these seconds after each start: {moments}")
+    committed = committed_batches(stack)
+    print(f"batches committed between the kills (PostgreSQL ledger): {committed}")
+    assert committed > KILLS // 2, "few kills landed after any work: the test proves little"
+
+    stack.jobs.run("live")
+
+    report(
+        f"live job after {KILLS} SIGKILLs: expected (from the topics) vs found",
+        live_sinks(stack.conf, stack.followers()),
+    )
