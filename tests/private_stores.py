@@ -20,10 +20,12 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import redis
 from pydantic import SecretStr
 
 from pulse.config import MySQLConfig, PostgresConfig, RedisConfig
 from tests.conftest import free_tcp_port
+from tests.polling import wait_for
 
 _START_SECONDS = 30
 
@@ -191,6 +193,21 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         _until_listening("redis", self.port, self._process)
+        client = redis.Redis(port=self.port)
+        try:
+            wait_for(self._loaded(client), _START_SECONDS, "redis to load its append-only file")
+        finally:
+            client.close()
+
+    @staticmethod
+    def _loaded(client: redis.Redis):
+        def loaded() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.BusyLoadingError:
+                return False
+
+        return loaded
 
     def stop(self) -> None:
         assert self._process is not None
