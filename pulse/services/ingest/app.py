@@ -25,6 +25,7 @@ from pulse.events.schema import EventSchema, compact_json
 from pulse.services.auth import HEADER, ApiKeys
 from pulse.services.ingest.limits import KeyRateLimits
 from pulse.services.ingest.metrics import CONTENT_TYPE, IngestMetrics, render
+from pulse.services.ingest.openapi import openapi_document
 from pulse.services.ingest.producer import ProducerClosed, QueueFull
 from pulse.services.ingest.records import Outgoing, new_event_id, outgoing
 from pulse.services.ingest.requests import (
@@ -50,6 +51,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ROUTES: dict[str, str] = {
     "/health": "GET",
     "/metrics": "GET",
+    "/openapi.json": "GET",
     "/v1/emoji": "POST",
     "/v1/events/{domain}": "POST",
     "/v1/events/{domain}:batch": "POST",
@@ -181,6 +183,7 @@ class IngestApp:
         self._settings, self._keys = settings, keys
         self._producer, self._metrics = producer, metrics
         self._limits = KeyRateLimits(settings.rate_per_key, settings.burst_per_key)
+        self._openapi = Answer.json(200, openapi_document())  # made once: it never changes
         self.lost = 0
         self._handlers: dict[str, Callable[[bytes, dict[str, str], str], Answer]] = {
             "/v1/emoji": self._post_emoji,
@@ -247,6 +250,8 @@ class IngestApp:
             return Answer.json(
                 200, {"status": "ok", "queue_depth": depth, "max_queue": self._settings.max_queue}
             )
+        if template == "/openapi.json":
+            return self._openapi
         if template == "/metrics":
             snapshot = self._metrics.snapshot(self._producer.depth)
             return Answer(200, render(snapshot).encode(), CONTENT_TYPE)
