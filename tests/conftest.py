@@ -122,3 +122,19 @@ def start_api(
 
     with api_starter(test_env, tmp_path_factory) as start:
         yield start
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the `counts` tests counted (faults, bad input, fuzzing), passed or failed: pytest
+    shows a passing test's output nowhere else, and these figures are the point of them."""
+    reports = [
+        report
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if report.when == "call" and "counts" in report.keywords and report.capstdout
+    ]
+    if reports:
+        terminalreporter.section("what the fault, bad-input and fuzz tests counted")
+    for report in reports:
+        terminalreporter.write_line(f"{report.nodeid} ({report.outcome})", bold=True)
+        terminalreporter.write(report.capstdout)

@@ -21,7 +21,7 @@ from pulse.simulate.bad import BAD_KINDS, malformed
 from tests.services.support import KEYS, Api, read_answer, read_until
 from tests.services.test_ingest import id_counts
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.counts]
 
 MALFORMED = 10_000
 OVERSIZED = 5

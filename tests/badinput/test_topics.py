@@ -23,7 +23,7 @@ from tests.jobs.records import Record, is_valid, read_all
 from tests.jobs.test_live_job import window_start
 from tests.stacks import Stores
 
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
+pytestmark = [pytest.mark.spark, pytest.mark.broker, pytest.mark.counts]
 
 # What the reason of each kind's dead letter says (the first failed check names it).
 REASONS = {

@@ -30,7 +30,7 @@ from tests.faults.exact import live_sinks, report
 from tests.polling import wait_for
 from tests.services.support import KEYS, Api, launch, read_until
 
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
+pytestmark = [pytest.mark.spark, pytest.mark.broker, pytest.mark.counts]
 
 FREEZE_SECONDS = 30
 BATCH = 20

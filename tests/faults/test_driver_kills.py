@@ -19,7 +19,7 @@ from pulse.stores import postgres_connect
 from tests.faults.conftest import FaultStack
 from tests.faults.exact import live_sinks, report
 
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
+pytestmark = [pytest.mark.spark, pytest.mark.broker, pytest.mark.counts]
 
 KILLS = 20
 

@@ -19,7 +19,7 @@ from tests.faults.conftest import FaultStack
 from tests.faults.exact import enrich_sinks, live_sinks, report
 from tests.polling import wait_for
 
-pytestmark = [pytest.mark.spark, pytest.mark.broker]
+pytestmark = [pytest.mark.spark, pytest.mark.broker, pytest.mark.counts]
 
 OUTAGE_SECONDS = 30
 

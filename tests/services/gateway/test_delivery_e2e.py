@@ -395,6 +395,7 @@ def test_the_page_api_sends_a_subscribers_viewer_to_its_subscribers_node_and_nam
     assert (status, body["field"], body["value"]) == (400, "match_id", "m x")
 
 
+@pytest.mark.counts
 def test_a_restarted_registry_leaves_every_client_its_stream(stack, viewers):
     """The registry is the control plane only: killed, its clients keep their sockets and their
     updates; started again, nodes heartbeat into it and new clients are assigned."""
