@@ -135,13 +135,32 @@ def set_password(pg: PostgresConfig, role: str, password: str) -> None:
     )  # fmt: skip
 
 
-class PrivateMariaDB:
+class _ServerProcess:
+    """A server run as a child process under a home of its own: stopped cleanly (SIGTERM,
+    waited for), killed and its home removed at the end."""
+
+    def __init__(self, owner: str | None) -> None:
+        self.home = _home(owner)
+        self.port = free_tcp_port()
+        self._process: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        assert self._process is not None
+        self._process.terminate()
+        self._process.wait(timeout=60)
+
+    def remove(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=30)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+class PrivateMariaDB(_ServerProcess):
     """A MariaDB server: root without a password over TCP, a socket of its own."""
 
     def __init__(self) -> None:
-        self.home = _home("mysql")
-        self.port = free_tcp_port()
-        self._process: subprocess.Popen | None = None
+        super().__init__("mysql")
         subprocess.run(
             ["mariadb-install-db", f"--datadir={self.home / 'data'}", "--user=mysql",
              "--auth-root-authentication-method=normal", "--skip-test-db"],
@@ -163,26 +182,12 @@ class PrivateMariaDB:
         )  # fmt: skip
         _until_listening("mariadb", self.port, self._process)
 
-    def stop(self) -> None:
-        """A clean shutdown (SIGTERM), waited for."""
-        assert self._process is not None
-        self._process.terminate()
-        self._process.wait(timeout=60)
 
-    def remove(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(timeout=30)
-        shutil.rmtree(self.home, ignore_errors=True)
-
-
-class PrivateRedis:
+class PrivateRedis(_ServerProcess):
     """A Redis server whose append-only file keeps every write across a stop and a start."""
 
     def __init__(self) -> None:
-        self.home = _home(None)
-        self.port = free_tcp_port()
-        self._process: subprocess.Popen | None = None
+        super().__init__(None)
         self.start()
         self.config = RedisConfig(url=f"redis://127.0.0.1:{self.port}/0", event_ttl_seconds=3600)
 
@@ -195,27 +200,14 @@ class PrivateRedis:
         _until_listening("redis", self.port, self._process)
         client = redis.Redis(port=self.port)
         try:
-            wait_for(self._loaded(client), _START_SECONDS, "redis to load its append-only file")
+            wait_for(lambda: _loaded(client), _START_SECONDS, "redis to load its append-only file")
         finally:
             client.close()
 
-    @staticmethod
-    def _loaded(client: redis.Redis):
-        def loaded() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.BusyLoadingError:
-                return False
 
-        return loaded
-
-    def stop(self) -> None:
-        assert self._process is not None
-        self._process.terminate()
-        self._process.wait(timeout=60)
-
-    def remove(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(timeout=30)
-        shutil.rmtree(self.home, ignore_errors=True)
+def _loaded(client: redis.Redis) -> bool:
+    """Redis answers, its data loaded (until then it refuses commands with LOADING)."""
+    try:
+        return bool(client.ping())
+    except redis.BusyLoadingError:
+        return False

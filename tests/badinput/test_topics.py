@@ -18,9 +18,9 @@ from deltalake import DeltaTable
 from pulse.events import SCHEMAS, SOURCE_DOMAINS
 from pulse.simulate.bad import BAD_KINDS
 from pulse.stores import postgres_connect
+from tests.exact import emoji_counts
 from tests.hostile import MALFORMED
 from tests.jobs.records import Record, is_valid, read_all
-from tests.jobs.test_live_job import window_start
 from tests.stacks import Stores
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker, pytest.mark.counts]
@@ -134,18 +134,13 @@ def test_every_good_record_is_processed_and_a_repeated_id_counted_once(
     rows[-1] = (*rows[-1][:4], len(stored))
     assert set(stored) == media and set(stored.values()) == {1}
 
-    emojis = {
-        e["event_id"]: e
-        for e in (json.loads(r.value) for r in records["emoji"] if is_valid(SCHEMAS["emoji"], r))
-    }
-    expected = Counter(
-        (e["match_id"], e["emoji"], window_start(e["ts"], conf.emoji.window_seconds))
-        for e in emojis.values()
-    )
+    expected = emoji_counts(conf)
     emoji_row = rows[SOURCE_DOMAINS.index("emoji") + 1]
     rows[SOURCE_DOMAINS.index("emoji") + 1] = (*emoji_row[:4], sum(windows.values()))
     table("good records: valid / in silver / distinct ids / in the sink (events, windows)", rows)
-    duplicated = {e["event_id"] for e in produced.hostile.duplicated["emoji"]}
-    assert duplicated <= set(emojis)
+    distinct = {
+        json.loads(r.value)["event_id"] for r in records["emoji"] if is_valid(SCHEMAS["emoji"], r)
+    }
+    assert {e["event_id"] for e in produced.hostile.duplicated["emoji"]} <= distinct
     assert windows == dict(expected), "emoji windows do not count each event id once"
-    assert sum(windows.values()) == len(emojis)
+    assert sum(windows.values()) == len(distinct)

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 import pytest
 
 from pulse.config import PROJECT_ROOT, PulseConfig, load_config
-from pulse.kafka.admin import ensure_topics
 from pulse.local.broker import LocalBroker
-from pulse.local.migrate import create_mysql_database, migrate_mysql, migrate_postgres
+from pulse.local.stack import setup
 from pulse.simulate.game import GAME_IDS
 from pulse.simulate.segments import seed_segments
-from pulse.stores import mysql_connect, postgres_connect
+from pulse.stores import mysql_connect
 from tests.conftest import free_tcp_port
 from tests.jobstack import JobStack
 from tests.private_stores import PrivateMariaDB, PrivatePostgres, PrivateRedis
@@ -100,23 +99,17 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack
 
 
 def _prepare(conf: PulseConfig) -> None:
-    """Migrated stores, the topics, user segments and the subscriptions."""
-    pg = postgres_connect(conf.postgres)
-    migrate_postgres(pg)
-    pg.close()
-    admin = mysql_connect(conf.mysql, use_database=False)
-    create_mysql_database(admin, conf.mysql.database)
-    admin.close()
+    """Topics and migrations (`pulse setup`), user segments and the subscriptions."""
+    assert setup(conf) == 0, "pulse setup failed on the fault stack"
+    seed_segments(conf.postgres)
     my = mysql_connect(conf.mysql)
-    migrate_mysql(my)
     cur = my.cursor()
     cur.executemany(
         "INSERT INTO subscribers (subscriber_id, name) VALUES (%s, %s)",
         [(s, s) for s, _ in SUBSCRIPTIONS],
     )
-    cur.executemany("INSERT INTO subscriptions (subscriber_id, game_id) VALUES (%s, %s)",
-                    SUBSCRIPTIONS)  # fmt: skip
+    cur.executemany(
+        "INSERT INTO subscriptions (subscriber_id, game_id) VALUES (%s, %s)", SUBSCRIPTIONS
+    )
     my.commit()
     my.close()
-    ensure_topics(conf.kafka, {t.name: t.partitions for t in conf.topics.all().values()})
-    seed_segments(conf.postgres)

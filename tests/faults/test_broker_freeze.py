@@ -25,8 +25,8 @@ from functools import partial
 import pytest
 
 from pulse.events.schema import format_timestamp
+from tests.exact import live_sinks, report
 from tests.faults.conftest import FaultStack
-from tests.faults.exact import live_sinks, report
 from tests.polling import wait_for
 from tests.services.support import KEYS, Api, launch, read_until
 

@@ -16,8 +16,8 @@ import time
 import pytest
 
 from pulse.stores import postgres_connect
+from tests.exact import live_sinks, report
 from tests.faults.conftest import FaultStack
-from tests.faults.exact import live_sinks, report
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker, pytest.mark.counts]
 

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from pulse.stores import mysql_connect, postgres_connect, redis_client
+from tests.exact import enrich_sinks, live_sinks, report
 from tests.faults.conftest import FaultStack
-from tests.faults.exact import enrich_sinks, live_sinks, report
 from tests.polling import wait_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker, pytest.mark.counts]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -24,8 +24,8 @@ from deltalake import DeltaTable
 from pulse.events import SCHEMAS, SOURCE_DOMAINS
 from pulse.events.schema import parse_timestamp
 from pulse.stores import postgres_connect
+from tests.exact import emoji_counts
 from tests.jobs.records import is_valid, read_all, valid_events
-from tests.jobs.test_live_job import window_start
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
@@ -67,9 +67,7 @@ def test_a_killed_live_job_resumes_with_every_sink_exact(job_stack):
 
     job_stack.run("live")
 
-    emojis = {e["event_id"]: e for e in valid_events(conf, "emoji", SCHEMAS["emoji"])}.values()
-    span = conf.emoji.window_seconds
-    counts = Counter((e["match_id"], e["emoji"], window_start(e["ts"], span)) for e in emojis)
+    counts = emoji_counts(conf)
     assert stored_windows(conf) == {
         k: (c, math.ceil(c / conf.emoji.ratio)) for k, c in counts.items()
     }

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from collections import defaultdict
 
 import pytest
 import redis
@@ -15,6 +14,7 @@ from pulse.events.schema import parse_timestamp
 from pulse.routing import rendezvous_node
 from pulse.simulate.game import GAME_IDS
 from pulse.stores import mysql_connect, postgres_connect
+from tests.exact import emoji_counts, scoreboards
 from tests.jobs.records import read_all, valid_events
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
@@ -52,11 +52,6 @@ def reset_tables(conf) -> list[tuple[str, str]]:
     return subscriptions
 
 
-def window_start(ts: str, seconds: float) -> datetime:
-    moment = parse_timestamp(ts).timestamp()
-    return datetime.fromtimestamp(math.floor(moment / seconds) * seconds, UTC)
-
-
 def test_live_job_writes_exactly_what_the_events_say(job_stack):
     conf = job_stack.conf
     # The nodes heartbeat once, below; the job runs a minute later and must still see them.
@@ -69,11 +64,7 @@ def test_live_job_writes_exactly_what_the_events_say(job_stack):
     job_stack.run("live")
 
     # Emoji windows: exact counts and units per (match, emoji, 2-second window).
-    emojis = {e["event_id"]: e for e in valid_events(conf, "emoji", SCHEMAS["emoji"])}.values()
-    counts = Counter(
-        (e["match_id"], e["emoji"], window_start(e["ts"], conf.emoji.window_seconds))
-        for e in emojis
-    )
+    counts = emoji_counts(conf)
     pg = postgres_connect(conf.postgres)
     with pg.cursor() as cur:
         cur.execute("SELECT match_id, emoji, window_start, count, units FROM emoji_windows")
@@ -99,14 +90,7 @@ def test_live_job_writes_exactly_what_the_events_say(job_stack):
         assert [(t["emoji"], t["count"]) for t in cached] == [(e, c) for c, e in top]
 
     # Scoreboards: the state of the highest sequence; player stats: sums of deltas.
-    sports = {e["event_id"]: e for e in valid_events(conf, "sports", SCHEMAS["sports"])}.values()
-    best: dict[str, dict] = {}
-    totals: dict[tuple[str, str, str], int] = defaultdict(int)
-    for event in sports:
-        if event["match_id"] not in best or event["sequence"] > best[event["match_id"]]["sequence"]:
-            best[event["match_id"]] = event
-        for stat in event.get("player_stats") or []:
-            totals[(event["match_id"], stat["player_id"], stat["stat"])] += stat["delta"]
+    best, totals = scoreboards(conf)
     with pg.cursor() as cur:
         cur.execute("SELECT match_id, home_score, away_score, sequence, status FROM match_scores")
         scores = {m: (h, a, s, st) for m, h, a, s, st in cur.fetchall()}
@@ -116,7 +100,7 @@ def test_live_job_writes_exactly_what_the_events_say(job_stack):
     assert scores == {
         m: (e["home_score"], e["away_score"], e["sequence"], e["status"]) for m, e in best.items()
     }
-    assert stats == dict(totals)
+    assert stats == totals
     for match, event in best.items():
         assert store.hget(f"match:{match}", "sequence") == str(event["sequence"])
         assert store.hget(f"match:{match}", "home_score") == str(event["home_score"])

@@ -35,6 +35,13 @@ def one(cursor, sql: str, params: tuple) -> tuple:
     return rows[0]
 
 
+def assert_tables_hold_rows(cursor, tables: tuple[str, ...]) -> None:
+    """Every table is still there, and not emptied."""
+    for table in tables:
+        cursor.execute(f"SELECT count(*) FROM {table}")
+        assert cursor.fetchone()[0] > 0, f"{table} is empty"
+
+
 def test_injection_strings_reach_postgresql_as_text(produced: Stores) -> None:
     sports = produced.hostile.injected["sports"]
     media = produced.hostile.injected["media"]
@@ -57,9 +64,7 @@ def test_injection_strings_reach_postgresql_as_text(produced: Stores) -> None:
             )
             assert stored == (media["user"], media["metadata"]["content_id"])
             one(cur, "SELECT count FROM emoji_windows WHERE match_id = %s", (emoji["match_id"],))
-            for table in POSTGRES_TABLES:
-                cur.execute(f"SELECT count(*) FROM {table}")
-                assert cur.fetchone()[0] > 0, f"{table} is empty"
+            assert_tables_hold_rows(cur, POSTGRES_TABLES)
     finally:
         pg.close()
 
@@ -81,9 +86,7 @@ def test_injection_strings_reach_mysql_as_text(produced: Stores) -> None:
             "AND game_id = %s", (INJECTED_SUBSCRIBER, game["game_id"]),
         )  # fmt: skip
         assert delivered == (game["update_id"], game["title"])
-        for table in MYSQL_TABLES:
-            cur.execute(f"SELECT count(*) FROM {table}")
-            assert cur.fetchone()[0] > 0, f"{table} is empty"
+        assert_tables_hold_rows(cur, MYSQL_TABLES)
     finally:
         my.close()
 

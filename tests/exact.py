@@ -1,5 +1,6 @@
 """What every sink of the live and enrich jobs must hold, computed from the topics alone, and
-what each holds: the fault suite's measure of "nothing lost, nothing counted twice".
+what each holds: the measure of "nothing lost, nothing counted twice" of the job tests and the
+fault suite.
 
 Each comparison is a mapping per sink (a key to its value), so a difference names the key.
 `report` prints expected against found per sink, then asserts they are equal.
@@ -12,6 +13,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -21,7 +23,6 @@ from pulse.events import SCHEMAS
 from pulse.events.schema import parse_timestamp
 from pulse.stores import mysql_connect, postgres_connect
 from tests.jobs.records import read_all, valid_events
-from tests.jobs.test_live_job import window_start
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,22 @@ def report(title: str, comparisons: Iterable[Comparison]) -> None:
     assert all(c.expected for c in comparisons), "a sink had nothing to hold: the test is void"
 
 
-def live_sinks(conf: PulseConfig, followers: dict[str, list[str]]) -> list[Comparison]:
-    """The live job's sinks; `followers` are the subscribers of each game (no node is live)."""
+def window_start(ts: str, seconds: float) -> datetime:
+    """The start of the event-time window of `seconds` that `ts` falls in."""
+    moment = parse_timestamp(ts).timestamp()
+    return datetime.fromtimestamp(math.floor(moment / seconds) * seconds, UTC)
+
+
+def emoji_counts(conf: PulseConfig) -> Counter[tuple[str, str, datetime]]:
+    """Valid emoji events per (match, emoji, window), each event id once."""
     emojis = {e["event_id"]: e for e in valid_events(conf, "emoji", SCHEMAS["emoji"])}.values()
     span = conf.emoji.window_seconds
-    counts = Counter((e["match_id"], e["emoji"], window_start(e["ts"], span)) for e in emojis)
+    return Counter((e["match_id"], e["emoji"], window_start(e["ts"], span)) for e in emojis)
+
+
+def scoreboards(conf: PulseConfig) -> tuple[dict[str, dict], dict[tuple[str, str, str], int]]:
+    """The event of the highest sequence per match, and player stat totals (sums of deltas),
+    from the valid sports events, each event id once."""
     sports = {e["event_id"]: e for e in valid_events(conf, "sports", SCHEMAS["sports"])}.values()
     best: dict[str, dict] = {}
     totals: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -71,26 +83,28 @@ def live_sinks(conf: PulseConfig, followers: dict[str, list[str]]) -> list[Compa
             best[event["match_id"]] = event
         for stat in event.get("player_stats") or []:
             totals[(event["match_id"], stat["player_id"], stat["stat"])] += stat["delta"]
+    return best, dict(totals)
+
+
+def live_sinks(conf: PulseConfig, followers: dict[str, list[str]]) -> list[Comparison]:
+    """The live job's sinks; `followers` are the subscribers of each game (no node is live)."""
+    counts = emoji_counts(conf)
+    best, totals = scoreboards(conf)
     updates = {u["update_id"]: u for u in valid_events(conf, "game", SCHEMAS["game"])}.values()
 
-    pg = postgres_connect(conf.postgres)
-    try:
-        with pg.cursor() as cur:
-            cur.execute("SELECT match_id, emoji, window_start, count, units FROM emoji_windows")
-            windows = {(m, e, w): (c, u) for m, e, w, c, u in cur.fetchall()}
-            cur.execute("SELECT match_id, home_score, away_score, sequence FROM match_scores")
-            scores = {m: (h, a, s) for m, h, a, s in cur.fetchall()}
-            cur.execute("SELECT match_id, player_id, stat, total FROM player_stats")
-            stats = {(m, p, s): t for m, p, s, t in cur.fetchall()}
-    finally:
-        pg.close()
-    my = mysql_connect(conf.mysql)
-    try:
-        cur = my.cursor()
-        cur.execute("SELECT update_id, subscriber_id, title FROM game_deliveries")
-        inbox = {(u, s): t for u, s, t in cur.fetchall()}
-    finally:
-        my.close()
+    window_rows, score_rows, stat_rows = _rows(
+        postgres_connect(conf.postgres),
+        "SELECT match_id, emoji, window_start, count, units FROM emoji_windows",
+        "SELECT match_id, home_score, away_score, sequence FROM match_scores",
+        "SELECT match_id, player_id, stat, total FROM player_stats",
+    )
+    windows = {(m, e, w): (c, u) for m, e, w, c, u in window_rows}
+    scores = {m: (h, a, s) for m, h, a, s in score_rows}
+    stats = {(m, p, s): t for m, p, s, t in stat_rows}
+    (inbox_rows,) = _rows(
+        mysql_connect(conf.mysql), "SELECT update_id, subscriber_id, title FROM game_deliveries"
+    )
+    inbox = {(u, s): t for u, s, t in inbox_rows}
     store = redis.Redis.from_url(conf.redis.url, decode_responses=True)
     try:
         boards = {m: store.hget(f"match:{m}", "sequence") for m in best}
@@ -119,7 +133,7 @@ def live_sinks(conf: PulseConfig, followers: dict[str, list[str]]) -> list[Compa
             {m: (e["home_score"], e["away_score"], e["sequence"]) for m, e in best.items()},
             scores,
         ),
-        Comparison("postgres player_stats", dict(totals), stats),
+        Comparison("postgres player_stats", totals, stats),
         Comparison(
             "redis match:<id> sequence", {m: str(e["sequence"]) for m, e in best.items()}, boards
         ),
@@ -137,20 +151,9 @@ def enrich_sinks(conf: PulseConfig) -> list[Comparison]:
     latest: dict[str, int] = {}
     for change in valid_events(conf, "product", SCHEMAS["product"]):
         latest[change["product_id"]] = max(change["version"], latest.get(change["product_id"], 0))
-    pg = postgres_connect(conf.postgres)
-    try:
-        with pg.cursor() as cur:
-            cur.execute("SELECT id, type FROM events")
-            events = dict(cur.fetchall())
-    finally:
-        pg.close()
-    my = mysql_connect(conf.mysql)
-    try:
-        cur = my.cursor()
-        cur.execute("SELECT product_id, version FROM products")
-        products = dict(cur.fetchall())
-    finally:
-        my.close()
+    (event_rows,) = _rows(postgres_connect(conf.postgres), "SELECT id, type FROM events")
+    (product_rows,) = _rows(mysql_connect(conf.mysql), "SELECT product_id, version FROM products")
+    events, products = dict(event_rows), dict(product_rows)
     store = redis.Redis.from_url(conf.redis.url, decode_responses=True)
     try:
         pipe = store.pipeline(transaction=False)
@@ -164,3 +167,16 @@ def enrich_sinks(conf: PulseConfig) -> list[Comparison]:
         Comparison("redis event:<id>", media, {k: v for k, v in cached.items() if v}),
         Comparison("mysql products (version)", latest, products),
     ]
+
+
+def _rows(connection: Any, *queries: str) -> list[list[tuple]]:
+    """The rows of each query, on `connection` (PostgreSQL or MySQL), closed afterwards."""
+    try:
+        cursor = connection.cursor()
+        results = []
+        for query in queries:
+            cursor.execute(query)
+            results.append(cursor.fetchall())
+        return results
+    finally:
+        connection.close()
