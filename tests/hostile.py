@@ -3,8 +3,9 @@
 - 10,000 malformed records, every kind of `pulse.simulate.bad` (broken JSON, wrong types,
   missing and unknown fields, invalid UTF-8, empty and oversized values, bad, ancient and future
   timestamps, NUL characters, another domain's events), spread over the five source topics;
-- one valid event per domain whose every free-text field is an SQL injection string (ids and
-  keys included), and a subscriber of the game whose id is one;
+- one valid event per domain (the monitoring topic's acks included) whose every free-text field
+  is an SQL injection string (ids and keys included), and a subscriber of the game whose id is
+  one;
 - valid events sent twice (duplicate ids), as a producer's retry does.
 
 Offsets come from the delivery reports, so the tests know each record's origin exactly, as the
@@ -24,7 +25,8 @@ from confluent_kafka import Producer
 
 from pulse.config import PulseConfig
 from pulse.events import SCHEMAS, SOURCE_DOMAINS
-from pulse.events.schema import EventSchema, Field, wire_bytes
+from pulse.events.domains import MONITORING
+from pulse.events.schema import EventSchema, Field, example, format_timestamp, wire_bytes
 from pulse.simulate import GENERATORS
 from pulse.simulate.bad import BAD_KINDS, malformed
 from pulse.stores import mysql_connect
@@ -120,6 +122,9 @@ def publish_hostile(conf: PulseConfig, seed: int) -> Hostile:
         hostile.duplicated[domain] = twice
         for event in twice + twice:
             send(domain, "duplicate", _key(schema, event), wire_bytes(event))
+    ack = {**example(MONITORING), "ts": format_timestamp(datetime.now(UTC))}
+    hostile.injected["monitoring"] = injected = _injected(MONITORING, ack)
+    send("monitoring", "injection", _key(MONITORING, injected), wire_bytes(injected))
     assert producer.flush(60) == 0, "hostile records not delivered within 60 s"
     hostile.malformed = [sent for sent in delivered if sent.kind in BAD_KINDS]
     _subscribe(conf, hostile.injected["game"][SCHEMAS["game"].key_field])

@@ -24,7 +24,9 @@ from tests.stacks import Stores
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
-POSTGRES_TABLES = ("emoji_windows", "match_scores", "player_stats", "events", "sink_ledger")
+POSTGRES_TABLES = (
+    "emoji_windows", "match_scores", "player_stats", "events", "event_acks", "sink_ledger",
+)  # fmt: skip
 MYSQL_TABLES = ("products", "game_deliveries", "subscribers", "subscriptions", "sink_ledger")
 
 
@@ -46,6 +48,7 @@ def test_injection_strings_reach_postgresql_as_text(produced: Stores) -> None:
     sports = produced.hostile.injected["sports"]
     media = produced.hostile.injected["media"]
     emoji = produced.hostile.injected["emoji"]
+    ack = produced.hostile.injected["monitoring"]
     pg = postgres_connect(produced.conf.postgres)
     try:
         with pg.cursor() as cur:
@@ -64,6 +67,11 @@ def test_injection_strings_reach_postgresql_as_text(produced: Stores) -> None:
             )
             assert stored == (media["user"], media["metadata"]["content_id"])
             one(cur, "SELECT count FROM emoji_windows WHERE match_id = %s", (emoji["match_id"],))
+            stored_ack = one(
+                cur, "SELECT topic FROM event_acks WHERE event_id = %s AND component = %s",
+                (ack["event_id"], ack["component"]),
+            )  # fmt: skip
+            assert stored_ack == (ack["topic"],)
             assert_tables_hold_rows(cur, POSTGRES_TABLES)
     finally:
         pg.close()
