@@ -15,7 +15,13 @@ from pulse.queries import QuerySpec, open_job, run
 from pulse.sinks.base import Derived
 from pulse.sinks.delta import DeltaAppend
 from pulse.sinks.kafka import KafkaOutput
-from pulse.transforms.lake import bronze, dead_letters, silver, topic_schemas
+from pulse.transforms.lake import (
+    bronze,
+    dead_letter_messages,
+    dead_letters,
+    silver,
+    topic_schemas,
+)
 
 args, conf, spark = open_job("lake", __doc__)
 
@@ -32,11 +38,6 @@ def silver_of(topic: str):
     return Derived(sink, lambda batch: silver(batch.where(F.col("topic") == topic), schema))
 
 
-def dead_letter_messages(batch):
-    letters = dead_letters(batch, schemas)
-    return letters.withColumn("key", F.col("key").cast("string"))  # keyed by the original key
-
-
 sinks = [
     Derived(DeltaAppend("bronze", f"{lake}/bronze", ("topic", "date")), bronze),
     *[silver_of(topic) for topic in sorted(schemas)],
@@ -46,7 +47,7 @@ sinks = [
     ),
     Derived(
         KafkaOutput("deadletter", conf.kafka, conf.topics.deadletter.name, "key"),
-        dead_letter_messages,
+        lambda b: dead_letter_messages(dead_letters(b, schemas)),
     ),
 ]
 raise SystemExit(

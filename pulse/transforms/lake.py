@@ -105,6 +105,34 @@ def dead_letters(
     return failed.withColumn("failed_at", now).select(*DEAD_LETTER_COLUMNS)
 
 
+# The most of a bad record's value a dead-letter message carries. The record itself may be as
+# large as the broker allows (about 1 MB); wrapped in a message, base64-encoded, it would pass
+# the limit, the dead-letter sink would fail its batch on every retry, and one bad record would
+# stop the lake job. The whole value stays in the quarantine table, in bronze and at its origin.
+DEAD_LETTER_VALUE_BYTES = 64 * 1024
+
+
+def dead_letter_messages(letters: DataFrame) -> DataFrame:
+    """`dead_letters` rows as the dead-letter topic carries them: keyed by the original key
+    (as text), the value cut to `DEAD_LETTER_VALUE_BYTES`, with `value_bytes` (the original
+    length) and `value_truncated` saying so."""
+    size = F.octet_length(F.col("value"))
+    truncated = F.coalesce(size > DEAD_LETTER_VALUE_BYTES, F.lit(False))
+    return letters.select(
+        "topic",
+        "partition",
+        "offset",
+        F.col("key").cast("string").alias("key"),
+        F.when(truncated, F.substring(F.col("value"), 1, DEAD_LETTER_VALUE_BYTES))
+        .otherwise(F.col("value"))
+        .alias("value"),
+        size.alias("value_bytes"),
+        truncated.alias("value_truncated"),
+        "reason",
+        "failed_at",
+    )
+
+
 def topic_schemas(topics: TopicsConfig) -> dict[str, EventSchema]:
     """The event schema of each configured topic that carries one of Pulse's domains."""
     return {

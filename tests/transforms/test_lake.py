@@ -15,7 +15,14 @@ from pyspark.sql import functions as F
 from pulse.config import load_config
 from pulse.events.domains import EMOJI, MEDIA, PRODUCT
 from pulse.kafka.source import kafka_schema
-from pulse.transforms.lake import bronze, dead_letters, silver, topic_schemas
+from pulse.transforms.lake import (
+    DEAD_LETTER_VALUE_BYTES,
+    bronze,
+    dead_letter_messages,
+    dead_letters,
+    silver,
+    topic_schemas,
+)
 
 BEFORE_MIDNIGHT = datetime(2026, 11, 22, 23, 59, 59, 500000, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 11, 23, 0, 0, 0, tzinfo=UTC)
@@ -181,6 +188,32 @@ def test_dead_letters_carry_topic_origin_key_raw_value_and_reason(spark):
         DEAD_LETTERS,
     )
     assert_df_equality(actual, expected, ignore_nullable=True, ignore_row_order=True)
+
+
+@pytest.mark.spark
+def test_a_dead_letter_message_carries_at_most_64_kib_of_the_value_and_says_so(spark):
+    limit = DEAD_LETTER_VALUE_BYTES
+    letters = spark.createDataFrame(
+        [
+            ("t", 0, 1, b"k", b"x" * (limit + 1), "too long", NOW),
+            ("t", 0, 2, b"k", b"y" * limit, "just fits", NOW),
+            ("t", 0, 3, None, None, "empty", NOW),
+        ],
+        DEAD_LETTERS,
+    )
+    expected = spark.createDataFrame(
+        [
+            ("t", 0, 1, "k", b"x" * limit, limit + 1, True, "too long", NOW),
+            ("t", 0, 2, "k", b"y" * limit, limit, False, "just fits", NOW),
+            ("t", 0, 3, None, None, None, False, "empty", NOW),
+        ],
+        "topic string, partition int, offset long, key string, value binary, value_bytes int,"
+        " value_truncated boolean, reason string, failed_at timestamp",
+    )
+
+    assert_df_equality(
+        dead_letter_messages(letters), expected, ignore_nullable=True, ignore_row_order=True
+    )
 
 
 @pytest.mark.spark
