@@ -13,7 +13,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-BENCHMARKS ?= $(wildcard benchmarks/*.py)
+BENCHMARKS ?=
 
 .PHONY: help venv services java browser test run dashboard notebooks up down status lint bench clean
 
@@ -106,12 +106,10 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# One run of every benchmark (about 35-45 minutes on two cores), then docs/BENCHMARKS.md and its
+# plots from it (benchmarks/suite.py); BENCHMARKS=benchmarks/x.py (space-separated) runs those only.
 bench: venv services java
-	@if [ -z "$(strip $(BENCHMARKS))" ]; then echo "bench: no benchmarks/*.py yet"; fi
-	@for benchmark in $(BENCHMARKS); do \
-	  echo "== $$benchmark"; \
-	  $(BIN)/python $$benchmark; \
-	done
+	$(BIN)/python benchmarks/suite.py $(addprefix --only ,$(BENCHMARKS))
 
 # The broker is stopped first: removing its pid file would leave it running, unowned.
 clean:

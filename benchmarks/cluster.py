@@ -1,7 +1,7 @@
 """Benchmark: `jobs/live.py` on a Spark standalone cluster with 1 and with 2 workers.
 
     .venv/bin/python benchmarks/cluster.py [--workers 1,2] [--events 600000] [--runs 2]
-                                           [--per-batch 100000] [--no-docs]
+                                           [--per-batch 100000] [--no-docs] [--json PATH]
 
 For each worker count and run: a private stack (its own broker, Redis, PostgreSQL and MariaDB
 databases: pipeline_bench/stack.py), a backlog of `--events` emoji reactions produced into it
@@ -10,7 +10,8 @@ one core and 1 GiB each (pulse/local/standalone.py), and `./spark-submit.sh jobs
 --available-now` submitted to it with `--per-batch` events per micro-batch. The job drains the
 backlog through all four sinks of the emoji query. Measured from the job's own batch reports
 (its log): events/s over the batches' durations, all batches and without the first (which
-pays for starting the Python workers), and the wall time of the whole submit.
+pays for starting the Python workers), and the wall time of the whole submit. With `--json PATH`
+(or `$PULSE_BENCH_RESULTS`) every run's figures and batches go to a result file.
 
 What two cores can show: the driver, its Python workers, the executors' JVMs and their Python
 workers, PostgreSQL, Redis and the broker all share the same two cores, so a second worker adds
@@ -35,6 +36,7 @@ from pathlib import Path
 
 from pipeline_bench.report import write_section
 from pipeline_bench.stack import private_stack
+from suite_bench.results import Row, Table, add_json_option, command_line, write_results
 from tqdm import tqdm
 
 from pulse.config import PROJECT_ROOT
@@ -73,6 +75,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=2, help="runs per worker count")
     parser.add_argument("--per-batch", type=int, default=100_000, help="maxOffsetsPerTrigger")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/BENCHMARKS.md")
+    add_json_option(parser)
     return parser.parse_args()
 
 
@@ -141,8 +144,27 @@ def section(runs: list[Run], settings: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tables(runs: list[Run]) -> list[Table]:
+    """The result file's tables: events/s per run, per worker count, with and without the
+    first batch."""
+    every = Table("Events/s over all batches", "events/s", "events/s")
+    warm = Table("Events/s without the first batch", "events/s", "events/s")
+    for workers in sorted({run.workers for run in runs}):
+        mine = [run for run in runs if run.workers == workers]
+        columns = {
+            "backlog (events)": mine[0].events,
+            "batches": len(mine[0].batches),
+            "median wall s": statistics.median(run.wall_seconds for run in mine),
+        }
+        label = f"{workers} worker{'s' if workers > 1 else ''}"
+        every.rows.append(Row(label, [run.rate_all for run in mine], columns))
+        warm.rows.append(Row(label, [run.rate_warm for run in mine], columns))
+    return [every, warm]
+
+
 def main() -> int:
     settings = arguments()
+    started = datetime.now(UTC)
     counts = [int(part) for part in settings.workers.split(",")]
     runs = []
     plan = [(workers, run) for workers in counts for run in range(settings.runs)]
@@ -159,6 +181,25 @@ def main() -> int:
     print(text)
     if not settings.no_docs:
         write_section(DOCS, text, HEADING)
+    write_results(
+        "cluster",
+        settings.json,
+        command=command_line("cluster.py"),
+        settings=vars(settings),
+        started=started,
+        tables=tables(runs),
+        data={
+            "runs": [
+                {
+                    "workers": r.workers,
+                    "events": r.events,
+                    "batches": r.batches,
+                    "wall_seconds": r.wall_seconds,
+                }
+                for r in runs
+            ]
+        },
+    )
     return 0
 
 

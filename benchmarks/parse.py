@@ -1,13 +1,14 @@
 """Benchmark: `parse_events` on emoji records, in the producers' wire form and in another form.
 
-    .venv/bin/python benchmarks/parse.py [--records 600000] [--runs 3]
+    .venv/bin/python benchmarks/parse.py [--records 600000] [--runs 3] [--json PATH]
 
 The parse is the costliest step of every job after the Kafka source. Records in the exact form
 Pulse's producers write (`wire_bytes`) skip the checks that re-read the raw text (unknown
 fields, zone-less timestamps, numbers where strings belong); the same events with spaces after
 `:` and `,` (valid JSON, but not the wire form) take every check. The records come from the
 emoji simulator, are cached in Spark first, and each run counts the valid rows, so every check
-a record needs is evaluated.
+a record needs is evaluated. With `--json PATH` (or `$PULSE_BENCH_RESULTS`) the rows/s of every
+run go to a result file.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from itertools import islice
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from suite_bench.results import Row, Table, add_json_option, command_line, write_results
 
 from pulse.events import SCHEMAS
 from pulse.events.schema import wire_bytes
@@ -37,7 +39,10 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=600_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--master", default="local[2]")
+    add_json_option(parser)
     args = parser.parse_args()
+    started = datetime.now(UTC)
+    table = Table("Valid rows parsed per second", "rows/s", "rows/s")
 
     spark = session("pulse-bench-parse", args.master)
     events = list(islice(GENERATORS["emoji"](7, 1000.0, datetime.now(UTC)), DISTINCT))
@@ -60,7 +65,16 @@ def main() -> int:
             flush=True,
         )
         records.unpersist()
+        table.rows.append(Row(form, rates, {"records": args.records}))
     spark.stop()
+    write_results(
+        "parse",
+        args.json,
+        command=command_line("parse.py"),
+        settings=vars(args),
+        started=started,
+        tables=[table],
+    )
     return 0
 
 

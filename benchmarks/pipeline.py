@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pipeline.py [--quick] [--rates 5000,10000,...] [--warmup 10]
                                             [--seconds 30] [--all-steps] [--no-docs] [--keep]
+                                            [--json PATH]
 
 One run takes 5-10 minutes (3-4 with `--quick`), depending on how many steps the job drains:
 
@@ -23,7 +24,9 @@ One run takes 5-10 minutes (3-4 with `--quick`), depending on how many steps the
 4. Peak memory of the job's process tree (driver JVM, Python driver and workers), from /proc.
 5. The seed-style baseline consumers, per event and batched, and Pulse's ratios to them.
 6. A summary table, and the section "Pipeline: jobs/live.py on the emoji stream" of
-   docs/BENCHMARKS.md written with it (unless `--no-docs`).
+   docs/BENCHMARKS.md written with it (unless `--no-docs`); with `--json PATH` (or
+   `$PULSE_BENCH_RESULTS`) a result file with the steps, batch durations, baselines and latency
+   samples (pipeline_bench/results.py).
 
 Every step's table row carries the cores used by the job, the producers, the broker, the
 databases and everything else on the machine, because all of them share the two cores: a row
@@ -38,7 +41,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import shlex
 import shutil
 import sys
 import tempfile
@@ -63,7 +65,9 @@ from pipeline_bench.report import (
     now,
     write_section,
 )
+from pipeline_bench.results import data, samples, tables
 from pipeline_bench.stack import BenchStack, LiveJob, StackError, private_stack, wait_for
+from suite_bench.results import add_json_option, command_line, write_results
 from tqdm import tqdm
 
 from pulse.config import PROJECT_ROOT
@@ -93,6 +97,7 @@ class Settings:
     write_docs: bool
     keep: bool
     all_steps: bool
+    json: Path | None
 
 
 def parse_args(argv: list[str] | None = None) -> Settings:
@@ -119,6 +124,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     )
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/BENCHMARKS.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    add_json_option(parser)
     args = parser.parse_args(argv)
     quick = args.quick
     # From 5k: in trials the job kept pace with 10k/s and 20k/s but with batch p95 just over
@@ -141,6 +147,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         write_docs=not args.no_docs,
         keep=args.keep,
         all_steps=args.all_steps,
+        json=args.json,
     )
 
 
@@ -152,9 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the summary; write the docs section."""
     settings = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    command = ".venv/bin/python benchmarks/pipeline.py" + "".join(
-        f" {shlex.quote(arg)}" for arg in (sys.argv[1:] if argv is None else argv)
-    )
+    command = command_line("pipeline.py", argv)
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-pipeline-"))
     started = now()
     try:
@@ -176,6 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     if settings.write_docs:
         write_section(DOCS, markdown(summary))
         print(f"\nwrote the section to {DOCS.relative_to(PROJECT_ROOT)}")
+    write_results(
+        "pipeline",
+        settings.json,
+        command=command,
+        settings=vars(settings),
+        started=started,
+        tables=tables(summary),
+        sample_sets=samples(summary),
+        data=data(summary),
+    )
     return 0
 
 

@@ -1,12 +1,13 @@
 """Benchmark: collect a 50k-row batch to the driver (toArrow vs collect) and write it to each sink.
 
-    .venv/bin/python benchmarks/sink_write.py [--rows 50000] [--runs 3]
+    .venv/bin/python benchmarks/sink_write.py [--rows 50000] [--runs 3] [--json PATH]
 
 The batch looks like an aggregated micro-batch (emoji windows: two strings, two timestamps,
 two longs), persisted, so that only the collection is timed. Each sink then writes it `--runs`
 times, each run a new batch of a new query (nothing is skipped), into the machine's PostgreSQL,
 MariaDB and Redis, a Delta table in a temporary directory, and a Tansu broker of its own. Rows
-the benchmark writes are removed at the end.
+the benchmark writes are removed at the end. With `--json PATH` (or `$PULSE_BENCH_RESULTS`) the
+seconds of every run go to a result file.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from suite_bench.results import Row, Table, add_json_option, command_line, write_results
 
 from pulse.config import PulseConfig, load_config
 from pulse.kafka.admin import ensure_topics
@@ -42,7 +45,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--master", default="local[2]")
+    add_json_option(parser)
     args = parser.parse_args()
+    started = datetime.now(UTC)
+    collecting = Table("Collecting the batch to the driver", "s", "seconds")
+    writing = Table("Writing the batch, per sink (its own `toArrow()` included)", "s", "seconds")
 
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
     broker = LocalBroker(f"127.0.0.1:{free_port()}", work / "broker")
@@ -66,7 +73,7 @@ def main() -> int:
             .persist()
         )
         batch.count()
-        _collect(batch, args.runs)
+        collecting.rows = _collect(batch, args.runs)
         sinks: dict[str, Sink] = {
             "postgres": PostgresUpsert(
                 "bench",
@@ -105,7 +112,7 @@ def main() -> int:
         for name, sink in sinks.items():
             frame = frames.get(name, batch)
             frame.count()
-            _time(
+            timed = _time(
                 f"{name} write",
                 args.rows,
                 args.runs,
@@ -113,23 +120,35 @@ def main() -> int:
                     frame, BatchContext(f"{tag}-{run}", tag, 0)
                 ),
             )
+            writing.rows.append(timed)
         spark.stop()
     finally:
         _clean(conf, tag)
         broker.stop()
+    write_results(
+        "sink_write",
+        args.json,
+        command=command_line("sink_write.py"),
+        settings=vars(args),
+        started=started,
+        tables=[collecting, writing],
+    )
     return 0
 
 
-def _collect(batch: DataFrame, runs: int) -> None:
+def _collect(batch: DataFrame, runs: int) -> list[Row]:
     rows = batch.count()
     columns = batch.columns
-    _time("collect()", rows, runs, lambda _: batch.collect())
-    _time("toArrow()", rows, runs, lambda _: batch.toArrow())
-    _time("toArrow() + tuples", rows, runs, lambda _: row_tuples(batch.toArrow(), columns))
-    _time("toArrow() + to_pylist()", rows, runs, lambda _: batch.toArrow().to_pylist())
+    return [
+        _time("collect()", rows, runs, lambda _: batch.collect()),
+        _time("toArrow()", rows, runs, lambda _: batch.toArrow()),
+        _time("toArrow() + tuples", rows, runs, lambda _: row_tuples(batch.toArrow(), columns)),
+        _time("toArrow() + to_pylist()", rows, runs, lambda _: batch.toArrow().to_pylist()),
+    ]
 
 
-def _time(what: str, rows: int, runs: int, action: Callable[[int], object]) -> None:
+def _time(what: str, rows: int, runs: int, action: Callable[[int], object]) -> Row:
+    """Run `action` `runs` times; print and return the seconds of each run."""
     seconds = []
     for run in range(runs):
         started = time.perf_counter()
@@ -141,6 +160,7 @@ def _time(what: str, rows: int, runs: int, action: Callable[[int], object]) -> N
         f"(min {min(seconds):.3f}, max {max(seconds):.3f}, {runs} runs)",
         flush=True,
     )
+    return Row(what, seconds, {"rows": rows, "median rows/s": rows / median})
 
 
 def _migrate(conf: PulseConfig) -> None:

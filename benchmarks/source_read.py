@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/source_read.py [--records 2000000] [--partitions 4]
                                                [--client confluent|kafka-python] [--runs 3]
+                                               [--json PATH]
 
 It starts its own Tansu broker on a free port, produces the backlog (100-byte values), warms
 Spark's Python workers on a small topic, then reads the whole backlog `--runs` times with
 `Trigger.AvailableNow`, each run from a fresh checkpoint, and prints rows/s per run and the
 median. Every value is touched (a sum of lengths), so nothing is skipped by the optimizer.
+With `--json PATH` (or `$PULSE_BENCH_RESULTS`) the rows/s of every run go to a result file.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import Producer
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from suite_bench.results import Row, Table, add_json_option, command_line, write_results
 from tqdm import tqdm
 
 from pulse.config import load_config
@@ -37,7 +41,9 @@ def main() -> int:
     parser.add_argument("--client", choices=("confluent", "kafka-python"), default="confluent")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--master", default="local[2]")
+    add_json_option(parser)
     args = parser.parse_args()
+    began_at = datetime.now(UTC)
 
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
     broker = LocalBroker(f"127.0.0.1:{free_port()}", work / "broker")
@@ -73,6 +79,27 @@ def main() -> int:
         spark.stop()
     finally:
         broker.stop()
+    write_results(
+        "source_read",
+        args.json,
+        command=command_line("source_read.py"),
+        settings=vars(args),
+        started=began_at,
+        tables=[
+            Table(
+                "Rows read per second",
+                "rows/s",
+                "rows/s",
+                [
+                    Row(
+                        args.client,
+                        rates,
+                        {"records": args.records, "partitions": args.partitions},
+                    )
+                ],
+            )
+        ],
+    )
     return 0
 
 

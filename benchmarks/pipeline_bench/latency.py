@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from confluent_kafka import Consumer, TopicPartition
@@ -46,6 +46,8 @@ class LatencyResult:
     windows: int
     window_p50: float
     window_p95: float
+    samples: tuple[float, ...] = field(default=(), repr=False)  # every per-event latency, s
+    window_samples: tuple[float, ...] = field(default=(), repr=False)  # every per-window one
 
 
 def read_events(
@@ -148,4 +150,6 @@ def latency(
         windows=len(per_window),
         window_p50=percentile(per_window, 50),
         window_p95=percentile(per_window, 95),
+        samples=tuple(delays),
+        window_samples=tuple(per_window),
     )

@@ -65,6 +65,7 @@ class StepResult:
     drain_seconds: float | None = None  # None: the backlog was not gone within the timeout
     sustained: bool = False
     notes: list[str] = field(default_factory=list)
+    durations_ms: list[float] = field(default_factory=list, repr=False)  # batches with rows
 
     @property
     def kept_up(self) -> float:
@@ -132,6 +133,7 @@ def measure_step(
         p95_ms=percentile(durations, 95),
         max_ms=max(durations, default=math.nan),
         cores=cores_used(interval.cpu_start, interval.cpu_end),
+        durations_ms=durations,
     )
     step.sustained = (
         bool(durations)
@@ -292,9 +294,6 @@ def machine() -> str:
 
 def markdown(summary: RunSummary) -> str:
     """The docs section, from its heading to its last line."""
-    best = summary.sustained
-    lat = summary.latency
-    mem = summary.memory
     trigger = summary.trigger_seconds
     out = [
         SECTION,
@@ -344,37 +343,61 @@ def markdown(summary: RunSummary) -> str:
             + " |" * 10
         )
     out += ["", "| figure | measured |", "|---|---|"]
-    out.append(
-        "| highest sustained rate | "
-        + (
+    out += [f"| {name} | {value} |" for name, value in figures(summary)]
+    out += ["", "| goal (from the issue) | measured | met |", "|---|---|---|"]
+    for goal, measured, met in goals(summary):
+        out.append(f"| {goal} | {measured} | {'yes' if met else '**no**'} |")
+    out += ["", *NOTES]
+    return "\n".join(out) + "\n"
+
+
+def figures(summary: RunSummary) -> list[tuple[str, str]]:
+    """(figure, measured) rows: sustained and highest rates, fixed cost per batch, latency,
+    memory, and the baselines with Pulse's ratios to them (measured in the same run)."""
+    best = summary.sustained
+    lat = summary.latency
+    mem = summary.memory
+    out = [
+        (
+            "highest sustained rate",
             f"**{best.processed:,.0f} events/s** (step {best.requested:,.0f}/s)"
             if best
-            else "**none** of the steps"
+            else "**none** of the steps",
         )
-        + " |"
-    )
+    ]
     top = summary.saturated
     if top is not None:
         out.append(
-            f"| highest processed rate in any step | {top.processed:,.0f} events/s (step "
-            f"{top.requested:,.0f}/s, {'sustained' if top.sustained else 'not sustained'}) |"
+            (
+                "highest processed rate in any step",
+                f"{top.processed:,.0f} events/s (step {top.requested:,.0f}/s, "
+                f"{'sustained' if top.sustained else 'not sustained'})",
+            )
         )
     if summary.empty_batches_ms:
-        out.append(f"| fixed cost per batch | {empty_batches(summary)} |")
+        out.append(("fixed cost per batch", empty_batches(summary)))
     if lat is not None:
         out.append(
-            f"| latency at {summary.latency_rate:,.0f}/s, event `ts` -> visible in Redis "
-            f"({lat.events:,} events) | p50 **{lat.p50:.2f} s**, p95 **{lat.p95:.2f} s**, "
-            f"p99 {lat.p99:.2f} s, max {lat.worst:.2f} s |"
+            (
+                f"latency at {summary.latency_rate:,.0f}/s, event `ts` -> visible in Redis "
+                f"({lat.events:,} events)",
+                f"p50 **{lat.p50:.2f} s**, p95 **{lat.p95:.2f} s**, p99 {lat.p99:.2f} s, "
+                f"max {lat.worst:.2f} s",
+            )
         )
         out.append(
-            f"| window end -> its final count visible in Redis ({lat.windows} match windows) | "
-            f"p50 {lat.window_p50:.2f} s, p95 {lat.window_p95:.2f} s |"
+            (
+                f"window end -> its final count visible in Redis ({lat.windows} match windows)",
+                f"p50 {lat.window_p50:.2f} s, p95 {lat.window_p95:.2f} s",
+            )
         )
     kinds = ", ".join(f"{k} {v / 2**20:,.0f} MiB" for k, v in sorted(mem.by_kind.items()))
     out.append(
-        f"| peak RSS, job process tree (sum of VmRSS) | **{mem.rss_bytes / 2**20:,.0f} MiB** "
-        f"({kinds}; {mem.processes} processes); peak PSS {mem.pss_bytes / 2**20:,.0f} MiB |"
+        (
+            "peak RSS, job process tree (sum of VmRSS)",
+            f"**{mem.rss_bytes / 2**20:,.0f} MiB** ({kinds}; {mem.processes} processes); "
+            f"peak PSS {mem.pss_bytes / 2**20:,.0f} MiB",
+        )
     )
     for result in summary.baselines:
         ratio = (
@@ -386,17 +409,14 @@ def markdown(summary: RunSummary) -> str:
                 f"{top.processed / result.rate:,.1f}x"
             )
         out.append(
-            f"| baseline, {result.variant} consumer | {result.rate:,.0f} events/s "
-            f"({result.events:,} events, {result.seconds:.1f} s{_busy(summary, result.variant)})"
-            f"{ratio} |"
+            (
+                f"baseline, {result.variant} consumer",
+                f"{result.rate:,.0f} events/s ({result.events:,} events, {result.seconds:.1f} s"
+                f"{_busy(summary, result.variant)}){ratio}",
+            )
         )
-    for failure in summary.baseline_failures:
-        out.append(f"| baseline failed | {failure} |")
-    out += ["", "| goal (from the issue) | measured | met |", "|---|---|---|"]
-    for goal, measured, met in goals(summary):
-        out.append(f"| {goal} | {measured} | {'yes' if met else '**no**'} |")
-    out += ["", *NOTES]
-    return "\n".join(out) + "\n"
+    out += [("baseline failed", failure) for failure in summary.baseline_failures]
+    return out
 
 
 NOTES = [

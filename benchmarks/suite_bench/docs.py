@@ -1,0 +1,56 @@
+"""Writing docs/BENCHMARKS.md and its plots from the result files of a directory: the only
+part of the renderer that touches files (render.py and plots.py do the work)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pulse.config import PROJECT_ROOT
+from suite_bench import plots
+from suite_bench.render import Plot, document
+
+DOCS = PROJECT_ROOT / "docs" / "BENCHMARKS.md"
+PLOTS = PROJECT_ROOT / "docs" / "benchmarks"
+RESULTS = PLOTS / "results"
+
+LATENCY_TITLES = {
+    "pipeline": "Pipeline: end-to-end latency (event ts -> visible in Redis)",
+    "ingest": "Ingest API: request latency (written -> answer read)",
+    "fanout": "Fan-out: delivery latency (Redis publish -> client receipt)",
+}
+
+
+def load(folder: Path) -> list[dict[str, Any]]:
+    """Every result file of `folder`, oldest first."""
+    found = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    return sorted(found, key=lambda r: r["started"])
+
+
+def draw(results: list[dict[str, Any]], folder: Path) -> dict[str, list[Plot]]:
+    """The plots of every benchmark that has the data for them, by benchmark."""
+    drawn: dict[str, list[Plot]] = {}
+    for result in results:
+        name = result["benchmark"]
+        caption = "Processed events/s per step against batch duration p50/p95"
+        path = folder / f"{name}-throughput.png"
+        if name == "pipeline" and plots.throughput(result, path):
+            drawn.setdefault(name, []).append((caption, _relative(path)))
+        path = folder / f"{name}-latency.png"
+        if name in LATENCY_TITLES and plots.latency(result, path, LATENCY_TITLES[name]):
+            drawn.setdefault(name, []).append((LATENCY_TITLES[name], _relative(path)))
+    return drawn
+
+
+def write(results_folder: Path = RESULTS, docs: Path = DOCS, note: str = "") -> Path:
+    """Plots into docs/benchmarks/, then docs/BENCHMARKS.md; returns the docs path."""
+    results = load(results_folder)
+    text = document(results, draw(results, PLOTS), note)
+    docs.write_text(text)
+    return docs
+
+
+def _relative(path: Path) -> str:
+    return os.path.relpath(path, DOCS.parent)
