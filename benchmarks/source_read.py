@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from suite_bench.results import Row, Table, add_json_option, command_line, write_results
 from tqdm import tqdm
 
-from pulse.config import load_config
+from pulse.config import PulseConfig, load_config
 from pulse.kafka import read_kafka
 from pulse.kafka.admin import end_offsets, ensure_topics
 from pulse.local.broker import LocalBroker, free_port
@@ -52,8 +52,8 @@ def main() -> int:
         conf = load_config(environ={"PULSE_KAFKA__BOOTSTRAP": broker.bootstrap})
         produce_backlog(broker.bootstrap, "warmup", 20_000, args.partitions, progress=False)
         produce_backlog(broker.bootstrap, "backlog", args.records, args.partitions, progress=True)
-        ends = end_offsets(conf.kafka, ["backlog"])["backlog"]
-        assert sum(ends.values()) == args.records, f"backlog holds {sum(ends.values())} records"
+        held = wait_for_backlog(conf, "backlog", args.records)
+        assert held == args.records, f"backlog holds {held} records after 60 s"
 
         spark = session("bench-source-read", master=args.master)
         options = {
@@ -133,6 +133,20 @@ def produce_backlog(
     bar.close()
     if producer.flush(120):
         sys.exit("the broker did not acknowledge the backlog within 120 s")
+
+
+def wait_for_backlog(conf: PulseConfig, topic: str, count: int, timeout: float = 60.0) -> int:
+    """Records in `topic` once its end offsets show `count` twice 0.5 s apart (or after
+    `timeout`): right after the producer's flush the broker sometimes still reports fewer (seen
+    with 15,001 of 20,000), and a read started then stops short."""
+    deadline = time.monotonic() + timeout
+    seen = -1
+    while True:
+        held = sum(end_offsets(conf.kafka, [topic]).get(topic, {}).values())
+        if (held == seen == count) or time.monotonic() > deadline:
+            return held
+        seen = held
+        time.sleep(0.5)
 
 
 def read_all(frame: DataFrame, checkpoint: Path) -> int:

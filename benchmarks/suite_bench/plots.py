@@ -38,8 +38,8 @@ def throughput(result: Result, path: Path) -> bool:
     trigger = result["data"].get("trigger_seconds")
     if trigger:
         axes.axhline(trigger, color="grey", linestyle=":", label=f"trigger ({trigger:g} s)")
-    axes.set_xlim(left=0)
-    axes.set_ylim(bottom=0)
+    axes.set_xlim(0, max(processed) * 1.3)  # room for the labels on the right
+    axes.set_ylim(0, max([s["p95_s"] for s in steps] + [trigger or 0]) * 1.15)
     axes.set_xlabel("processed events/s in the step")
     axes.set_ylabel("batch duration (s)")
     axes.set_title("Pipeline: throughput against batch duration")
