@@ -45,11 +45,12 @@ def spark_home() -> Path:
 
 
 def alive_workers(ui: str) -> int:
-    """How many workers the master counts as alive (0 while it does not answer)."""
+    """How many workers the master counts as alive (0 while it does not answer, or answers
+    with an empty or half-written page while its UI starts)."""
     try:
         with urllib.request.urlopen(f"{ui}/json/", timeout=2) as answer:
             state = json.load(answer)
-    except OSError:
+    except (OSError, ValueError):
         return 0
     return sum(1 for worker in state.get("workers", []) if worker.get("state") == "ALIVE")
 
