@@ -73,7 +73,7 @@ class JobStack:
 
     def run_together(self, *jobs: str, timeout: float = 300) -> None:
         """Run several jobs with `--available-now` side by side, each to completion."""
-        started = {job: self._launch(job, "--available-now") for job in jobs}
+        started = {job: self.launch(job, "--available-now") for job in jobs}
         for job, (process, log) in started.items():
             try:
                 code = process.wait(timeout)
@@ -85,9 +85,9 @@ class JobStack:
 
     def start(self, job: str) -> subprocess.Popen[bytes]:
         """Start `jobs/<job>.py` with its processing-time trigger, in its own process group."""
-        return self._launch(job)[0]
+        return self.launch(job)[0]
 
-    def _launch(self, job: str, *options: str) -> tuple[subprocess.Popen[bytes], Path]:
+    def launch(self, job: str, *options: str) -> tuple[subprocess.Popen[bytes], Path]:
         """`jobs/<job>.py` started in its own process group, and the file it logs to."""
         path = self.logs / f"{job}-{uuid.uuid4().hex[:6]}.log"
         with path.open("wb") as log:  # the child keeps its own copy of the descriptor

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 from bisect import bisect_right
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pulse.events.domains import SCHEMAS, SOURCE_DOMAINS
@@ -110,14 +110,19 @@ def malformed(schema: EventSchema, event: dict[str, Any], kind: str, rng: random
     elif kind == "ancient_time":
         bad[schema.time_field] = rng.choice(_ANCIENT_TIMES)
     elif kind == "future_time":
-        moment = parse_timestamp(event[schema.time_field]) + rng.choice(_AHEAD)
-        bad[schema.time_field] = format_timestamp(moment)
+        # Ahead of the wall clock, which is when a consumer receives it: a replay's events
+        # (`--start` in the past) are ahead of their own time, not of their reception.
+        base = max(parse_timestamp(event[schema.time_field]), datetime.now(UTC))
+        bad[schema.time_field] = format_timestamp(base + rng.choice(_AHEAD))
     elif kind == "nul_character":
         path = _padding_target(schema.fields, event, schema)
         _set_path(bad, path, "before\x00after")
     elif kind == "wrong_domain":
         other = rng.choice([SCHEMAS[d] for d in SOURCE_DOMAINS if d != schema.domain])
-        return _dumps(example(other)).encode()
+        wrong = example(other)
+        if not any(field.name == schema.id_field for field in schema.fields):
+            wrong.pop(other.id_field)  # sent without ids (the API assigns them): none here either
+        return _dumps(wrong).encode()
     else:
         raise ValueError(f"unknown bad kind {kind!r}; known: {', '.join(BAD_KINDS)}")
     return _dumps(bad).encode()

@@ -30,7 +30,8 @@ REASONS = {
     "broken_json": r"^malformed JSON",
     "not_object": r"^malformed JSON|is required",
     "missing_field": r"is required \(got null\)$",
-    "wrong_type": r"^malformed JSON or a field of the wrong type|must be a string$",
+    # A number where a timestamp belongs is read as epoch seconds: far in the future.
+    "wrong_type": r"^malformed JSON or a field of the wrong type|must be a string$|s ahead of",
     "unknown_enum": r"must be one of .* \(got '.*'\)$",
     "invalid_utf8": r"^invalid UTF-8 in the value$",
     "empty_value": r"^malformed JSON|^empty record",
@@ -40,7 +41,8 @@ REASONS = {
     "ancient_time": r"is before 2000-01-01 \(a clock that was never set\) \(got '.*'\)$",
     "future_time": r"is more than 300 s ahead of when it was received \(got '.*'\)$",
     "nul_character": r"contains a NUL character \(U\+0000\), which PostgreSQL cannot store$",
-    "wrong_domain": r"is required \(got null\)$|is not a field of this event$",
+    "wrong_domain": r"is required \(got null\)$|is not a field of this event$|must be one of"
+    r"|^malformed JSON or a field of the wrong type",
 }
 
 

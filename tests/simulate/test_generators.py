@@ -32,9 +32,10 @@ def first(domain: str, count: int, *, seed: int = 1, rate: float = 100.0) -> lis
 
 
 def fails(domain: str, value: bytes, *, errors: str = "strict") -> bool:
-    """Whether a consumer that decodes and validates would refuse this value."""
+    """Whether a consumer that decodes and validates would refuse this value, received now."""
     try:
-        validate(schema_for(domain), json.loads(value.decode("utf-8", errors=errors)))
+        event = json.loads(value.decode("utf-8", errors=errors))
+        validate(schema_for(domain), event, received_at=datetime.now(UTC))
     except (UnicodeDecodeError, json.JSONDecodeError, InvalidEvent):
         return True
     return False
