@@ -24,7 +24,14 @@ from tests.exact import live_sinks, report
 from tests.faults.conftest import FaultStack
 from tests.polling import wait_for
 
-pytestmark = [pytest.mark.spark, pytest.mark.broker, pytest.mark.counts]
+# Each of the 20 rounds starts a driver (20-30 s on two shared cores until its four queries
+# run) before the kill, so the test takes 10-15 minutes: over the suite's 600-s default.
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.broker,
+    pytest.mark.counts,
+    pytest.mark.timeout(1800),
+]
 
 KILLS = 20
 
