@@ -7,6 +7,7 @@ same rows.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from typing import Protocol
@@ -16,6 +17,13 @@ import pyarrow as pa
 from pulse.kafka.options import SourceOptions
 
 TP = tuple[str, int]
+
+log = logging.getLogger("pulse.kafka.source")
+
+# How long a watermark probe waits for every partition's fetch. Tansu answers ListOffsets
+# (latest) with the base offset of the last record batch + 1, so the clients fetch from there
+# to learn the true end; on a loaded machine the answers take a while.
+PROBE_SECONDS = 10.0
 
 
 class KafkaClient(Protocol):
@@ -49,6 +57,20 @@ def open_client(options: SourceOptions) -> KafkaClient:
     from pulse.kafka.confluent_client import ConfluentClient
 
     return ConfluentClient({"bootstrap.servers": options.bootstrap, **options.client_params})
+
+
+def warn_unprobed(partitions: list[TP]) -> None:
+    """Say which partitions kept the broker's ListOffsets end: on Tansu it can be short by
+    the last record batch, which a later batch reads (an AvailableNow run leaves it for the
+    next run). Nothing is lost, but the reader of the log should know why."""
+    if partitions:
+        log.warning(
+            "no fetch answer within %.0f s from %s: their end offsets are the broker's "
+            "ListOffsets answer, which can be short of the last record batch; the rest is read "
+            "in a later batch",
+            PROBE_SECONDS,
+            ", ".join(f"{topic}[{partition}]" for topic, partition in partitions),
+        )
 
 
 def select_partitions(

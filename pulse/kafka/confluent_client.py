@@ -6,11 +6,13 @@ keeps the offsets itself, in its checkpoint.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 
 import pyarrow as pa
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from pulse.kafka.clients import PROBE_SECONDS, warn_unprobed
 from pulse.kafka.errors import KafkaSourceError
 from pulse.kafka.records import RecordBatchBuilder
 
@@ -82,21 +84,26 @@ class ConfluentClient:
     def _fetched_high_watermarks(
         self, partitions: list[TP], marks: Mapping[TP, tuple[int, int]]
     ) -> dict[TP, int]:
+        # Tansu answers with the whole last batch of each partition (thousands of records) and
+        # the answers can come in separate fetches: drain in large consumes until every
+        # partition has answered, bounded in time. A bound in calls ended within 10 ms while
+        # the first answers were still queued, and a partition whose answer had not come kept
+        # the short ListOffsets end (an AvailableNow read stopped 3,180 records short).
         self._consumer.assign([TopicPartition(t, p, marks[(t, p)][1] - 1) for t, p in partitions])
         pending = set(partitions)
+        deadline = time.monotonic() + PROBE_SECONDS
         try:
-            for _ in range(50):  # bounded: each consume waits at most 0.2 s
-                for message in self._consumer.consume(len(pending) * 64, 0.2):
+            while pending and time.monotonic() < deadline:
+                for message in self._consumer.consume(_BATCH, 0.2):
                     if message.error() is None:
                         pending.discard((message.topic(), message.partition()))
-                if not pending:
-                    break
             highs = {
                 tp: self._consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)[1]
                 for tp in partitions
             }
         finally:
             self._consumer.unassign()
+        warn_unprobed(sorted(pending))
         return {tp: high for tp, high in highs.items() if high >= 0}
 
     def read(

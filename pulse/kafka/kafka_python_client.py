@@ -12,12 +12,12 @@ from collections.abc import Iterator, Mapping
 import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
 
+from pulse.kafka.clients import PROBE_SECONDS, warn_unprobed
 from pulse.kafka.errors import KafkaSourceError
 from pulse.kafka.records import RecordBatchBuilder
 
 TP = tuple[str, int]
 _BATCH = 10_000
-_PROBE_SECONDS = 10.0
 
 # librdkafka-style names (the `kafka.*` pass-through) to kafka-python's keyword arguments.
 _PARAM_NAMES = {
@@ -95,7 +95,7 @@ class KafkaPythonClient:
             # kafka-python fetches the next partition only once the records it buffered are
             # drained, and Tansu answers with the whole last batch: drain in large polls.
             pending = set(probe)
-            deadline = time.monotonic() + _PROBE_SECONDS
+            deadline = time.monotonic() + PROBE_SECONDS
             while pending and time.monotonic() < deadline:
                 for tp in self._consumer.poll(timeout_ms=200, max_records=100_000):
                     pending.discard(tp)
@@ -105,6 +105,7 @@ class KafkaPythonClient:
                     key = (tp.topic, tp.partition)
                     marks[key] = (marks[key][0], max(marks[key][1], fetched))
             self._consumer.assign([])
+            warn_unprobed(sorted((tp.topic, tp.partition) for tp in pending))
         return marks
 
     def read(
