@@ -99,7 +99,10 @@ SECTIONS: dict[str, Section] = {
         "run a warm-up, then a measured window. Latency: request written to answer read, seen "
         "by the client. *delivered/s*: growth of the emoji topic's end offsets over the "
         "window. Afterwards the emoji topic must hold exactly the events that got a 202 "
-        "(*in topic / accepted*).",
+        "(*in topic / accepted*). *non-202*: the other answers in the window, by status; a "
+        "503 is the API's back-pressure (as many events held, not yet acknowledged by the "
+        "broker, as it may hold; the client retries after `Retry-After`), and no event of a "
+        "503 is in the topic.",
     ),
     "fanout": Section(
         "Fan-out: one gateway node",
