@@ -113,7 +113,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# One run of every benchmark (about 35-45 minutes on two cores), then docs/BENCHMARKS.md and its
+# One run of every benchmark (about 25 minutes on two cores), then docs/BENCHMARKS.md and its
 # plots from it (benchmarks/suite.py); BENCHMARKS=benchmarks/x.py (space-separated) runs those only.
 bench: venv services java
 	$(BIN)/python benchmarks/suite.py $(addprefix --only ,$(BENCHMARKS))

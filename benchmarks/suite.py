@@ -11,7 +11,7 @@ as it comes, under a progress bar over the benchmarks. Then suite_bench.docs wri
 stay as they were (each says when it was measured). A benchmark that fails loses its old result
 file and is named at the top of the document; the suite then exits 1.
 
-`--smoke` runs every benchmark with minimal sizes (about 10 minutes on two cores) to check that
+`--smoke` runs every benchmark with minimal sizes (about 5 minutes on two cores) to check that
 the whole chain works: its results go to .pulse/bench-smoke/, and the document it writes says
 in its first lines that its figures mean nothing. Never commit it.
 
@@ -52,7 +52,7 @@ class Benchmark:
 
 
 # The sizes are chosen for stable medians in bounded time on two shared cores: the whole suite
-# takes about 35-45 minutes (estimates per benchmark from earlier runs of each script).
+# takes about 25 minutes (23 min in the run of 2026-12-03; the smoke run 4.5 min).
 BENCHMARKS = (
     Benchmark(
         "source_read",
