@@ -19,7 +19,7 @@ BENCHMARKS ?=
 
 help:
 	@echo "make test      set up, then ruff and the whole test suite"
-	@echo "make faults    the fault suite: real kills and outages on private servers (~9 min)"
+	@echo "make faults    the fault suite: real kills and outages on private servers (~22 min)"
 	@echo "make run       set up, then the platform with simulated traffic until Ctrl-C"
 	@echo "make dashboard the Streamlit dashboard alone (make run starts it too)"
 	@echo "make notebooks JupyterLab on notebooks/, reading what the jobs wrote"
@@ -82,7 +82,7 @@ browser:
 	fi
 
 # The fault suite (tests/faults/: 20 driver kills, each store stopped 30 s, the broker frozen
-# 30 s; about 9 minutes of real outages) is a tier of its own, which CI runs after `make test`
+# 30 s; about 22 minutes of real outages) is a tier of its own, which CI runs after `make test`
 # (.ci/run): with it, `make test` would pass its 25-minute budget.
 test: venv services java browser
 	$(BIN)/ruff check .
