@@ -150,9 +150,15 @@ class _ServerProcess:
         self._process.wait(timeout=60)
 
     def remove(self) -> None:
+        # SIGTERM first: runuser passes it on to the server, while a SIGKILL ends runuser alone
+        # and left MariaDB running, orphaned, after every fault test.
         if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(timeout=30)
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=30)
         shutil.rmtree(self.home, ignore_errors=True)
 
 
