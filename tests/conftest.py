@@ -125,8 +125,9 @@ def start_api(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """What the `counts` tests counted (faults, bad input, fuzzing), passed or failed: pytest
-    shows a passing test's output nowhere else, and these figures are the point of them."""
+    """What the `counts` tests counted (faults, bad input, fuzzing, the cluster), passed or
+    failed: pytest shows a passing test's output nowhere else, and these figures are the point
+    of them."""
     reports = [
         report
         for outcome in ("passed", "failed")
@@ -134,7 +135,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if report.when == "call" and "counts" in report.keywords and report.capstdout
     ]
     if reports:
-        terminalreporter.section("what the fault, bad-input and fuzz tests counted")
+        terminalreporter.section("what the counting tests counted (expected vs found)")
     for report in reports:
         terminalreporter.write_line(f"{report.nodeid} ({report.outcome})", bold=True)
         terminalreporter.write(report.capstdout)
