@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -94,7 +93,6 @@ class Viewer:
 
     client: GatewayClient
     messages: list[dict[str, Any]] = field(default_factory=list)
-    task: Future[None] | None = None
 
     def of(self, kind: str, **fields: Any) -> list[dict[str, Any]]:
         """The messages of `kind` whose fields have the given values."""
@@ -129,7 +127,7 @@ class Viewers:
         registry = RegistryClient(self.registry_url, REGISTRY_KEY)
         client_id = f"c-{uuid.uuid4().hex[:10]}"
         viewer = Viewer(GatewayClient(registry, match_id, client_id, subscriber_id, patience=60))
-        viewer.task = asyncio.run_coroutine_threadsafe(self._collect(viewer), self.loop)
+        asyncio.run_coroutine_threadsafe(self._collect(viewer), self.loop)
         wait_for(lambda: bool(viewer.of("welcome")), 20, f"{client_id} to be welcomed")
         self.all.append(viewer)
         return viewer
