@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,9 +25,23 @@ from pulse.kafka.producer import EventProducer
 log = logging.getLogger("pulse.progress")
 
 
+# Late events dropped by queries whose state the driver keeps (pulse.batchstate), by (query,
+# batch id), until the batch's progress report takes them: Spark's progress knows only the
+# late rows of its own state operators.
+_LATE: dict[tuple[str, int], int] = {}
+
+
+def note_late(query: str, batch_id: int, rows: int) -> None:
+    """Remember that batch `batch_id` of `query` dropped `rows` late events, for its report."""
+    _LATE[(query, batch_id)] = rows
+    for stale in [key for key in _LATE if key[0] == query and key[1] < batch_id - 100]:
+        del _LATE[stale]
+
+
 def batch_report(job: str, progress: dict[str, Any]) -> dict[str, Any]:
     """The monitoring event of one query progress (Spark's progress JSON as a dict)."""
     late = sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", []))
+    late += _LATE.pop((progress.get("name"), progress.get("batchId")), 0)
     end_offsets: dict[str, Any] = {}
     latest_offsets: dict[str, Any] = {}
     for source in progress.get("sources", []):
@@ -57,8 +72,8 @@ def batch_report(job: str, progress: dict[str, Any]) -> dict[str, Any]:
 class ProgressPublisher(StreamingQueryListener):
     """Publishes a `batch` monitoring event for every progress of every query of a job."""
 
-    def __init__(self, job: str, conf: PulseConfig) -> None:
-        self._job = job
+    def __init__(self, jobs: Mapping[str, str], conf: PulseConfig) -> None:
+        self._jobs = dict(jobs)  # query name -> the job it belongs to (the report's component)
         self._topic = conf.topics.monitoring.name
         self._producer = EventProducer(conf.kafka, **{"linger.ms": 100})
 
@@ -77,10 +92,11 @@ class ProgressPublisher(StreamingQueryListener):
                 durations.get("triggerExecution"),
                 ", ".join(f"{k} {v}" for k, v in durations.items() if k != "triggerExecution"),
             )
-            report = batch_report(self._job, progress)
-            self._producer.send_event(self._topic, self._job, report)
+            job = self._jobs.get(progress.get("name"), "pulse")
+            report = batch_report(job, progress)
+            self._producer.send_event(self._topic, job, report)
         except Exception:  # a monitoring hiccup must never stop the data path
-            log.exception("could not publish the progress of %s", self._job)
+            log.exception("could not publish the progress of %s", event.progress.name)
 
     def onQueryIdle(self, event: Any) -> None:
         """Idle triggers carry no batch."""
@@ -93,15 +109,19 @@ class ProgressPublisher(StreamingQueryListener):
         try:
             self._producer.flush(timeout_seconds)
         except Exception:  # monitoring must never fail the data path
-            log.exception("progress reports of %s not acknowledged", self._job)
+            log.exception(
+                "progress reports of %s not acknowledged", sorted(set(self._jobs.values()))
+            )
 
 
 _PUBLISHERS: list[ProgressPublisher] = []
 
 
-def publish_progress(spark: SparkSession, job: str, conf: PulseConfig) -> ProgressPublisher:
-    """Attach a `ProgressPublisher` for `job` to the session and return it."""
-    listener = ProgressPublisher(job, conf)
+def publish_progress(
+    spark: SparkSession, jobs: Mapping[str, str], conf: PulseConfig
+) -> ProgressPublisher:
+    """Attach a `ProgressPublisher` for the queries in `jobs` (query -> job) and return it."""
+    listener = ProgressPublisher(jobs, conf)
     spark.streams.addListener(listener)
     _PUBLISHERS.append(listener)
     return listener

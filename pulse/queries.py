@@ -1,10 +1,11 @@
-"""Starting and supervising a job's streaming queries.
+"""Starting and supervising streaming queries, of one job or of all of them in one driver.
 
-A job declares its queries as `QuerySpec`s (a streaming frame, its sinks, an output mode); this
-module gives each one its checkpoint under `streaming.checkpoint_dir/<name>`, the configured
-trigger and one `foreachBatch` writer, and keeps them running: a query that fails (a sink that
-stayed down through its retries, say) is restarted from its checkpoint after a growing pause,
-so a stopped database delays results but loses none.
+A pipeline declares its queries as `QuerySpec`s (a streaming frame, its sinks, its trigger);
+this module gives each one its checkpoint under `streaming.checkpoint_dir/<name>`, its own FAIR
+scheduler pool (so that a long lake batch never holds up the live ones) and one `foreachBatch`
+writer, and keeps them running: a query that fails (a sink that stayed down through its
+retries, say) is restarted from its checkpoint after a growing pause, so a stopped database
+delays results but loses none.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,6 +44,7 @@ class QuerySpec:
     name: str
     frame: DataFrame
     sinks: Sequence[Sink]
+    trigger_seconds: float
     output_mode: OutputMode = "append"
     prepare: Prepare | None = None
 
@@ -55,6 +57,9 @@ def checkpoint_of(conf: PulseConfig, name: str) -> Path:
 def start(spec: QuerySpec, conf: PulseConfig, *, available_now: bool = False) -> StreamingQuery:
     """Start one query with its checkpoint, trigger and `foreachBatch` writer."""
     checkpoint = checkpoint_of(conf, spec.name)
+    # A query runs its batches in the pool named after it (FAIR scheduling, conf/
+    # spark-defaults.conf): the query's thread takes the local properties set when it starts.
+    spec.frame.sparkSession.sparkContext.setLocalProperty("spark.scheduler.pool", spec.name)
     writer = (
         spec.frame.writeStream.queryName(spec.name)
         .outputMode(spec.output_mode)
@@ -64,7 +69,7 @@ def start(spec: QuerySpec, conf: PulseConfig, *, available_now: bool = False) ->
     if available_now:
         writer = writer.trigger(availableNow=True)
     else:
-        writer = writer.trigger(processingTime=f"{conf.streaming.trigger_seconds} seconds")
+        writer = writer.trigger(processingTime=f"{spec.trigger_seconds} seconds")
     query = writer.start()
     log.info("query %s started, checkpoint %s", spec.name, checkpoint)
     return query
@@ -147,15 +152,24 @@ def _await_first_plan(query: StreamingQuery, timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
-def open_job(name: str, doc: str) -> tuple[argparse.Namespace, PulseConfig, SparkSession]:
-    """What every job does first: logging, its command line, the config, the session, and
-    progress reports of its queries on `platform.monitoring`."""
+Pipeline = Callable[[SparkSession, PulseConfig], list[QuerySpec]]
+
+
+def main(name: str, doc: str, pipelines: Mapping[str, Pipeline]) -> int:
+    """A job's whole life: logging, its command line, the config, one session, the queries of
+    every pipeline in `pipelines` (by job name), progress reports on `platform.monitoring`,
+    then `run` until stopped. `jobs/<job>.py` is this call and nothing else."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = job_arguments(doc.strip().splitlines()[0])
     conf = load_config()
     spark = session(f"pulse-{name}")
-    publish_progress(spark, name, conf)
-    return args, conf, spark
+    specs, jobs = [], {}
+    for job, pipeline in pipelines.items():
+        for spec in pipeline(spark, conf):
+            specs.append(spec)
+            jobs[spec.name] = job
+    publish_progress(spark, jobs, conf)
+    return run(spark, specs, conf, available_now=args.available_now)
 
 
 def job_arguments(description: str) -> argparse.Namespace:

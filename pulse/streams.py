@@ -7,14 +7,37 @@ from pyspark.sql import DataFrame, SparkSession
 from pulse.config import PulseConfig
 from pulse.events import SCHEMAS
 from pulse.kafka import read_kafka
+from pulse.kafka.read import BATCH_SECONDS
 from pulse.transforms.parse import parse_events, valid_events
 
 
-def domain_events(spark: SparkSession, conf: PulseConfig, domain: str) -> DataFrame:
-    """The valid events of `domain` as a streaming frame, from the earliest offset on.
+def domain_events(
+    spark: SparkSession, conf: PulseConfig, domain: str, *, trigger_seconds: float
+) -> DataFrame:
+    """The valid events of `domain` as a streaming frame, from the earliest offset on, in
+    batches sized to finish within `trigger_seconds` (see `pulse.kafka.planning.Admission`).
 
     Invalid records are left out here: the lake job owns the dead letters for every topic.
     """
-    topic = getattr(conf.topics, domain).name
-    records = read_kafka(spark, conf.kafka, subscribe=topic, startingOffsets="earliest")
+    records = topic_records(spark, conf, getattr(conf.topics, domain).name, trigger_seconds)
     return valid_events(parse_events(records, SCHEMAS[domain]))
+
+
+def topic_records(
+    spark: SparkSession,
+    conf: PulseConfig,
+    topics: str,
+    trigger_seconds: float,
+    *,
+    pattern: bool = False,
+) -> DataFrame:
+    """The raw records of `topics` (a name, or a regular expression with `pattern`) from the
+    earliest offset on, in batches sized to finish within `trigger_seconds`."""
+    subscription = {"subscribePattern" if pattern else "subscribe": topics}
+    return read_kafka(
+        spark,
+        conf.kafka,
+        startingOffsets="earliest",
+        **subscription,
+        **{BATCH_SECONDS: trigger_seconds},
+    )

@@ -29,6 +29,7 @@ _OWN = {
     "maxoffsetspertrigger",
     "failondataloss",
     "includeheaders",
+    "pulse.batchseconds",
 }
 # Official options that only the official connector implements; accepted and ignored here,
 # so that the same job runs on either source.
@@ -60,6 +61,10 @@ class SourceOptions:
     max_offsets_per_trigger: int | None = None
     fail_on_data_loss: bool = True
     include_headers: bool = False
+    # Pulse's own option `pulse.batchSeconds`: size each batch from the measured throughput so
+    # that it finishes within this many seconds (its trigger); `maxOffsetsPerTrigger` stays the
+    # ceiling. Unset: every batch takes up to the ceiling, as Spark's own source does.
+    batch_seconds: float | None = None
     client: Client = "confluent"
     client_params: Mapping[str, str] = field(default_factory=dict)
 
@@ -99,6 +104,7 @@ class SourceOptions:
             ),
             fail_on_data_loss=_boolean(opts, "failondataloss", "failOnDataLoss", default=True),
             include_headers=_boolean(opts, "includeheaders", "includeHeaders", default=False),
+            batch_seconds=_positive_float(opts, "pulse.batchseconds", "pulse.batchSeconds"),
             client=client,  # type: ignore[arg-type]
             client_params={
                 key[len("kafka.") :]: value
@@ -194,6 +200,18 @@ def _positive_int(opts: Mapping[str, str], key: str, name: str) -> int | None:
         number = 0
     if number <= 0:
         raise KafkaSourceError(f"option '{name}' must be a positive integer (got {opts[key]!r})")
+    return number
+
+
+def _positive_float(opts: Mapping[str, str], key: str, name: str) -> float | None:
+    if key not in opts:
+        return None
+    try:
+        number = float(opts[key])
+    except ValueError:
+        number = 0.0
+    if not number > 0 or number == float("inf"):
+        raise KafkaSourceError(f"option '{name}' must be a positive number (got {opts[key]!r})")
     return number
 
 

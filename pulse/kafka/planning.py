@@ -7,7 +7,7 @@ Offsets are `{(topic, partition): next offset to read}` in memory and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pulse.kafka.errors import DataLossError, KafkaSourceError
@@ -129,3 +129,47 @@ def cap_batch(start: Mapping[TP, int], end: Mapping[TP, int], max_rows: int | No
     for tp in sorted(shares, key=lambda tp: (taken[tp] - shares[tp], tp))[:left]:
         taken[tp] += 1
     return {tp: start[tp] + taken[tp] for tp in end}
+
+
+@dataclass
+class Admission:
+    """How many records the next batch may take, so that it finishes within `target_seconds`.
+
+    Spark calls `latestOffset` once per trigger; when a batch runs past its trigger the next
+    call comes as soon as it ends, so the time between two calls is what the previous batch
+    took. A batch that overran tells the throughput (rows over seconds): the cap becomes what
+    fits in the target, with a margin. A batch that fit lets the cap grow by half, up to
+    `ceiling` (`maxOffsetsPerTrigger`). A backlog then drains in batches that keep their
+    trigger, and the live views keep moving, instead of one batch of the whole backlog.
+
+    >>> admission = Admission(target_seconds=2.0, ceiling=100_000)
+    >>> admission.cap()
+    20000
+    >>> admission.observe(rows=20_000, seconds=4.0)  # overran: 5,000 rows/s
+    >>> admission.cap()
+    8000
+    """
+
+    target_seconds: float
+    ceiling: int
+    floor: int = 1_000
+    margin: float = 0.8
+    _cap: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A cold start (a restart after a backlog built up) begins small: Python workers are
+        # still starting and the throughput is unknown.
+        self._cap = min(self.ceiling, 10_000 * self.target_seconds)
+
+    def cap(self) -> int:
+        """The most records the next batch may take."""
+        return max(1, int(min(self.ceiling, max(self.floor, self._cap))))
+
+    def observe(self, rows: int, seconds: float) -> None:
+        """What the last batch took: `rows` records in `seconds` (trigger to next trigger)."""
+        if rows <= 0 or seconds <= 0:
+            return
+        if seconds > self.target_seconds * 1.1:
+            self._cap = rows / seconds * self.target_seconds * self.margin
+        elif rows >= self.cap() * 0.9:
+            self._cap = min(self.ceiling, self._cap * 1.5)

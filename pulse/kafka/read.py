@@ -22,6 +22,8 @@ log = logging.getLogger("pulse.kafka")
 OFFICIAL_PROVIDER = "org.apache.spark.sql.kafka010.KafkaSourceProvider"
 Connector = Literal["auto", "official", "python"]
 
+BATCH_SECONDS = "pulse.batchSeconds"
+
 _registered: set[int] = set()
 
 
@@ -42,7 +44,12 @@ def read_kafka(
     merged = {**_from_config(kafka), **{key: _option_text(value) for key, value in options.items()}}
     SourceOptions.parse(merged)  # fail here, with the option named, not deep inside a query
     if connector == "official" or (connector == "auto" and official_connector_available(spark)):
-        official = {key: value for key, value in merged.items() if key != "kafka.client"}
+        # Pulse's own options mean nothing to the official connector.
+        official = {
+            key: value
+            for key, value in merged.items()
+            if key not in ("kafka.client", BATCH_SECONDS)
+        }
         return spark.readStream.format("kafka").options(**official).load()
     _register(spark)
     return spark.readStream.format(FORMAT).options(**merged).load()

@@ -12,6 +12,7 @@ pickles copies to the executors (reading); the metadata client lives only in the
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -27,7 +28,14 @@ from pyspark.sql.streaming.datasource import (
 
 from pulse.kafka.clients import KafkaClient, open_client, select_partitions
 from pulse.kafka.options import Offsets, SourceOptions
-from pulse.kafka.planning import cap_batch, from_json, initial_offsets, resolve_start, to_json
+from pulse.kafka.planning import (
+    Admission,
+    cap_batch,
+    from_json,
+    initial_offsets,
+    resolve_start,
+    to_json,
+)
 
 log = logging.getLogger("pulse.kafka.source")
 
@@ -84,6 +92,12 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._target: Offsets | None = None  # Trigger.AvailableNow: never read past this
         self._latest: Offsets | None = None
         self._marks: dict[tuple[str, int], tuple[int, int]] | None = None  # of the last plan
+        self._admission = (
+            Admission(options.batch_seconds, options.max_offsets_per_trigger or 1_000_000)
+            if options.batch_seconds
+            else None
+        )
+        self._planned: tuple[float, int] | None = None  # when the last batch was planned, rows
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -111,6 +125,14 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             end = {tp: min(high, self._target.get(tp, begin[tp])) for tp, high in end.items()}
         end = {tp: max(high, begin[tp]) for tp, high in end.items()}
         max_rows = limit.max_rows if isinstance(limit, ReadMaxRows) else None
+        if self._admission is not None and max_rows is not None:
+            now = time.monotonic()
+            if self._planned is not None:
+                self._admission.observe(self._planned[1], now - self._planned[0])
+            max_rows = min(max_rows, self._admission.cap())
+            capped = cap_batch(begin, end, max_rows)
+            self._planned = (now, sum(capped[tp] - begin[tp] for tp in capped))
+            return to_json(capped)
         return to_json(cap_batch(begin, end, max_rows))
 
     def reportLatestOffset(self) -> dict | None:

@@ -16,11 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import pyarrow as pa
 from pyspark.sql import DataFrame
 
 from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
 
 log = logging.getLogger("pulse.sinks")
+
+
+# A micro-batch as a sink sees it: a Spark frame, or an Arrow table that the query's `prepare`
+# already computed on the driver (then no sink starts a Spark job of its own).
+Batch = DataFrame | pa.Table
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class Sink(Protocol):
 
     name: str
 
-    def write(self, frame: DataFrame, ctx: BatchContext) -> None:
+    def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Write the batch, or nothing if this (query, checkpoint, batch) is already written."""
         ...
 
@@ -51,14 +57,14 @@ class Derived:
     """
 
     sink: Sink
-    transform: Callable[[DataFrame], DataFrame]
+    transform: Callable[[Batch], Batch]
 
     @property
     def name(self) -> str:
         """The wrapped sink's name: the idempotency key stays the sink's."""
         return self.sink.name
 
-    def write(self, frame: DataFrame, ctx: BatchContext) -> None:
+    def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Write the transformed batch to the wrapped sink."""
         self.sink.write(self.transform(frame), ctx)
 
@@ -93,7 +99,7 @@ def checkpoint_id(checkpoint: Path) -> str:
     return str(json.loads((checkpoint / "metadata").read_text().splitlines()[0])["id"])
 
 
-Prepare = Callable[[DataFrame, BatchContext], DataFrame]
+Prepare = Callable[[DataFrame, BatchContext], Batch]
 
 
 def batch_writer(
@@ -105,8 +111,10 @@ def batch_writer(
 ) -> Callable[[DataFrame, int], None]:
     """The `foreachBatch` function of a query: prepare the batch once, write every sink.
 
-    The batch is persisted so that several sinks do not recompute it from Kafka; `prepare`
-    (optional) adds what the batch needs from outside, such as subscriptions read fresh.
+    `prepare` (optional) adds what the batch needs from outside, such as subscriptions read
+    fresh, or computes the whole batch on the driver as an Arrow table (one Spark job per
+    batch, whatever the number of sinks). A frame is persisted instead, so that several sinks
+    do not recompute it from Kafka.
     """
     policy = retry or RetryPolicy()
     names = [sink.name for sink in sinks]
@@ -116,12 +124,15 @@ def batch_writer(
 
     def write(frame: DataFrame, batch_id: int) -> None:
         ctx = BatchContext(query, checkpoint_id(checkpoint), batch_id)
-        cached = [(prepare(frame, ctx) if prepare else frame).persist()]
+        prepared = prepare(frame, ctx) if prepare else frame
+        cached: list[Batch] = [prepared if isinstance(prepared, pa.Table) else prepared.persist()]
 
         def attempt(sink: Sink) -> None:
             try:
                 sink.write(cached[0], ctx)
             except Exception:
+                if isinstance(cached[0], pa.Table):
+                    raise  # plain data on the driver: nothing in it to go stale
                 # The next attempt starts from a freshly planned and cached batch: a failure in
                 # Spark itself (a task that cannot be deserialized under load, seen in CI) can
                 # stick to the cached plan, so retrying on the same one would fail every time.
@@ -136,7 +147,8 @@ def batch_writer(
                 policy.run(f"{query} batch {batch_id} -> {sink.name}", lambda s=sink: attempt(s))
                 timings.append(f"{sink.name} {time.perf_counter() - began:.2f} s")
         finally:
-            cached[0].unpersist()
+            if isinstance(cached[0], DataFrame):
+                cached[0].unpersist()
         # Where a batch's time goes, sink by sink: the first thing to read when batches run long.
         log.info("%s batch %d written: %s", query, batch_id, ", ".join(timings))
 

@@ -18,11 +18,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame
-
 from pulse.config import KafkaConfig
 from pulse.kafka.producer import EventProducer
-from pulse.sinks.base import BatchContext
+from pulse.sinks.base import Batch, BatchContext
 from pulse.sinks.errors import SinkDefinitionError
 from pulse.sinks.values import (
     collect_batch,
@@ -62,7 +60,7 @@ class KafkaOutput:
                 f"sink {self.name}: timeout_seconds {self.timeout_seconds} <= 0"
             )
 
-    def write(self, frame: DataFrame, ctx: BatchContext) -> None:
+    def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Produce every row of the batch and wait until the broker has acknowledged them."""
         table = collect_batch(frame)
         if table.num_rows == 0:

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pyspark.sql import DataFrame
-
 from pulse.config import MySQLConfig
-from pulse.sinks.base import BatchContext
+from pulse.sinks.base import Batch, BatchContext
 from pulse.sinks.errors import SinkDefinitionError
 from pulse.sinks.ledger import Cursor, LedgerEntry, write_once
 from pulse.sinks.values import upsert_rows, written_columns
@@ -75,7 +73,7 @@ class MySQLUpsert:
         """Every column the sink writes: the key first, then the other columns."""
         return written_columns(self.key, self.columns)
 
-    def write(self, frame: DataFrame, ctx: BatchContext) -> None:
+    def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Upsert the batch and advance the ledger in one transaction, unless already done."""
         collected = upsert_rows(frame, self.key, self.columns, self.name, self.table)
         if not collected:

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 import psycopg2.errors
 from psycopg2 import sql
 from psycopg2.extras import execute_values
-from pyspark.sql import DataFrame
 
 from pulse.config import PostgresConfig
-from pulse.sinks.base import BatchContext
+from pulse.sinks.base import Batch, BatchContext
 from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
 from pulse.sinks.ledger import Cursor, LedgerEntry, write_once
 from pulse.sinks.values import upsert_rows, written_columns
@@ -39,7 +38,10 @@ class PostgresUpsert:
 
     `columns` are the columns written; the key columns are written whether `columns` lists them
     or not, and every other column is updated on conflict. `table` may be `schema.table`.
-    `guard` is SQL text from the job's code, never from data.
+    `guard` is SQL text from the job's code, never from data; so is `merge`, which gives a
+    column an SQL expression in place of `column = EXCLUDED.column`, e.g.
+    `("total", "player_stats.total + EXCLUDED.total")` for a batch of increments (exactly once
+    all the same: the ledger is in the same transaction).
     """
 
     name: str
@@ -48,6 +50,7 @@ class PostgresUpsert:
     key: tuple[str, ...]
     columns: tuple[str, ...]
     guard: str | None = None
+    merge: tuple[tuple[str, str], ...] = ()
     page_size: int = 1000
 
     def __post_init__(self) -> None:
@@ -61,7 +64,7 @@ class PostgresUpsert:
         """Every column the sink writes: the key first, then the other columns."""
         return written_columns(self.key, self.columns)
 
-    def write(self, frame: DataFrame, ctx: BatchContext) -> None:
+    def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Upsert the batch and advance the ledger in one transaction, unless already done."""
         rows = upsert_rows(frame, self.key, self.columns, self.name, self.table)
         if not rows:
@@ -104,8 +107,14 @@ class PostgresUpsert:
         )
         if not updated:
             return insert + sql.SQL("DO NOTHING")
+        merged = dict(self.merge)
         assignments = sql.SQL(", ").join(
-            sql.SQL("{column} = EXCLUDED.{column}").format(column=sql.Identifier(c))
+            sql.SQL("{column} = {value}").format(
+                column=sql.Identifier(c),
+                value=sql.SQL(merged[c])
+                if c in merged
+                else sql.SQL("EXCLUDED.{column}").format(column=sql.Identifier(c)),
+            )
             for c in updated
         )
         statement = insert + sql.SQL("DO UPDATE SET ") + assignments

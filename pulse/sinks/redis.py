@@ -31,10 +31,9 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
-from pyspark.sql import DataFrame
 
 from pulse.config import RedisConfig
-from pulse.sinks.base import BatchContext
+from pulse.sinks.base import Batch, BatchContext
 from pulse.sinks.errors import SinkDefinitionError, SinkError
 from pulse.sinks.values import (
     collect_batch,
@@ -128,7 +127,7 @@ class RedisState:
         if problems:
             raise SinkDefinitionError(f"sink {self.name}: {'; '.join(problems)}")
 
-    def write(self, frame: DataFrame, ctx: BatchContext) -> None:
+    def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Write the batch chunk by chunk, each chunk one guarded script, unless already done."""
         table = collect_batch(frame)
         if table.num_rows == 0:

@@ -35,9 +35,10 @@ _ISO = "%Y-%m-%dT%H:%M:%S.%f"
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 
-def collect_batch(frame: DataFrame) -> pa.Table:
-    """The whole batch as one Arrow table on the driver, with UTC timestamps and plain strings."""
-    table = frame.toArrow()
+def collect_batch(frame: DataFrame | pa.Table) -> pa.Table:
+    """The whole batch as one Arrow table on the driver, with UTC timestamps and plain strings
+    (a batch already on the driver as Arrow is only normalised)."""
+    table = frame if isinstance(frame, pa.Table) else frame.toArrow()
     schema = pa.schema([field.with_type(plain_type(field.type)) for field in table.schema])
     return table if schema == table.schema else table.cast(schema)
 
@@ -170,7 +171,7 @@ def written_columns(key: Sequence[str], columns: Sequence[str]) -> tuple[str, ..
 
 
 def upsert_rows(
-    frame: DataFrame, key: Sequence[str], columns: Sequence[str], sink: str, table: str
+    frame: DataFrame | pa.Table, key: Sequence[str], columns: Sequence[str], sink: str, table: str
 ) -> list[tuple[Any, ...]]:
     """The batch as row tuples in `written_columns` order, checked for columns and unique keys.
 

@@ -1,112 +1,249 @@
 """Emoji reactions: counts per (match, emoji, event-time window), units, and the top-N per match.
 
-`emoji_windows` runs on the streaming frame of valid emoji events and is meant for output mode
-"update" with `foreachBatch`: every batch carries the absolute count of each window it touched,
-so a sink that upserts by (match_id, emoji, window_start) is exact, also after a replayed batch.
-`top_emojis` runs inside `foreachBatch`, on the (static) frame of one batch.
+`count_emojis` runs on one micro-batch as an Arrow table, with the state the batches before it
+left (`EmojiState`: the watermark, the event ids of its horizon, the counts of the windows still
+open). Each batch gives the absolute count of every window it touched, so sinks upsert by
+(match_id, emoji, window_start) and a replayed batch writes the same values. The state is kept
+by the driver (pulse.batchstate), not in Spark's state store: see there for why.
+
+Rules: an event id counts once within the watermark horizon (pulse.transforms.horizon); an
+event older than the watermark of the batches before it is late and not counted; a later event
+that is not that old updates its window. Windows tumble every `window_seconds`, aligned to the
+epoch; `units = ceil(count / ratio)`.
+
+>>> import pyarrow as pa
+>>> from datetime import datetime, UTC
+>>> at = lambda s: datetime(2026, 1, 1, 0, 0, s, tzinfo=UTC)
+>>> events = pa.table({"event_id": ["a", "b", "c"], "match_id": ["m1"] * 3,
+...                    "emoji": ["🔥", "🔥", "👏"], "ts": [at(10), at(11), at(12)]})
+>>> batch = count_emojis(events, EmojiState.empty(), window_seconds=2, watermark_seconds=10,
+...                      ratio=1000, top_n=5)
+>>> [(r["emoji"], r["window_start"].second, r["count"], r["units"])
+...  for r in batch.windows.to_pylist()]
+[('👏', 12, 1, 1), ('🔥', 10, 2, 1)]
+>>> batch.top.to_pylist()[0]["top"]
+'[{"rank":1,"emoji":"👏","count":1,"units":1}]'
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, field
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from pulse.transforms.eventtime import InvalidParameter, deduplicated, interval
+from pulse.transforms.eventtime import InvalidParameter
+from pulse.transforms.horizon import IDS_SCHEMA, Horizon, admit, micros
 
 WINDOW_COLUMNS = ("match_id", "emoji", "window_start", "window_end", "count", "units")
-TOP_COLUMNS = ("match_id", "window_start", "rank", "emoji", "count", "units")
+TOP_COLUMNS = ("match_id", "window_start", "top")
+_TIME = pa.timestamp("us", tz="UTC")
+WINDOWS_SCHEMA = pa.schema(
+    [
+        ("match_id", pa.string()),
+        ("emoji", pa.string()),
+        ("window_start", _TIME),
+        ("window_end", _TIME),
+        ("count", pa.int64()),
+        ("units", pa.int64()),
+    ]
+)
+TOP_SCHEMA = pa.schema([("match_id", pa.string()), ("window_start", _TIME), ("top", pa.string())])
+
+Window = tuple[str, str, int]  # (match_id, emoji, window start in microseconds)
 
 
-def emoji_windows(
-    events: DataFrame, *, window_seconds: float, watermark_seconds: float, ratio: int
-) -> DataFrame:
-    """Count each (match_id, emoji) per tumbling event-time window of `window_seconds`.
+@dataclass(frozen=True)
+class EmojiState:
+    """What the batches so far leave to the next: the horizon of ids and the open windows."""
 
-    Input: valid emoji events (event_id, user_id, match_id, emoji, ts), streaming or static.
-    Output: `WINDOW_COLUMNS`, with `units = ceil(count / ratio)`.
+    horizon: Horizon
+    windows: Mapping[Window, int] = field(default_factory=dict)
 
-    Events are deduplicated by `event_id` within the watermark (`dropDuplicatesWithinWatermark`),
-    so a producer retry or a re-published record is counted once. The watermark is the
-    largest `ts` seen so far minus `watermark_seconds`. An event older than the watermark of the
-    previous micro-batch is late: the deduplication drops it and reports it in that operator's
-    `numRowsDroppedByWatermark` (see `rows_dropped_as_late`); a later event that is not that old
-    updates its window, and the batch carries the window's new absolute count. Spark evicts a
-    window's state with the same watermark that judges lateness one batch later, so a window is
-    never re-emitted with a partial count after its state is gone.
+    @classmethod
+    def empty(cls) -> EmojiState:
+        """Before the first batch."""
+        return cls(Horizon.empty(), {})
+
+
+@dataclass(frozen=True)
+class EmojiDelta:
+    """What one batch changed, as a restart replays it: ids added, the watermark after the
+    batch, and the absolute counts of the windows it touched."""
+
+    added: pa.Table
+    watermark: int | None
+    windows: Mapping[Window, int]
+
+
+@dataclass(frozen=True)
+class EmojiBatch:
+    """One batch's output (`windows`: `WINDOW_COLUMNS`; `top`: `TOP_COLUMNS`), what it dropped,
+    the state after it and the delta that rebuilds that state."""
+
+    windows: pa.Table
+    top: pa.Table
+    late: int
+    repeats: int
+    state: EmojiState
+    delta: EmojiDelta
+
+
+def units(count: int, ratio: int) -> int:
+    """`ceil(count / ratio)` in integers: every started block of `ratio` is one unit.
+
+    >>> units(1000, 1000), units(1001, 1000), units(0, 1000)
+    (1, 2, 0)
     """
-    width = interval(window_seconds, name="window_seconds")
-    delay = interval(watermark_seconds, name="watermark_seconds", allow_zero=True)
     _check_ratio(ratio)
-    unique = deduplicated(events, id_column="event_id", time_column="ts", delay=delay)
-    counts = unique.groupBy("match_id", "emoji", F.window("ts", width).alias("window")).agg(
-        F.count(F.lit(1)).alias("count")
-    )
-    return counts.select(
-        "match_id",
-        "emoji",
-        F.col("window.start").alias("window_start"),
-        F.col("window.end").alias("window_end"),
-        "count",
-        units(F.col("count"), ratio).alias("units"),
-    )
+    return -(-count // ratio)
 
 
-def units(count: Column, ratio: int) -> Column:
-    """`ceil(count / ratio)` in integer arithmetic: every started block of `ratio` is one unit.
-
-    Integer `div` and `%` instead of a float division: doubles lose exactness above 2**53,
-    and `count + ratio - 1` could overflow near the largest long; this form does neither.
-    """
+def count_emojis(
+    events: pa.Table,
+    state: EmojiState,
+    *,
+    window_seconds: float,
+    watermark_seconds: float,
+    ratio: int,
+    top_n: int,
+) -> EmojiBatch:
+    """Count one batch of valid emoji events (event_id, match_id, emoji, ts) into its windows."""
+    width = _micros_of(window_seconds, "window_seconds", allow_zero=False)
+    delay = _micros_of(watermark_seconds, "watermark_seconds", allow_zero=True)
     _check_ratio(ratio)
-    whole = F.call_function("div", count, F.lit(ratio))
-    started = F.when(count % F.lit(ratio) > 0, F.lit(1)).otherwise(F.lit(0))
-    return (whole + started).cast("long")
-
-
-def top_emojis(windows: DataFrame, n: int) -> DataFrame:
-    """Per match, the top `n` emojis of its latest window by count (ties: by emoji), ranked 1..n.
-
-    `windows` is a static frame with `WINDOW_COLUMNS`, typically one `foreachBatch` batch of
-    `emoji_windows`; "latest" is the latest window of each match present in that frame.
-    Output: `TOP_COLUMNS`.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InvalidParameter("n", n, "must be a whole number, at least 1")
-    per_match = Window.partitionBy("match_id")
-    ordered = Window.partitionBy("match_id").orderBy(F.col("count").desc(), F.col("emoji"))
-    latest = windows.withColumn("latest_start", F.max("window_start").over(per_match)).where(
-        F.col("window_start") == F.col("latest_start")
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+        raise InvalidParameter("top_n", top_n, "must be a whole number, at least 1")
+    admitted = admit(events, state.horizon, delay_us=delay)
+    touched = _window_deltas(admitted.fresh, width)
+    windows = dict(state.windows)
+    for key, count in touched.items():
+        windows[key] = windows.get(key, 0) + count
+    absolute = {key: windows[key] for key in touched}
+    top = _top_by_match({match for match, _, _ in touched}, windows, top_n, ratio)
+    after = fold(
+        state,
+        EmojiDelta(admitted.added, admitted.horizon.watermark, absolute),
+        window_us=width,
+        delay_us=delay,
     )
-    ranked = latest.withColumn("rank", F.row_number().over(ordered))
-    return ranked.where(F.col("rank") <= n).select(*TOP_COLUMNS)
+    return EmojiBatch(
+        windows=_windows_table(absolute, width, ratio),
+        top=top,
+        late=admitted.late,
+        repeats=admitted.repeats,
+        state=after,
+        delta=EmojiDelta(admitted.added, admitted.horizon.watermark, absolute),
+    )
 
 
-def rows_dropped_as_late(progress: Mapping[str, Any]) -> int:
-    """The late events of one `StreamingQueryProgress` of `emoji_windows` (as a dict).
+def fold(state: EmojiState, delta: EmojiDelta, *, window_us: int, delay_us: int) -> EmojiState:
+    """The state after a batch whose delta is `delta`: its ids and windows in, and what the
+    new watermark has passed out (windows that ended at or before it, ids older by `delay`)."""
+    horizon = state.horizon.advanced(delta.added, delta.watermark, delay_us)
+    windows = {**state.windows, **delta.windows}
+    if delta.watermark is not None:
+        windows = {k: c for k, c in windows.items() if k[2] + window_us > delta.watermark}
+    return EmojiState(horizon, windows)
 
-    Summed over all state operators: the deduplication is the operator that drops late events,
-    and Spark lists it after the aggregation, so `stateOperators[0]` alone reports 0. A row that
-    one operator drops never reaches the next one, so the sum counts each event once.
-    """
-    operators = progress.get("stateOperators") or []
-    return sum(int(operator.get("numRowsDroppedByWatermark", 0)) for operator in operators)
+
+def needed_until(delta: EmojiDelta, *, window_us: int, delay_us: int) -> int | None:
+    """The watermark past which `delta` no longer matters to any later batch: its newest id is
+    forgotten and its latest window closed (for `pulse.batchstate.BatchState.record`)."""
+    times = [start + window_us for _, _, start in delta.windows]
+    if delta.added.num_rows:
+        times.append(pc.max(delta.added["ts"]).as_py() + delay_us)
+    return max(times) if times else delta.watermark
+
+
+def empty_delta() -> EmojiDelta:
+    """The delta of a batch that changed nothing."""
+    return EmojiDelta(IDS_SCHEMA.empty_table(), None, {})
+
+
+def _window_deltas(fresh: pa.Table, width: int) -> dict[Window, int]:
+    if fresh.num_rows == 0:
+        return {}
+    times = micros(fresh["ts"])
+    starts = pc.multiply(pc.divide(times, width), width)  # integer division: the window's start
+    grouped = (
+        pa.table({"match_id": fresh["match_id"], "emoji": fresh["emoji"], "start": starts})
+        .group_by(["match_id", "emoji", "start"])
+        .aggregate([("emoji", "count")])
+    )
+    return {
+        (match, emoji, start): count
+        for match, emoji, start, count in zip(
+            grouped["match_id"].to_pylist(),
+            grouped["emoji"].to_pylist(),
+            grouped["start"].to_pylist(),
+            grouped["emoji_count"].to_pylist(),
+            strict=True,
+        )
+    }
+
+
+def _windows_table(counts: Mapping[Window, int], width: int, ratio: int) -> pa.Table:
+    keys = sorted(counts)
+    starts = pa.array([start for _, _, start in keys], pa.int64())
+    return pa.table(
+        [
+            pa.array([match for match, _, _ in keys], pa.string()),
+            pa.array([emoji for _, emoji, _ in keys], pa.string()),
+            starts.cast(_TIME),
+            pc.add(starts, width).cast(_TIME),
+            pa.array([counts[k] for k in keys], pa.int64()),
+            pa.array([units(counts[k], ratio) for k in keys], pa.int64()),
+        ],
+        schema=WINDOWS_SCHEMA,
+    )
+
+
+def _top_by_match(matches: set[str], windows: Mapping[Window, int], n: int, ratio: int) -> pa.Table:
+    """Per match, its latest open window and the top `n` emojis there by count (ties: by
+    emoji), as JSON [{rank, emoji, count, units}] for Redis."""
+    latest: dict[str, int] = {}
+    for match, _, start in windows:
+        if match in matches and start > latest.get(match, -1):
+            latest[match] = start
+    rows = []
+    for match in sorted(latest):
+        start = latest[match]
+        ranked = sorted(
+            (
+                (count, emoji)
+                for (m, emoji, s), count in windows.items()
+                if m == match and s == start
+            ),
+            key=lambda item: (-item[0], item[1]),
+        )[:n]
+        top = [
+            {"rank": rank, "emoji": emoji, "count": count, "units": units(count, ratio)}
+            for rank, (count, emoji) in enumerate(ranked, start=1)
+        ]
+        rows.append((match, start, json.dumps(top, ensure_ascii=False, separators=(",", ":"))))
+    return pa.table(
+        [
+            pa.array([r[0] for r in rows], pa.string()),
+            pa.array([r[1] for r in rows], pa.int64()).cast(_TIME),
+            pa.array([r[2] for r in rows], pa.string()),
+        ],
+        schema=TOP_SCHEMA,
+    )
+
+
+def _micros_of(seconds: float, name: str, *, allow_zero: bool) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds != seconds:
+        raise InvalidParameter(name, seconds, "must be a number of seconds")
+    micros_ = round(seconds * 1_000_000)
+    if micros_ < 0 or (micros_ == 0 and not allow_zero) or seconds == float("inf"):
+        bound = "at least 0" if allow_zero else "more than 0"
+        raise InvalidParameter(name, seconds, f"must be {bound}")
+    return micros_
 
 
 def _check_ratio(ratio: int) -> None:
     if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio < 1:
         raise InvalidParameter("ratio", ratio, "must be a whole number, at least 1")
-
-
-def top_by_match(windows: DataFrame, n: int) -> DataFrame:
-    """One row per match: its latest window and the top `n` emojis as JSON (for Redis).
-
-    Columns: match_id, window_start, top (a JSON list of {rank, emoji, count, units}).
-    """
-    top = top_emojis(windows, n)
-    entry = F.struct("rank", "emoji", "count", "units")
-    return top.groupBy("match_id", "window_start").agg(
-        F.to_json(F.array_sort(F.collect_list(entry))).alias("top")
-    )

@@ -1,16 +1,17 @@
 """Sports scores: the scoreboard of each match and the running totals of each player's stats.
 
-Both are streaming-safe aggregations for output mode "update": each batch carries the absolute
-state of every match or player it touched, so sinks upsert (`match_scores`, `player_stats`)
-and a replayed batch rewrites the same values.
+Both run on one micro-batch, with no Spark state: the scoreboard of a batch is the state of its
+highest sequence per match, and the sinks keep the higher sequence (`match_scores` guard, Redis
+`version_field`), so the stored state is the highest of all batches, also after a replay. Stat
+deltas are summed per batch and added to `player_stats` under the batch ledger.
 """
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-
-from pulse.transforms.eventtime import deduplicated, interval
 
 SCOREBOARD_STATE = (
     "home_team",
@@ -32,9 +33,9 @@ def scoreboard(events: DataFrame) -> DataFrame:
     truth: an event that arrives late or out of order never rolls a score back, and a repeated
     event changes nothing. Ties on sequence (a producer bug) fall to the later `ts`, then the
     larger `event_id`, so that the result never depends on arrival order.
-    Output: `SCOREBOARD_COLUMNS`, `updated_at` being the `ts` of that event. No watermark:
-    one small state row per match for the life of the query; the `match_scores` upsert should
-    still keep the higher sequence, in case a query starts again from a fresh checkpoint.
+    Output: `SCOREBOARD_COLUMNS`, `updated_at` being the `ts` of that event. Run on each
+    batch, the sinks must keep the higher sequence: that makes the stored state the one of the
+    highest sequence across all batches.
     """
     state = F.struct(*SCOREBOARD_STATE, F.col("ts").alias("updated_at"))
     order = F.struct("sequence", "ts", "event_id")
@@ -44,24 +45,55 @@ def scoreboard(events: DataFrame) -> DataFrame:
     )
 
 
-def player_stat_totals(events: DataFrame, *, watermark_seconds: float) -> DataFrame:
-    """Sum the `player_stats` deltas per (match_id, player_id, stat).
+def player_stat_deltas(events: pa.Table) -> pa.Table:
+    """One batch's stat deltas summed per (match_id, player_id, stat): `PLAYER_STAT_COLUMNS`,
+    `total` being this batch's sum, for an additive upsert into `player_stats`.
 
-    Deltas are not idempotent, so events are first deduplicated by `event_id` within the
-    watermark (the largest `ts` seen minus `watermark_seconds`): a replayed or re-published
-    event is counted once. The price: an event older than the watermark is dropped as late, so
-    the watermark must be longer than any delay the sports feed can have.
-    State is one row per (match, player, stat), never evicted (small).
-    `team` is taken as the largest seen (a player has one team per match; `max` keeps the result
-    deterministic). Output: `PLAYER_STAT_COLUMNS`.
+    `events` are sports events already counted once each (pulse.transforms.horizon: deltas
+    are not idempotent, so a repeated event must never reach here). Events without stats add
+    nothing. `team` is the largest seen, so the result never depends on arrival order.
+
+    >>> events = pa.table({"match_id": ["m1", "m1"], "player_stats": [
+    ...     [{"player_id": "p1", "team": "A", "stat": "goals", "delta": 1}],
+    ...     [{"player_id": "p1", "team": "A", "stat": "goals", "delta": 2}]]})
+    >>> player_stat_deltas(events).to_pylist()
+    [{'match_id': 'm1', 'player_id': 'p1', 'team': 'A', 'stat': 'goals', 'total': 3}]
     """
-    delay = interval(watermark_seconds, name="watermark_seconds", allow_zero=True)
-    unique = deduplicated(events, id_column="event_id", time_column="ts", delay=delay)
-    # explode drops events without stats (null or empty list), which is what we want here.
-    deltas = unique.select("match_id", F.explode("player_stats").alias("s")).select(
-        "match_id", "s.player_id", "s.team", "s.stat", "s.delta"
+    stats = events["player_stats"].combine_chunks()
+    flat = pc.list_flatten(stats)
+    if len(flat) == 0:
+        return _STAT_SCHEMA.empty_table()
+    matches = events["match_id"].combine_chunks().take(pc.list_parent_indices(stats))
+    rows = pa.table(
+        {
+            "match_id": matches,
+            "player_id": flat.field("player_id"),
+            "stat": flat.field("stat"),
+            "team": flat.field("team"),
+            "delta": flat.field("delta").cast(pa.int64()),
+        }
+    ).filter(pc.is_valid(flat))
+    summed = rows.group_by(["match_id", "player_id", "stat"]).aggregate(
+        [("team", "max"), ("delta", "sum")]
     )
-    totals = deltas.groupBy("match_id", "player_id", "stat").agg(
-        F.max("team").alias("team"), F.sum("delta").alias("total")
-    )
-    return totals.select(*PLAYER_STAT_COLUMNS)
+    return pa.table(
+        [
+            summed["match_id"],
+            summed["player_id"],
+            summed["team_max"],
+            summed["stat"],
+            summed["delta_sum"],
+        ],
+        schema=_STAT_SCHEMA,
+    ).sort_by([("match_id", "ascending"), ("player_id", "ascending"), ("stat", "ascending")])
+
+
+_STAT_SCHEMA = pa.schema(
+    [
+        ("match_id", pa.string()),
+        ("player_id", pa.string()),
+        ("team", pa.string()),
+        ("stat", pa.string()),
+        ("total", pa.int64()),
+    ]
+)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
 from pulse.events.domains import SPORTS
 from pulse.events.spark import struct_type
-from pulse.transforms.sports import player_stat_totals, scoreboard
-from tests.transforms.streams import run_stream
+from pulse.transforms.horizon import Horizon, admit
+from pulse.transforms.sports import player_stat_deltas, scoreboard
 
 pytestmark = pytest.mark.spark
 
@@ -95,7 +95,53 @@ def test_an_equal_sequence_is_settled_by_the_later_event_time(spark):
     assert_df_equality(board, expected, ignore_nullable=True)
 
 
-def test_player_stat_totals_sum_each_players_deltas_once_per_event(spark):
+def stat_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Sports events as the player-stats query collects them: id, time, match, stats."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "event_id": r["event_id"],
+                "ts": r["ts"],
+                "match_id": r["match_id"],
+                "player_stats": r["player_stats"],
+            }
+            for r in rows
+        ],
+        schema=pa.schema(
+            [
+                ("event_id", pa.string()),
+                ("ts", pa.timestamp("us", tz="UTC")),
+                ("match_id", pa.string()),
+                (
+                    "player_stats",
+                    pa.list_(
+                        pa.struct(
+                            [
+                                ("player_id", pa.string()),
+                                ("team", pa.string()),
+                                ("stat", pa.string()),
+                                ("delta", pa.int32()),
+                            ]
+                        )
+                    ),
+                ),
+            ]
+        ),
+    )
+
+
+def as_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    """An `event` row as a dict, stats as dicts: what `stat_table` takes."""
+    payload = dict(zip([field.name for field in SPORTS.fields], row, strict=True))
+    stats = payload["player_stats"]
+    keys = ("player_id", "team", "stat", "delta")
+    payload["player_stats"] = (
+        None if stats is None else [dict(zip(keys, s, strict=True)) for s in stats]
+    )
+    return payload
+
+
+def test_player_stat_deltas_sum_each_players_deltas_once_per_event():
     rows = [
         event(
             "s1", "m1", 1, (1, 0), stats=[("p9", "home", "goals", 1), ("p9", "home", "shots", 2)]
@@ -110,39 +156,32 @@ def test_player_stat_totals_sum_each_players_deltas_once_per_event(spark):
         event("s4", "m1", 4, (1, 0), stats=[]),
         event("s5", "m2", 1, (0, 0), stats=[("p9", "home", "goals", 1)]),
     ]
-    actual = player_stat_totals(frame(spark, rows), watermark_seconds=600)
-    expected = spark.createDataFrame(
-        [
-            ("m1", "p9", "home", "goals", 1),
-            ("m1", "p9", "home", "shots", 3),
-            ("m1", "p4", "away", "saves", 1),
-            ("m2", "p9", "home", "goals", 1),
-        ],
-        TOTALS,
-    )
-    assert_df_equality(actual, expected, ignore_nullable=True, ignore_row_order=True)
+    once = admit(stat_table([as_dict(r) for r in rows]), Horizon.empty(), delay_us=600_000_000)
+    totals = {
+        (r["match_id"], r["player_id"], r["team"], r["stat"]): r["total"]
+        for r in player_stat_deltas(once.fresh).to_pylist()
+    }
+    assert once.repeats == 1
+    assert totals == {
+        ("m1", "p9", "home", "goals"): 1,
+        ("m1", "p9", "home", "shots"): 3,
+        ("m1", "p4", "away", "saves"): 1,
+        ("m2", "p9", "home", "goals"): 1,
+    }
 
 
-def test_stream_never_rolls_a_score_back_and_counts_a_replayed_event_once(spark, tmp_path: Path):
+def test_a_replayed_event_in_a_later_batch_adds_nothing_and_a_late_score_never_wins(spark):
     goal = [("p9", "home", "goals", 1)]
-    batches = [
-        [as_json(event("s1", "m1", 1, (0, 0))), as_json(event("s3", "m1", 3, (2, 0), stats=goal))],
-        # s2 arrives late and out of order; s3 is published a second time.
-        [
-            as_json(event("s2", "m1", 2, (1, 0), stats=goal)),
-            as_json(event("s3", "m1", 3, (2, 0), stats=goal)),
-        ],
-    ]
-    boards = run_stream(spark, struct_type(SPORTS), batches, scoreboard, tmp_path / "board")
-    totals = run_stream(
-        spark,
-        struct_type(SPORTS),
-        batches,
-        lambda events: player_stat_totals(events, watermark_seconds=600),
-        tmp_path / "totals",
-    )
+    first = [event("s1", "m1", 1, (0, 0)), event("s3", "m1", 3, (2, 0), stats=goal)]
+    # s2 arrives late and out of order; s3 is published a second time.
+    second = [event("s2", "m1", 2, (1, 0), stats=goal), event("s3", "m1", 3, (2, 0), stats=goal)]
+    horizon = Horizon.empty()
+    added = []
+    for batch in (first, second):
+        once = admit(stat_table([as_dict(r) for r in batch]), horizon, delay_us=600_000_000)
+        horizon = once.horizon
+        added.append([r["total"] for r in player_stat_deltas(once.fresh).to_pylist()])
+    assert added == [[1], [1]]  # the sink adds them: 2 goals, s3 counted once
 
-    scores = {b: [(r.home_score, r.sequence) for r in rows] for b, rows in boards.batches.items()}
-    goals = {b: [r.total for r in rows] for b, rows in totals.batches.items()}
-    assert scores == {0: [(2, 3)], 1: [(2, 3)]}
-    assert goals == {0: [1], 1: [2]}
+    boards = [scoreboard(frame(spark, batch)).collect() for batch in (first, second)]
+    assert [(b[0].home_score, b[0].sequence) for b in boards] == [(2, 3), (2, 3)]
