@@ -15,11 +15,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCHMARKS ?=
 
-.PHONY: help venv services java browser test faults run dashboard notebooks up down status lint bench clean
+.PHONY: help venv services java browser test faults platform run dashboard notebooks up down status lint bench clean
 
 help:
 	@echo "make test      set up, then ruff and the whole test suite"
 	@echo "make faults    the fault suite: real kills and outages on private servers (~22 min)"
+	@echo "make platform  the whole platform (make run) for 5 minutes: every surface live (~8 min)"
 	@echo "make run       set up, then the platform with simulated traffic until Ctrl-C"
 	@echo "make dashboard the Streamlit dashboard alone (make run starts it too)"
 	@echo "make notebooks JupyterLab on notebooks/, reading what the jobs wrote"
@@ -86,10 +87,15 @@ browser:
 # (.ci/run): with it, `make test` would pass its 25-minute budget.
 test: venv services java browser
 	$(BIN)/ruff check .
-	$(BIN)/pytest --ignore=tests/faults
+	$(BIN)/pytest --ignore=tests/faults --ignore=tests/platform
 
 faults: venv services java
 	$(BIN)/pytest tests/faults
+
+# The whole platform as `make run` starts it, on the machine's own ports and .pulse/, for five
+# minutes: a tier of its own, since it cannot share the machine with the other tests.
+platform: venv services java
+	$(BIN)/pytest tests/platform
 
 run: venv services java
 	$(BIN)/pulse run

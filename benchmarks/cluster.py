@@ -45,7 +45,7 @@ from pulse.local.standalone import standalone_cluster
 
 DOCS = PROJECT_ROOT / "docs" / "BENCHMARKS.md"
 HEADING = "## Cluster: jobs/live.py on a Spark standalone cluster"
-BATCH_LINE = re.compile(r"emoji_windows batch (\d+): (\d+) rows in (\d+) ms")
+BATCH_LINE = re.compile(r"live batch (\d+): (\d+) rows in (\d+) ms")
 
 
 @dataclass(frozen=True)

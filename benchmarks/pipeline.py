@@ -74,7 +74,7 @@ from pulse.config import PROJECT_ROOT
 from pulse.interrupts import sigterm_as_interrupt
 from pulse.kafka.admin import end_offsets
 
-QUERY = "emoji_windows"
+QUERY = "live"
 DOCS = PROJECT_ROOT / "docs" / "BENCHMARKS.md"
 TRICKLE = 1_000  # events/s while the job starts
 STEADY_TIMEOUT = 120.0  # seconds for two batches at a new rate

@@ -30,8 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("down", help="stop what `pulse up` started, and nothing else")
     commands.add_parser("status", help="what runs, and each topic's partitions and end offsets")
-    commands.add_parser(
+    run = commands.add_parser(
         "run", help="bring the platform up and stream into every topic until Ctrl-C"
+    )
+    run.add_argument(
+        "--traffic-scale",
+        type=_positive_float,
+        default=1.0,
+        help="multiply every simulator's rate by this (default 1: about 2,410 events/s)",
     )
 
     commands.add_parser(
@@ -159,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from pulse.local.run import run
 
-        return run(conf)
+        return run(conf, traffic_scale=args.traffic_scale)
     if args.command == "dashboard":
         from pulse.dashboard.server import serve as serve_dashboard
 

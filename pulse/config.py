@@ -119,7 +119,6 @@ class StreamingConfig(_Section):
     trigger_seconds: float = Field(gt=0)
     lake_trigger_seconds: float = Field(gt=0)
     monitor_trigger_seconds: float = Field(gt=0)
-    rollup_window_seconds: float = Field(gt=0)
     watermark_seconds: float = Field(ge=0)
     dedupe_seconds: float = Field(ge=0)
     node_heartbeat_seconds: float = Field(gt=0)

@@ -38,6 +38,9 @@ def draw(results: list[dict[str, Any]], folder: Path) -> dict[str, list[Plot]]:
         path = folder / f"{name}-throughput.png"
         if name == "pipeline" and plots.throughput(result, path):
             drawn.setdefault(name, []).append((caption, _relative(path)))
+        for made in result["data"].get("plots", []) if name == "platform" else []:
+            caption = "Consumer lag per query over the measured window"
+            drawn.setdefault(name, []).append((caption, _relative(PROJECT_ROOT / made)))
         path = folder / f"{name}-latency.png"
         if name in LATENCY_TITLES and plots.latency(result, path, LATENCY_TITLES[name]):
             drawn.setdefault(name, []).append((LATENCY_TITLES[name], _relative(path)))

@@ -127,4 +127,17 @@ SECTIONS: dict[str, Section] = {
         "them rather than adding capacity: the figures show the cost of the cluster manager "
         "and of shuffling between executors, not scaling.",
     ),
+    "platform": Section(
+        "Platform: everything `make run` starts, under its own traffic",
+        "The benchmark runs `pulse run` (broker, the one Spark driver (`jobs/all_jobs.py`) with "
+        "every query, ingest API, registry, gateway nodes, dashboard, simulators at about "
+        "2,410 events/s, or a multiple with `--scales`) and, after every query's first batch "
+        "and a warm-up, measures end-to-end latency from the event's `ts` to its sink: score "
+        "and game-delivery messages on their Redis channels, and probes sent through the "
+        "ingest API once a second (emoji to its match's channel, media to Redis `event:<id>`, "
+        "products to MySQL, one media probe every 30 s to the Delta silver table). Batch "
+        "durations and restarts come from the driver's log, consumer lag from the monitor's "
+        "Redis gauges, RSS and CPU from the whole process tree. Everything shares the two "
+        "cores, the simulators and probes included.",
+    ),
 }

@@ -32,7 +32,7 @@ def pipeline() -> None:
     start = since(minutes)
     with store_trouble():
         pg = postgres(conf.postgres)
-        rates = health.throughput(pg, start, conf.streaming.rollup_window_seconds)
+        rates = health.throughput(pg, start, conf.streaming.monitor_trigger_seconds)
         latency = health.latencies(pg, start)
         batches = health.batches(pg, start)
         if rates.empty and batches.empty:

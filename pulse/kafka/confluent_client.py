@@ -26,6 +26,12 @@ _READ_TUNING = {
     "fetch.max.bytes": 52_428_800,
     "max.partition.fetch.bytes": 10_485_760,
 }
+# Reads of a small live batch on Tansu take about fetch.wait.max.ms each (librdkafka's default
+# 500 ms): 0.5 s per partition, 1.5-2 s per batch of 12 partitions on two cores. With 20 ms, 30
+# ms per read (measured). The end-offset probe keeps the default: with a short wait Tansu's
+# fetch at the last record batch of a large partition answered nothing, ever (10 ms at 200k
+# records per partition), so the prober is a consumer of its own.
+_READ_FETCH_WAIT = {"fetch.wait.max.ms": 20}
 _BATCH = 10_000
 _METADATA_TIMEOUT = 10.0
 # consume(n, timeout) waits out its whole timeout when fewer than n records are there, which a
@@ -35,24 +41,44 @@ _PROBE_POLL_SECONDS = 0.005
 
 
 class ConfluentClient:
-    """One librdkafka consumer used for metadata, watermarks and partition reads."""
+    """librdkafka consumers for metadata and watermarks (the driver's) and for partition reads
+    (the executors'), each made on first use."""
 
     def __init__(self, params: Mapping[str, str]) -> None:
-        self._consumer = Consumer(
-            {
-                **params,
-                "group.id": "pulse-source",  # required by librdkafka; never joined or committed
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "enable.partition.eof": False,
-                "auto.offset.reset": "error",
-                **_READ_TUNING,
-            }
-        )
+        self._settings = {
+            **params,
+            "group.id": "pulse-source",  # required by librdkafka; never joined or committed
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": False,
+            "auto.offset.reset": "error",
+            **_READ_TUNING,
+        }
+        self._prober: Consumer | None = None
+        self._reader: Consumer | None = None
+        # (ListOffsets end, true end) per partition as last probed: while the broker's answer
+        # stays the same, no record batch was appended, so the probed end still holds and an
+        # idle partition costs no fetch at each trigger.
+        self._probed: dict[TP, tuple[int, int]] = {}
+
+    @property
+    def _consumer(self) -> Consumer:
+        """The consumer for metadata and the end-offset probe."""
+        if self._prober is None:
+            self._prober = Consumer(self._settings)
+        return self._prober
+
+    def _read_consumer(self) -> Consumer:
+        if self._reader is None:
+            self._reader = Consumer({**self._settings, **_READ_FETCH_WAIT})
+        return self._reader
 
     def close(self) -> None:
-        """Release the consumer's sockets and threads."""
-        self._consumer.close()
+        """Release the consumers' sockets and threads."""
+        for consumer in (self._prober, self._reader):
+            if consumer is not None:
+                consumer.close()
+        self._prober = self._reader = None
 
     def topics(self) -> dict[str, int]:
         """Partition count of every topic on the broker (internal topics excluded)."""
@@ -122,7 +148,8 @@ class ConfluentClient:
         self, topic: str, partition: int, start: int, end: int, include_headers: bool
     ) -> Iterator[pa.RecordBatch]:
         """Rows `[start, end)` of one partition as Arrow record batches in Spark's Kafka schema."""
-        self._consumer.assign([TopicPartition(topic, partition, start)])
+        consumer = self._read_consumer()
+        consumer.assign([TopicPartition(topic, partition, start)])
         builder = RecordBatchBuilder(topic, partition, include_headers)
         position = start
         idle_polls = 0
@@ -130,11 +157,11 @@ class ConfluentClient:
             while position < end:
                 # consume(n) blocks for its whole timeout when fewer than n are there: ask for
                 # no more than remain.
-                messages = self._consumer.consume(min(_BATCH, end - position), 1.0)
+                messages = consumer.consume(min(_BATCH, end - position), 1.0)
                 if not messages:
                     # Offsets can have gaps (transaction markers, compaction): the consumer's
                     # position says whether the range is already read through.
-                    (assigned,) = self._consumer.position([TopicPartition(topic, partition)])
+                    (assigned,) = consumer.position([TopicPartition(topic, partition)])
                     if assigned.offset >= end:
                         break
                     idle_polls += 1
@@ -172,4 +199,4 @@ class ConfluentClient:
             if builder.size:
                 yield builder.build()
         finally:
-            self._consumer.unassign()
+            consumer.unassign()

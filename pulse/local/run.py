@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -124,18 +124,42 @@ CHILDREN: tuple[Child, ...] = (
     Child("simulate-emoji-api", pulse_command(*VIA_API.split()), api_key=True),
     # Every job's queries in one driver: on two cores, four JVMs and their Python workers cost
     # more than all the queries together (issue 15).
-    Child("jobs", job_command("platform")),
+    Child("jobs", job_command("all_jobs")),
     Child("dashboard", pulse_command("dashboard")),
 )
 
 
-def run(conf: PulseConfig, children: tuple[Child, ...] | None = None) -> int:
-    """Bring the stack up, start the children (by default `CHILDREN` and the delivery tier),
-    show the console; on Ctrl-C undo what it did."""
+def scale_traffic(children: tuple[Child, ...], scale: float) -> tuple[Child, ...]:
+    """`children` with every `--rate` multiplied by `scale` (the simulators' traffic)."""
+    if scale == 1:
+        return children
+    return tuple(
+        replace(child, argv=_scaled_rates(child.argv, scale)) if "--rate" in child.argv else child
+        for child in children
+    )
+
+
+def _scaled_rates(argv: tuple[str, ...], scale: float) -> tuple[str, ...]:
+    scaled = list(argv)
+    for index, arg in enumerate(argv[:-1]):
+        if arg == "--rate":
+            scaled[index + 1] = f"{float(argv[index + 1]) * scale:g}"
+    return tuple(scaled)
+
+
+def run(
+    conf: PulseConfig, children: tuple[Child, ...] | None = None, traffic_scale: float = 1.0
+) -> int:
+    """Bring the stack up, start the children (by default `CHILDREN`, each simulator's rate
+    times `traffic_scale`, and the delivery tier), show the console; on Ctrl-C undo what it
+    did."""
     from pulse.local import stack  # imported here: it pulls in the database drivers
 
     if children is None:
-        children = (*CHILDREN, *delivery_children(conf.gateway.base_port))
+        children = (
+            *scale_traffic(CHILDREN, traffic_scale),
+            *delivery_children(conf.gateway.base_port),
+        )
 
     # A key of the environment reaches every child as it is; a made one only those that need it.
     api_key = None if conf.ingest.api_keys else secrets.token_urlsafe(24)

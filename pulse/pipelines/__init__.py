@@ -1,6 +1,6 @@
 """The jobs as definitions: each pipeline is `queries(spark, conf) -> list[QuerySpec]`.
 
-`jobs/<job>.py` submits one of them to a cluster; `jobs/platform.py` hosts all of them in one
+`jobs/<job>.py` submits one of them to a cluster; `jobs/all_jobs.py` hosts all of them in one
 driver (what `pulse run` starts on a laptop: one JVM and one set of Python workers instead of
 four), and a test can build any of them in-process.
 

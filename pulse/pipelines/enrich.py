@@ -1,18 +1,21 @@
 """Media events enriched; the product catalog kept current.
 
-Media events get a quality tier, device class, duration bucket and the user's segment (from a
-PostgreSQL dimension re-read on an interval) and go to PostgreSQL `events` (upsert by id) and
-Redis `event:<id>` with a TTL. Product changes go to MySQL `products` (an older version never
-overwrites a newer one; deletes kept as tombstones), to the Delta `product_history` (each
-`change_id` once: the CDC relay may re-send changes after a crash, see pulse.sinks.delta), and a
-processing ack per change to `platform.monitoring`.
+One query over the media and product topics. Media events get a quality tier, device class,
+duration bucket and the user's segment (from a PostgreSQL dimension re-read on an interval) and
+go to PostgreSQL `events` (upsert by id) and Redis `event:<id>` with a TTL. Product changes go
+to MySQL `products` (an older version never overwrites a newer one; deletes kept as
+tombstones), to the Delta `product_history` (each `change_id` once: the CDC relay may re-send
+changes after a crash, see pulse.sinks.delta), and a processing ack per change to
+`platform.monitoring`. Like the live job, the batch is read raw once and computed on the driver.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import types as T
 
 from pulse.config import PulseConfig
 from pulse.events import SCHEMAS
@@ -25,70 +28,78 @@ from pulse.sinks.mysql import MySQLUpsert
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.redis import RedisState
 from pulse.sinks.values import collect_batch
-from pulse.streams import domain_events
+from pulse.streams import topic_records
 from pulse.transforms.acks import processing_acks
+from pulse.transforms.decode import RAW_COLUMNS, decode
 from pulse.transforms.media import EVENTS_COLUMNS, enrich_media
 from pulse.transforms.products import PRODUCTS_COLUMNS, product_history, product_state
 
-SEGMENTS = T.StructType(
-    [T.StructField("user_id", T.StringType()), T.StructField("segment", T.StringType())]
-)
+QUERY = "enrich"
+DOMAINS = ("media", "product")
+
+
+@dataclass(frozen=True)
+class EnrichBatch:
+    """Everything one batch gives its sinks, computed once."""
+
+    media: pa.Table  # EVENTS_COLUMNS
+    products: pa.Table  # PRODUCTS_COLUMNS
+    history: pa.Table  # product_history rows
+    acks: pa.Table  # processing acks of the product changes
 
 
 def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
-    """The enrich job's two queries, on the live trigger (`streaming.trigger_seconds`)."""
+    """The enrich job's one query, on the live trigger (`streaming.trigger_seconds`)."""
     trigger = conf.streaming.trigger_seconds
+    topics = {getattr(conf.topics, domain).name: domain for domain in DOMAINS}
     segments = SegmentCache(conf.postgres, conf.enrich.segments_refresh_seconds)
 
-    def enriched(batch: DataFrame, ctx: BatchContext) -> pa.Table:
-        dimension = batch.sparkSession.createDataFrame(segments.rows(), SEGMENTS)
-        return collect_batch(enrich_media(batch, dimension))
+    def prepare(frame: DataFrame, ctx: BatchContext) -> EnrichBatch:
+        events = decode(collect_batch(frame.select(*RAW_COLUMNS)), topics)
+        changes = events["product"]
+        return EnrichBatch(
+            media=enrich_media(events["media"], dict(segments.rows()) if events["media"] else {}),
+            products=product_state(changes),
+            history=product_history(changes),
+            acks=processing_acks(changes, SCHEMAS["product"], "enrich", datetime.now(UTC)),
+        )
 
-    media = QuerySpec(
-        "media_events",
-        domain_events(spark, conf, "media", trigger_seconds=trigger),
-        [
-            PostgresUpsert("postgres", conf.postgres, "events", ("id",), EVENTS_COLUMNS),
+    sinks = [
+        Derived(
+            PostgresUpsert("events", conf.postgres, "events", ("id",), EVENTS_COLUMNS),
+            lambda batch: batch.media,
+        ),
+        Derived(
             RedisState(
-                "redis",
+                "event_state",
                 conf.redis,
                 "event:{id}",
                 EVENTS_COLUMNS[1:],
                 ttl_seconds=conf.redis.event_ttl_seconds,
             ),
-        ],
-        trigger_seconds=trigger,
-        prepare=enriched,
-    )
-
-    products = QuerySpec(
-        "products",
-        domain_events(spark, conf, "product", trigger_seconds=trigger),
-        [
-            Derived(
-                MySQLUpsert(
-                    "mysql",
-                    conf.mysql,
-                    "products",
-                    ("product_id",),
-                    PRODUCTS_COLUMNS,
-                    guard_column="version",
-                ),
-                product_state,
+            lambda batch: batch.media,
+        ),
+        Derived(
+            MySQLUpsert(
+                "products",
+                conf.mysql,
+                "products",
+                ("product_id",),
+                PRODUCTS_COLUMNS,
+                guard_column="version",
             ),
-            Derived(
-                DeltaAppend(
-                    "history", f"{conf.lake.path.rstrip('/')}/product_history", key=("change_id",)
-                ),
-                product_history,
+            lambda batch: batch.products,
+        ),
+        Derived(
+            DeltaAppend(
+                "history", f"{conf.lake.path.rstrip('/')}/product_history", key=("change_id",)
             ),
-            Derived(
-                KafkaOutput(
-                    "acks", conf.kafka, conf.topics.monitoring.name, key_column="component"
-                ),
-                lambda batch: processing_acks(batch, SCHEMAS["product"], "enrich"),
-            ),
-        ],
-        trigger_seconds=trigger,
-    )
-    return [media, products]
+            lambda batch: batch.history,
+        ),
+        Derived(
+            KafkaOutput("acks", conf.kafka, conf.topics.monitoring.name, key_column="component"),
+            lambda batch: batch.acks,
+        ),
+    ]
+    records = topic_records(spark, conf, ",".join(topics), trigger)
+    return [QuerySpec(QUERY, records, sinks, trigger_seconds=trigger, prepare=prepare)]

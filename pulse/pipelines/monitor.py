@@ -1,6 +1,7 @@
 """Monitoring rollups of every topic, batches and acks.
 
-Per topic per rollup window (`streaming.rollup_window_seconds`): records, bytes and end-to-end
+Per topic per window of `streaming.monitor_trigger_seconds` (one window per batch, see
+pulse.transforms.monitoring): records, bytes and end-to-end
 latency p50/p95/max (event time to processing) into PostgreSQL `monitoring_rollups` and Redis
 gauges. From `platform.monitoring`: every job's per-batch reports (duration, rows, lag, late
 events) into `query_batches` and Redis gauges, and the producers' and jobs' acks by event id
@@ -46,7 +47,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
         return collect_batch(
             topic_rollups(
                 batch,
-                window_seconds=conf.streaming.rollup_window_seconds,
+                window_seconds=trigger,
                 processed_at=F.col("processed_at"),
             )
         )

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 from pyspark.sql import DataFrame
@@ -25,7 +25,8 @@ log = logging.getLogger("pulse.sinks")
 
 
 # A micro-batch as a sink sees it: a Spark frame, or an Arrow table that the query's `prepare`
-# already computed on the driver (then no sink starts a Spark job of its own).
+# already computed on the driver (then no sink starts a Spark job of its own). A `prepare` may
+# also return an object of several tables, which `Derived` sinks pick from.
 Batch = DataFrame | pa.Table
 
 
@@ -57,14 +58,14 @@ class Derived:
     """
 
     sink: Sink
-    transform: Callable[[Batch], Batch]
+    transform: Callable[[Any], Batch]
 
     @property
     def name(self) -> str:
         """The wrapped sink's name: the idempotency key stays the sink's."""
         return self.sink.name
 
-    def write(self, frame: Batch, ctx: BatchContext) -> None:
+    def write(self, frame: Any, ctx: BatchContext) -> None:
         """Write the transformed batch to the wrapped sink."""
         self.sink.write(self.transform(frame), ctx)
 
@@ -99,7 +100,7 @@ def checkpoint_id(checkpoint: Path) -> str:
     return str(json.loads((checkpoint / "metadata").read_text().splitlines()[0])["id"])
 
 
-Prepare = Callable[[DataFrame, BatchContext], Batch]
+Prepare = Callable[[DataFrame, BatchContext], Any]
 
 
 def batch_writer(
@@ -124,14 +125,16 @@ def batch_writer(
 
     def write(frame: DataFrame, batch_id: int) -> None:
         ctx = BatchContext(query, checkpoint_id(checkpoint), batch_id)
+        began = time.perf_counter()
         prepared = prepare(frame, ctx) if prepare else frame
-        cached: list[Batch] = [prepared if isinstance(prepared, pa.Table) else prepared.persist()]
+        timings = [f"prepare {time.perf_counter() - began:.2f} s"] if prepare else []
+        cached: list[Any] = [prepared.persist() if isinstance(prepared, DataFrame) else prepared]
 
         def attempt(sink: Sink) -> None:
             try:
                 sink.write(cached[0], ctx)
             except Exception:
-                if isinstance(cached[0], pa.Table):
+                if not isinstance(cached[0], DataFrame):
                     raise  # plain data on the driver: nothing in it to go stale
                 # The next attempt starts from a freshly planned and cached batch: a failure in
                 # Spark itself (a task that cannot be deserialized under load, seen in CI) can
@@ -140,7 +143,6 @@ def batch_writer(
                 cached[0] = (prepare(frame, ctx) if prepare else frame).persist()
                 raise
 
-        timings = []
         try:
             for sink in sinks:
                 began = time.perf_counter()

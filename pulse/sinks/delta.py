@@ -48,7 +48,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from pyspark.sql import DataFrame, SparkSession
 
-from pulse.sinks.base import BatchContext
+from pulse.sinks.base import Batch, BatchContext
 from pulse.sinks.values import collect_batch, require_columns
 from pulse.spark import jvm_class_available
 
@@ -77,12 +77,14 @@ class DeltaAppend:
     partition_by: tuple[str, ...] = ()
     key: tuple[str, ...] = ()
 
-    def write(self, frame: DataFrame, ctx: BatchContext) -> None:
+    def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Append the batch with its app transaction, unless the table already holds it."""
         app_id = f"{ctx.query}:{self.name}:{ctx.checkpoint_id}"
-        if spark_delta_available(frame.sparkSession):
+        if isinstance(frame, DataFrame) and spark_delta_available(frame.sparkSession):
             self._write_with_spark(frame, app_id, ctx.batch_id)
             return
+        if isinstance(frame, pa.Table) and frame.num_rows == 0:
+            return  # nothing to commit: not even the table's log needs reading
         lake = existing_table(self.path)
         seen = lake.transaction_version(app_id) if lake is not None else None
         if seen is not None and seen >= ctx.batch_id:

@@ -1,70 +1,62 @@
 """Game updates: fan each update out to the subscribers of its game, each via its delivery node.
 
-The node of each subscriber is chosen on the driver by rendezvous hashing over the live nodes
-(`routes_frame`); the fan-out itself is a stateless stream-static join, so a replayed batch
-produces the same rows and the inbox upsert by (update_id, subscriber_id) stays exact.
+The node of each subscriber is chosen by rendezvous hashing over the live nodes; the fan-out is
+stateless, so a replayed batch produces the same rows and the inbox upsert by
+(update_id, subscriber_id) stays exact (with the same subscriptions and nodes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+import pyarrow as pa
 
 from pulse.routing import rendezvous_node
 
-ROUTE_SCHEMA = T.StructType(
-    [
-        T.StructField("subscriber_id", T.StringType(), nullable=False),
-        T.StructField("game_id", T.StringType(), nullable=False),
-        T.StructField("node_id", T.StringType(), nullable=True),
-    ]
-)
-DELIVERY_COLUMNS = ("update_id", "subscriber_id", "game_id", "node_id", "title", "kind", "ts")
 INBOX_COLUMNS = ("update_id", "subscriber_id", "game_id", "node_id", "title", "delivered_at")
 
 
-def routes_frame(
-    spark: SparkSession, subscriptions: Iterable[tuple[str, str]], live_nodes: list[str]
-) -> DataFrame:
-    """One row per (subscriber_id, game_id) subscription with the subscriber's node.
+def inbox(
+    updates: pa.Table, subscriptions: Iterable[tuple[str, str]], live_nodes: list[str]
+) -> pa.Table:
+    """One `INBOX_COLUMNS` row per (update, subscriber of its game), on one batch in Arrow.
 
     The node is keyed by subscriber, not by subscription: all the games of one subscriber go
-    through the same node, where its one WebSocket lives. With no live node, node_id is null.
-    Driver-side: `subscriptions` is the (small) subscriptions table; repeats are dropped.
+    through the same node, where its one WebSocket lives. With no live node, node_id is null
+    (the update lands in the inbox only). `delivered_at` is the update's event time, not the
+    wall clock: the inbox is ordered by when the news happened, and a replay writes the same
+    rows. `updates` are valid game events (update_id, game_id, title, ts, ...).
     """
+    followers: dict[str, list[str]] = {}
+    for subscriber_id, game_id in sorted(set(subscriptions)):
+        followers.setdefault(game_id, []).append(subscriber_id)
+    nodes = {
+        subscriber: rendezvous_node(subscriber, live_nodes)
+        for subscribers in followers.values()
+        for subscriber in subscribers
+    }
     rows = [
-        (subscriber_id, game_id, rendezvous_node(subscriber_id, live_nodes))
-        for subscriber_id, game_id in sorted(set(subscriptions))
+        {
+            "update_id": update["update_id"],
+            "subscriber_id": subscriber,
+            "game_id": update["game_id"],
+            "node_id": nodes[subscriber],
+            "title": update["title"],
+            "delivered_at": update["ts"],
+        }
+        for update in updates.select(["update_id", "game_id", "title", "ts"]).to_pylist()
+        for subscriber in followers.get(update["game_id"], ())
     ]
-    return spark.createDataFrame(rows, ROUTE_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=INBOX_SCHEMA)
 
 
-def fan_out(updates: DataFrame, routes: DataFrame) -> DataFrame:
-    """One row per (update, subscriber of its game): `DELIVERY_COLUMNS`.
-
-    `updates` are valid game events (streaming or static), `routes` the output of
-    `routes_frame`. Updates of a game nobody follows produce no row. node_id is null for a
-    subscriber without a live node: the update lands in its inbox only.
-    """
-    joined = updates.join(routes, on="game_id", how="inner")
-    return joined.select(*DELIVERY_COLUMNS)
-
-
-def inbox_rows(deliveries: DataFrame) -> DataFrame:
-    """The `game_deliveries` columns of `fan_out` rows: `INBOX_COLUMNS`.
-
-    `delivered_at` is the update's event time `ts`, not the wall clock: the inbox is ordered by
-    when the news happened, and a replayed batch writes identical rows. node_id stays null for
-    subscribers without a live node; the MySQL table needs it nullable for those rows.
-    """
-    return deliveries.select(
-        "update_id",
-        "subscriber_id",
-        "game_id",
-        "node_id",
-        "title",
-        F.col("ts").alias("delivered_at"),
-    )
+INBOX_SCHEMA = pa.schema(
+    [
+        ("update_id", pa.string()),
+        ("subscriber_id", pa.string()),
+        ("game_id", pa.string()),
+        ("node_id", pa.string()),
+        ("title", pa.string()),
+        ("delivered_at", pa.timestamp("us", tz="UTC")),
+    ]
+)

@@ -1,19 +1,20 @@
 """Multimedia events enriched for the PostgreSQL `events` table (and Redis `event:<id>`).
 
 The rules that turn a quality, a device and a duration into a tier, a class and a bucket are the
-three tables below, the one place to change them; the column expressions are derived from them.
+three tables below, the one place to change them; the enrichment reads them.
 Tests check that every choice the MEDIA schema allows has a tier and a class.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+import pyarrow as pa
 
-from pulse.transforms.latest import latest_per_key
+from pulse.events.schema import parse_timestamp
 
 QUALITY_TIERS: Mapping[str, str] = MappingProxyType(
     {"240p": "sd", "360p": "sd", "480p": "sd", "720p": "hd", "1080p": "hd", "2160p": "uhd"}
@@ -49,49 +50,73 @@ EVENTS_COLUMNS: tuple[str, ...] = (
 )
 
 
-def enrich_media(events: DataFrame, segments: DataFrame) -> DataFrame:
-    """Valid media events as `events` rows: one per id (the latest by ts), enriched.
+def enrich_media(events: Sequence[Mapping[str, Any]], segments: Mapping[str, str]) -> pa.Table:
+    """Valid media events (dicts, as decoded) as `events` rows: one per id, the latest by
+    timestamp (ties: the larger row, so a replay keeps the same one), enriched.
 
-    `events` has the MEDIA fields (extra columns such as the Kafka origin are ignored);
-    `segments` is the dimension `(user_id, segment)`, joined by broadcast: it is small (one row
-    per user) and a broadcast join needs no shuffle of the events. A user missing from it gets
-    "unknown". The dimension is reduced to one segment per user (the first by name) before the
-    join, so that a duplicated user there can never duplicate an event id, which would make the
-    sink's upsert by id fail the batch.
+    `segments` is the dimension user_id -> segment; a user missing from it gets "unknown".
+
+    >>> from pulse.events import SCHEMAS, example
+    >>> row = enrich_media([example(SCHEMAS["media"])], {}).to_pylist()[0]
+    >>> row["quality_tier"], row["device_class"], row["user_segment"]
+    ('hd', 'handheld', 'unknown')
     """
-    flat = events.select(
-        "id",
-        F.col("timestamp").alias("ts"),
-        "type",
-        F.col("user").alias("user_id"),
-        F.col("metadata.quality").alias("quality"),
-        F.col("metadata.device").alias("device"),
-        F.col("metadata.duration_ms").alias("duration_ms"),
-        F.col("metadata.content_id").alias("content_id"),
-    )
-    latest = latest_per_key(flat, ["id"], [F.col("ts").desc()])
-    dimension = segments.groupBy("user_id").agg(F.min("segment").alias("segment"))
-    enriched = latest.join(F.broadcast(dimension), on="user_id", how="left").select(
-        "*",
-        _lookup(QUALITY_TIERS, F.col("quality")).alias("quality_tier"),
-        _lookup(DEVICE_CLASSES, F.col("device")).alias("device_class"),
-        _bucket(F.col("duration_ms"), DURATION_BUCKETS).alias("duration_bucket"),
-        F.coalesce(F.col("segment"), F.lit(UNKNOWN_SEGMENT)).alias("user_segment"),
-    )
-    return enriched.select(*EVENTS_COLUMNS)
+    latest: dict[str, tuple[Any, str, Mapping[str, Any]]] = {}
+    for event in events:
+        order = (
+            parse_timestamp(event["timestamp"]),
+            json.dumps(event, sort_keys=True, default=str),
+        )
+        kept = latest.get(event["id"])
+        if kept is None or order > kept[:2]:
+            latest[event["id"]] = (*order, event)
+    rows = []
+    for event_id in sorted(latest):
+        event = latest[event_id][2]
+        meta = event.get("metadata") or {}
+        quality, device, duration = meta.get("quality"), meta.get("device"), meta.get("duration_ms")
+        rows.append(
+            {
+                "id": event_id,
+                "ts": latest[event_id][0],
+                "type": event.get("type"),
+                "user_id": event.get("user"),
+                "quality": quality,
+                "quality_tier": QUALITY_TIERS.get(quality) if quality is not None else None,
+                "device": device,
+                "device_class": DEVICE_CLASSES.get(device) if device is not None else None,
+                "duration_ms": duration,
+                "duration_bucket": _bucket(duration, DURATION_BUCKETS),
+                "content_id": meta.get("content_id"),
+                "user_segment": segments.get(event.get("user"), UNKNOWN_SEGMENT),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=EVENTS_SCHEMA)
 
 
-def _lookup(table: Mapping[str, str], value: Column) -> Column:
-    """`table[value]` as a map literal; null for a value the table does not know (or null)."""
-    pairs = [F.lit(item) for entry in table.items() for item in entry]
-    return F.create_map(*pairs)[value]
+EVENTS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("type", pa.string()),
+        ("user_id", pa.string()),
+        ("quality", pa.string()),
+        ("quality_tier", pa.string()),
+        ("device", pa.string()),
+        ("device_class", pa.string()),
+        ("duration_ms", pa.int64()),
+        ("duration_bucket", pa.string()),
+        ("content_id", pa.string()),
+        ("user_segment", pa.string()),
+    ]
+)
 
 
-def _bucket(value: Column, bounds: Sequence[tuple[int | None, str]]) -> Column:
-    """The name of the first bound that `value` is below; null stays null."""
-    chained: Column | None = None
+def _bucket(value: int | None, bounds: Sequence[tuple[int | None, str]]) -> str | None:
+    """The name of the first bound that `value` is below; None stays None."""
+    if value is None:
+        return None
     for upper, name in bounds:
-        below = value.isNotNull() if upper is None else value < F.lit(upper)
-        chained = F.when(below, name) if chained is None else chained.when(below, name)
-    assert chained is not None, "no duration buckets declared"
-    return chained
+        if upper is None or value < upper:
+            return name
+    return None

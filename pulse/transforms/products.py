@@ -10,11 +10,15 @@ then still show what was deleted, and a later re-create overwrites it with a hig
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import pyarrow as pa
+
+from pulse.events.arrow import arrow_schema
 from pulse.events.domains import PRODUCT
-from pulse.transforms.latest import latest_per_key
+from pulse.events.schema import parse_timestamp
 
 # The fields of a product image (`before`/`after`), in schema order, as declared in PRODUCT.
 STATE_FIELDS: tuple[str, ...] = tuple(field.name for field in PRODUCT.field("after").fields)
@@ -31,30 +35,47 @@ PRODUCTS_COLUMNS: tuple[str, ...] = (
 )
 
 
-def product_state(changes: DataFrame) -> DataFrame:
+def product_state(changes: Sequence[Mapping[str, Any]]) -> pa.Table:
     """The latest version of each product in the batch, as a `products` row.
 
-    Ties on version (the same change delivered twice) go to the latest ts, then to the rest of
-    the row, so the pick never depends on arrival order. `price` stays a double: the column's
-    DECIMAL(12,2) rounds it on write.
+    `changes` are valid product changes (dicts, as decoded). Ties on version (the same change
+    delivered twice) go to the latest ts, then to the rest of the row, so the pick never
+    depends on arrival order. `price` stays a double: the column's DECIMAL(12,2) rounds it on
+    write.
+
+    >>> from pulse.events import SCHEMAS, example
+    >>> row = product_state([example(SCHEMAS["product"])]).to_pylist()[0]
+    >>> row["product_id"], row["version"], row["deleted"]
+    ('sku-00001', 2, False)
     """
-    latest = latest_per_key(
-        changes.select(*CHANGE_COLUMNS),
-        ["product_id"],
-        [F.col("version").desc(), F.col("ts").desc()],
-    )
-    deleted = F.col("op") == F.lit("delete")
-    image = F.when(deleted, F.col("before")).otherwise(F.col("after"))
-    return latest.select(
-        "product_id",
-        *[image.getField(name).alias(name) for name in STATE_FIELDS],
-        "version",
-        deleted.alias("deleted"),
-        F.col("ts").alias("updated_at"),
-    )
+    latest: dict[str, tuple[Any, ...]] = {}
+    for change in changes:
+        order = (
+            change["version"],
+            parse_timestamp(change["ts"]),
+            json.dumps(change, sort_keys=True, default=str),
+        )
+        kept = latest.get(change["product_id"])
+        if kept is None or order > kept[:3]:
+            latest[change["product_id"]] = (*order, change)
+    rows = []
+    for product_id in sorted(latest):
+        version, ts, _, change = latest[product_id]
+        deleted = change["op"] == "delete"
+        image = (change.get("before") if deleted else change.get("after")) or {}
+        rows.append(
+            {
+                "product_id": product_id,
+                **{name: image.get(name) for name in STATE_FIELDS},
+                "version": version,
+                "deleted": deleted,
+                "updated_at": ts,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=PRODUCTS_SCHEMA)
 
 
-def product_history(changes: DataFrame) -> DataFrame:
+def product_history(changes: Sequence[Mapping[str, Any]]) -> pa.Table:
     """Every change, one row each, with both images flattened to `before_*` and `after_*`.
 
     Flat columns rather than two structs: notebooks and the dashboard read the table through
@@ -64,9 +85,44 @@ def product_history(changes: DataFrame) -> DataFrame:
     information is lost: every image field is required, so an absent image is exactly the row
     whose `before_*` (or `after_*`) are all null, which `op` states anyway.
     """
-    images = [
-        F.col(f"{image}.{name}").alias(f"{image}_{name}")
-        for image in ("before", "after")
-        for name in STATE_FIELDS
+    rows = [
+        {
+            **{name: change.get(name) for name in HISTORY_HEAD},
+            "ts": parse_timestamp(change["ts"]),
+            **{
+                f"{image}_{name}": (change.get(image) or {}).get(name)
+                for image in ("before", "after")
+                for name in STATE_FIELDS
+            },
+        }
+        for change in changes
     ]
-    return changes.select("change_id", "product_id", "version", "op", "source", "ts", *images)
+    return pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA)
+
+
+HISTORY_HEAD = ("change_id", "product_id", "version", "op", "source")
+_STATE_TYPES = arrow_schema(PRODUCT).field("after").type
+PRODUCTS_SCHEMA = pa.schema(
+    [
+        ("product_id", pa.string()),
+        *[(field.name, field.type) for field in _STATE_TYPES],
+        ("version", pa.int64()),
+        ("deleted", pa.bool_()),
+        ("updated_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+HISTORY_SCHEMA = pa.schema(
+    [
+        ("change_id", pa.string()),
+        ("product_id", pa.string()),
+        ("version", pa.int64()),
+        ("op", pa.string()),
+        ("source", pa.string()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        *[
+            (f"{image}_{field.name}", field.type)
+            for image in ("before", "after")
+            for field in _STATE_TYPES
+        ],
+    ]
+)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 SCOREBOARD_STATE = (
     "home_team",
@@ -26,7 +24,7 @@ SCOREBOARD_COLUMNS = ("match_id", *SCOREBOARD_STATE, "updated_at")
 PLAYER_STAT_COLUMNS = ("match_id", "player_id", "team", "stat", "total")
 
 
-def scoreboard(events: DataFrame) -> DataFrame:
+def scoreboard(events: pa.Table) -> pa.Table:
     """Per match, the state carried by its event with the highest `sequence`.
 
     Every sports event carries the whole scoreboard, so the newest one by sequence is the
@@ -37,12 +35,38 @@ def scoreboard(events: DataFrame) -> DataFrame:
     batch, the sinks must keep the higher sequence: that makes the stored state the one of the
     highest sequence across all batches.
     """
-    state = F.struct(*SCOREBOARD_STATE, F.col("ts").alias("updated_at"))
-    order = F.struct("sequence", "ts", "event_id")
-    latest = events.groupBy("match_id").agg(F.max_by(state, order).alias("latest"))
-    return latest.select(
-        "match_id", *[F.col(f"latest.{name}").alias(name) for name in SCOREBOARD_COLUMNS[1:]]
+    if events.num_rows == 0:
+        return _BOARD_SCHEMA.empty_table()
+    ordered = events.sort_by(
+        [
+            ("match_id", "ascending"),
+            ("sequence", "descending"),
+            ("ts", "descending"),
+            ("event_id", "descending"),
+        ]
     )
+    matches = ordered["match_id"].combine_chunks()
+    first = pc.invert(pc.fill_null(pc.equal(matches[1:], matches[:-1]), False))
+    latest = ordered.filter(pa.concat_arrays([pa.array([True]), first]))
+    return pa.table(
+        [latest[name] for name in SCOREBOARD_COLUMNS[:-1]] + [latest["ts"]],
+        schema=_BOARD_SCHEMA,
+    )
+
+
+_BOARD_SCHEMA = pa.schema(
+    [
+        ("match_id", pa.string()),
+        ("home_team", pa.string()),
+        ("away_team", pa.string()),
+        ("home_score", pa.int64()),
+        ("away_score", pa.int64()),
+        ("period", pa.int64()),
+        ("status", pa.string()),
+        ("sequence", pa.int64()),
+        ("updated_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 
 def player_stat_deltas(events: pa.Table) -> pa.Table:

@@ -73,7 +73,7 @@ class TestWithWhatTheJobsWrote:
         }
         assert all(table.num_rows > 0 for table in drawn.values()), drawn
         queries = set(drawn["Batch duration against the trigger"].column("query").to_pylist())
-        assert {"emoji_windows", "scoreboard", "media_events", "products", "lake"} <= queries
+        assert {"live", "enrich", "lake"} <= queries
         metrics = {m.label: m.value for m in app.metric}
         assert float(metrics["events/s, latest window"].replace(",", "")) > 0
 

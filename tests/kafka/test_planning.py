@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from pulse.kafka.errors import DataLossError, KafkaSourceError
-from pulse.kafka.planning import cap_batch, from_json, initial_offsets, resolve_start, to_json
+from pulse.kafka.planning import (
+    Admission,
+    cap_batch,
+    from_json,
+    initial_offsets,
+    resolve_start,
+    to_json,
+)
 
 MARKS = {("a", 0): (0, 100), ("a", 1): (5, 50)}
 
@@ -64,3 +71,26 @@ def test_without_fail_on_data_loss_gone_offsets_resume_at_earliest():
         (0, 500, 0),
         (1, 1, 5),
     ]
+
+
+def test_admission_after_an_overrun_caps_batches_to_fit_the_trigger():
+    admission = Admission(target_seconds=2.0, ceiling=200_000)
+    admission.observe(rows=20_000, seconds=8.0)  # 2,500 rows/s measured
+    assert admission.cap() == 4_000  # 2 s of it, with a 20 % margin
+
+
+def test_admission_grows_by_half_while_full_batches_keep_the_trigger_up_to_the_ceiling():
+    admission = Admission(target_seconds=2.0, ceiling=50_000)
+    caps = []
+    for _ in range(5):
+        admission.observe(rows=admission.cap(), seconds=2.0)
+        caps.append(admission.cap())
+    assert caps == [30_000, 45_000, 50_000, 50_000, 50_000]
+
+
+def test_admission_neither_grows_on_small_batches_nor_falls_below_its_floor():
+    admission = Admission(target_seconds=2.0, ceiling=200_000)
+    admission.observe(rows=10, seconds=2.0)
+    assert admission.cap() == 20_000
+    admission.observe(rows=10, seconds=60.0)
+    assert admission.cap() == admission.floor

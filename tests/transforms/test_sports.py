@@ -1,4 +1,4 @@
-"""The scoreboard and player stat totals, compared as DataFrames with chispa."""
+"""The scoreboard and player stat totals of one batch, in Arrow."""
 
 from __future__ import annotations
 
@@ -7,23 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pytest
-from chispa import assert_df_equality
-from pyspark.sql import DataFrame, SparkSession
 
+from pulse.events.arrow import arrow_schema
 from pulse.events.domains import SPORTS
-from pulse.events.spark import struct_type
 from pulse.transforms.horizon import Horizon, admit
-from pulse.transforms.sports import player_stat_deltas, scoreboard
-
-pytestmark = pytest.mark.spark
+from pulse.transforms.sports import SCOREBOARD_COLUMNS, player_stat_deltas, scoreboard
 
 T0 = datetime(2026, 11, 22, 20, 15, 0, tzinfo=UTC)
-SCOREBOARD = (
-    "match_id string, home_team string, away_team string, home_score long, away_score long, "
-    "period long, status string, sequence long, updated_at timestamp"
-)
-TOTALS = "match_id string, player_id string, team string, stat string, total long"
 
 Stat = tuple[str, str, str, int]
 
@@ -44,20 +34,9 @@ def event(
     return (event_id, match, sequence, "goal", "Lions", "Tigers", home, away, 1, status, stats, ts)
 
 
-def frame(spark: SparkSession, rows: list[tuple[Any, ...]]) -> DataFrame:
-    return spark.createDataFrame(rows, struct_type(SPORTS))
-
-
-def as_json(row: tuple[Any, ...]) -> dict[str, Any]:
-    """The JSON form of an `event` row, as the producers publish it."""
-    names = [field.name for field in SPORTS.fields]
-    payload = dict(zip(names, row, strict=True))
-    payload["ts"] = payload["ts"].isoformat().replace("+00:00", "Z")
-    stats = payload.pop("player_stats")
-    if stats is not None:
-        keys = ("player_id", "team", "stat", "delta")
-        payload["player_stats"] = [dict(zip(keys, stat, strict=True)) for stat in stats]
-    return payload
+def frame(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """`event` rows as a typed Arrow table, as the live query builds its batch."""
+    return pa.Table.from_pylist([as_dict(r) for r in rows], schema=arrow_schema(SPORTS))
 
 
 MATCH = [
@@ -70,29 +49,43 @@ MATCH = [
 ]
 
 
-def test_shuffled_events_give_the_same_scoreboard_as_ordered_ones(spark):
+def board(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return scoreboard(frame(rows)).to_pylist()
+
+
+def test_shuffled_events_give_the_same_scoreboard_as_ordered_ones():
     shuffled = MATCH.copy()
     random.Random(7).shuffle(shuffled)
-
-    ordered_board = scoreboard(frame(spark, MATCH))
-    shuffled_board = scoreboard(frame(spark, shuffled))
-
-    expected = spark.createDataFrame(
-        [
+    assert shuffled != MATCH
+    # fmt: off
+    expected = [
+        dict(zip(SCOREBOARD_COLUMNS, row, strict=True))
+        for row in [
             ("m1", "Lions", "Tigers", 2, 1, 1, "finished", 4, T0 + timedelta(seconds=4)),
             ("m2", "Lions", "Tigers", 0, 1, 1, "live", 2, T0 + timedelta(seconds=2)),
-        ],
-        SCOREBOARD,
-    )
-    assert_df_equality(ordered_board, expected, ignore_nullable=True, ignore_row_order=True)
-    assert_df_equality(shuffled_board, expected, ignore_nullable=True, ignore_row_order=True)
+        ]
+    ]
+    # fmt: on
+    assert sorted(board(MATCH), key=lambda r: r["match_id"]) == expected
+    assert sorted(board(shuffled), key=lambda r: r["match_id"]) == expected
 
 
-def test_an_equal_sequence_is_settled_by_the_later_event_time(spark):
+def test_an_equal_sequence_is_settled_by_the_later_event_time():
     rows = [event("a", "m1", 5, (1, 0), second=9), event("b", "m1", 5, (9, 9), second=3)]
-    board = scoreboard(frame(spark, rows)).select("home_score", "sequence")
-    expected = spark.createDataFrame([(1, 5)], "home_score long, sequence long")
-    assert_df_equality(board, expected, ignore_nullable=True)
+    assert [(r["home_score"], r["sequence"]) for r in board(rows)] == [(1, 5)]
+    assert [(r["home_score"], r["sequence"]) for r in board(rows[::-1])] == [(1, 5)]
+
+
+def test_an_equal_sequence_and_time_is_settled_by_the_larger_event_id():
+    rows = [event("a", "m1", 5, (1, 0), second=3), event("b", "m1", 5, (9, 9), second=3)]
+    assert [r["home_score"] for r in board(rows)] == [9]
+    assert [r["home_score"] for r in board(rows[::-1])] == [9]
+
+
+def test_an_empty_batch_gives_an_empty_scoreboard():
+    empty = scoreboard(frame([]))
+    assert empty.num_rows == 0
+    assert empty.column_names == list(SCOREBOARD_COLUMNS)
 
 
 def stat_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -170,7 +163,7 @@ def test_player_stat_deltas_sum_each_players_deltas_once_per_event():
     }
 
 
-def test_a_replayed_event_in_a_later_batch_adds_nothing_and_a_late_score_never_wins(spark):
+def test_a_replayed_event_in_a_later_batch_adds_nothing_and_a_late_score_never_wins():
     goal = [("p9", "home", "goals", 1)]
     first = [event("s1", "m1", 1, (0, 0)), event("s3", "m1", 3, (2, 0), stats=goal)]
     # s2 arrives late and out of order; s3 is published a second time.
@@ -183,5 +176,5 @@ def test_a_replayed_event_in_a_later_batch_adds_nothing_and_a_late_score_never_w
         added.append([r["total"] for r in player_stat_deltas(once.fresh).to_pylist()])
     assert added == [[1], [1]]  # the sink adds them: 2 goals, s3 counted once
 
-    boards = [scoreboard(frame(spark, batch)).collect() for batch in (first, second)]
-    assert [(b[0].home_score, b[0].sequence) for b in boards] == [(2, 3), (2, 3)]
+    boards = [board(batch) for batch in (first, second)]
+    assert [[(r["home_score"], r["sequence"]) for r in b] for b in boards] == [[(2, 3)], [(2, 3)]]

@@ -49,7 +49,7 @@ CLUSTERS = ("a", "b")
 NODES_PER_CLUSTER = 2
 JOB_START_TIMEOUT = 240.0
 INGEST_KEY = "ingest-key-0123456789"
-LIVE_QUERIES = ("emoji_windows", "scoreboard", "player_stats", "game_fanout")  # jobs/live.py
+LIVE_QUERIES = ("live",)  # jobs/live.py
 HEARTBEAT_EXPIRY = 3  # streaming.node_heartbeat_seconds of this stack: a dead node goes quickly
 
 

@@ -1,0 +1,1 @@
+"""Helpers of benchmarks/live_platform.py: the platform process, probes, samplers, log, report."""

@@ -1,0 +1,107 @@
+"""What is sampled every 2 s during the measured window: each query's consumer lag (Redis
+`gauge:query:<query>`, field `lag`, written by the monitor job), the input topics' end offsets
+(events/s actually produced), and RSS and CPU of the whole process tree of `pulse run`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from platform_bench.launch import Platform
+from pulse.config import PulseConfig
+from pulse.kafka.admin import end_offsets
+from pulse.stores import redis_client
+
+INTERVAL = 2.0
+INPUT_DOMAINS = ("game", "sports", "emoji", "product", "media")
+
+
+@dataclass
+class Samples:
+    """Time series, `t` in seconds since the window opened."""
+
+    lag: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    offsets: list[tuple[float, int]] = field(default_factory=list)
+    rss: list[tuple[float, float]] = field(default_factory=list)  # bytes
+    cpu: list[tuple[float, float]] = field(default_factory=list)  # % of one core
+    processes: int = 0
+
+    def events_per_second(self) -> float:
+        """Events produced into the input topics per second over the window."""
+        if len(self.offsets) < 2:
+            return float("nan")
+        (t0, first), (t1, last) = self.offsets[0], self.offsets[-1]
+        return (last - first) / (t1 - t0) if t1 > t0 else float("nan")
+
+
+class Sampler(threading.Thread):
+    def __init__(self, conf: PulseConfig, platform: Platform) -> None:
+        super().__init__(name="sampler", daemon=True)
+        self._conf, self._platform = conf, platform
+        self._redis = redis_client(conf.redis)
+        self._topics = [getattr(conf.topics, d).name for d in INPUT_DOMAINS]
+        self._cpu_times: dict[int, float] = {}
+        self.samples = Samples()
+        self.stopping = threading.Event()
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        began = time.monotonic()
+        next_at = began + INTERVAL
+        _, _, last = self._tree_cpu()  # the baseline of the first CPU figure
+        while not self.stopping.wait(max(0.0, next_at - time.monotonic())):
+            t = time.monotonic() - began
+            self._sample_lag(t)
+            self._sample_offsets(t)
+            rss, cpu_seconds, at = self._tree_cpu()
+            self.samples.rss.append((t, rss))
+            # Over the time between two reads of the tree, whatever the other samples took.
+            self.samples.cpu.append((t, 100 * cpu_seconds / max(at - last, 1e-3)))
+            last = at
+            next_at = max(next_at + INTERVAL, time.monotonic())
+
+    def _sample_lag(self, t: float) -> None:
+        try:
+            keys = list(self._redis.scan_iter("gauge:query:*", count=100))
+            pipe = self._redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.hget(key, "lag")
+            for key, lag in zip(keys, pipe.execute(), strict=True):
+                if lag is not None:
+                    query = key.decode().removeprefix("gauge:query:")
+                    self.samples.lag.setdefault(query, []).append((t, float(lag)))
+        except Exception as exc:  # a missed sample is noted, not fatal
+            self._note(f"lag: {exc}")
+
+    def _sample_offsets(self, t: float) -> None:
+        try:
+            ends = end_offsets(self._conf.kafka, self._topics)
+            self.samples.offsets.append((t, sum(sum(p.values()) for p in ends.values())))
+        except Exception as exc:
+            self._note(f"end offsets: {exc}")
+
+    def _tree_cpu(self) -> tuple[float, float, float]:
+        """RSS of the tree (bytes), CPU seconds its live processes used since the last call, and
+        when (monotonic seconds). Forked workers' shared pages count once per process in RSS."""
+        rss, used, times = 0.0, 0.0, {}
+        tree = self._platform.tree()
+        self.samples.processes = max(self.samples.processes, len(tree))
+        for process in tree:
+            try:
+                with process.oneshot():
+                    rss += process.memory_info().rss
+                    cpu = process.cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            total = cpu.user + cpu.system
+            times[process.pid] = total
+            used += total - self._cpu_times.get(process.pid, total)
+        self._cpu_times = times
+        return rss, max(0.0, used), time.monotonic()
+
+    def _note(self, error: str) -> None:
+        if len(self.errors) < 20:
+            self.errors.append(error)
