@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from pulse.config import PulseConfig
 from pulse.events.schema import format_timestamp
 from pulse.kafka.lag import consumer_lag
 from pulse.kafka.producer import EventProducer
+from pulse.queryhealth import HealthBoard
+from pulse.stores import redis_client
 
 log = logging.getLogger("pulse.progress")
 
@@ -74,6 +77,7 @@ class ProgressPublisher(StreamingQueryListener):
 
     def __init__(self, jobs: Mapping[str, str], conf: PulseConfig) -> None:
         self._jobs = dict(jobs)  # query name -> the job it belongs to (the report's component)
+        self._board = HealthBoard(redis_client(conf.redis))
         self._topic = conf.topics.monitoring.name
         self._producer = EventProducer(conf.kafka, **{"linger.ms": 100})
 
@@ -95,6 +99,14 @@ class ProgressPublisher(StreamingQueryListener):
             job = self._jobs.get(progress.get("name"), "pulse")
             report = batch_report(job, progress)
             self._producer.send_event(self._topic, job, report)
+            self._board.update(
+                progress.get("name"),
+                batch_id=progress.get("batchId"),
+                last_batch_at=time.time(),
+                duration_ms=durations.get("triggerExecution"),
+                rows=progress.get("numInputRows"),
+                lag=json.loads(report["detail"])["lag"],
+            )
         except Exception:  # a monitoring hiccup must never stop the data path
             log.exception("could not publish the progress of %s", event.progress.name)
 

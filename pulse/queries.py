@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -25,8 +25,10 @@ from pyspark.sql.streaming import StreamingQuery
 
 from pulse.config import PulseConfig, load_config
 from pulse.progress import drain_progress, publish_progress
+from pulse.queryhealth import HealthBoard
 from pulse.sinks.base import Prepare, Sink, batch_writer
 from pulse.spark import session
+from pulse.stores import redis_client
 
 log = logging.getLogger("pulse.queries")
 
@@ -81,55 +83,102 @@ def run(
     conf: PulseConfig,
     *,
     available_now: bool = False,
+    jobs: Mapping[str, str] | None = None,
 ) -> int:
     """Run the queries until SIGTERM/SIGINT (or, with `available_now`, until all caught up).
 
-    A failed query is restarted from its checkpoint after a growing pause. Returns 0 when every
-    query ended cleanly, 1 when an `available_now` query failed more than its restarts allow.
+    A failed query is restarted from its checkpoint after a growing pause. Each query's state,
+    restarts and last error go to Redis every second (pulse.queryhealth; `jobs` names the job
+    of each query there). Returns 0 when every query ended cleanly, 1 when an
+    `available_now` query failed more than its restarts allow.
     """
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    running = {}
-    for spec in specs:
-        running[spec.name] = start(spec, conf, available_now=available_now)
-        _await_first_plan(running[spec.name])
-    by_name = {spec.name: spec for spec in specs}
-    pauses = dict.fromkeys(running, 1.0)
-    restarts = dict.fromkeys(running, 0)
-    started_at = dict.fromkeys(running, time.monotonic())
+    board = HealthBoard(redis_client(conf.redis))
+    supervised = {spec.name: _Supervised(spec) for spec in specs}
+    job_of = dict(jobs or {})
+
+    def report(item: _Supervised, state: str) -> None:
+        board.update(
+            item.spec.name,
+            job=job_of.get(item.spec.name, ""),
+            state=state,
+            restarts=item.restarts,
+            last_error=item.last_error,
+            trigger_seconds=item.spec.trigger_seconds,
+        )
+
+    for item in supervised.values():
+        report(item, "starting")
+        item.query = start(item.spec, conf, available_now=available_now)
+        _await_first_plan(item.query)
+        report(item, "running")
     failed = False
-    while running and not stopping.is_set():
-        time.sleep(0.5)
-        for name, query in list(running.items()):
+    while not stopping.is_set():
+        running = [item for item in supervised.values() if item.query is not None]
+        if not running:
+            break
+        stopping.wait(0.5)
+        for item in running:
+            query = item.query
+            assert query is not None
             if query.isActive:
+                if time.monotonic() - item.reported > 1.0:
+                    report(item, "running")
+                    item.reported = time.monotonic()
                 continue
             error = query.exception()
+            name = item.spec.name
             if error is None:
                 log.info("query %s finished", name)
-                del running[name]
-            elif available_now and restarts[name] >= _AVAILABLE_NOW_RESTARTS:
-                log.error(
-                    "query %s failed %d times, giving up: %s", name, restarts[name] + 1, error
-                )
+                item.query = None
+                report(item, "finished")
+                continue
+            item.last_error = str(error).strip().splitlines()[0][:300] if str(error) else "?"
+            if available_now and item.restarts >= _AVAILABLE_NOW_RESTARTS:
+                log.error("query %s failed %d times, giving up: %s", name, item.restarts + 1, error)
                 failed = True
-                del running[name]
-            else:
-                # A query that ran well for a while before failing meets a new outage: it starts
-                # over at the shortest pause, not at the longest a past outage left behind.
-                if time.monotonic() - started_at[name] > 2 * _MAX_RESTART_PAUSE:
-                    pauses[name] = 1.0
-                log.error("query %s failed, restarting in %.0f s: %s", name, pauses[name], error)
-                if stopping.wait(pauses[name]):
-                    break
-                pauses[name] = min(pauses[name] * 2, _MAX_RESTART_PAUSE)
-                restarts[name] += 1
-                running[name] = start(by_name[name], conf, available_now=available_now)
-                started_at[name] = time.monotonic()
-    for query in running.values():
-        query.stop()
+                item.query = None
+                report(item, "failed")
+                continue
+            # A query that ran well for a while before failing meets a new outage: it starts
+            # over at the shortest pause, not at the longest a past outage left behind.
+            if time.monotonic() - item.started_at > 2 * _MAX_RESTART_PAUSE:
+                item.pause = 1.0
+            log.error("query %s failed, restarting in %.0f s: %s", name, item.pause, error)
+            report(item, f"restarting in {item.pause:.0f} s")
+            if stopping.wait(item.pause):
+                break
+            item.pause = min(item.pause * 2, _MAX_RESTART_PAUSE)
+            item.restarts += 1
+            item.query = start(item.spec, conf, available_now=available_now)
+            item.started_at = time.monotonic()
+            report(item, "running")
+    for item in supervised.values():
+        if item.query is not None:
+            try:
+                item.query.stop()
+            except Exception as exc:
+                # A SIGTERM to the whole process group reaches the JVM too, whose shutdown hook
+                # can stop the SparkContext first: the query is then stopped already.
+                log.info("query %s stopped with the JVM: %s", item.spec.name, exc)
+            report(item, "stopped")
     drain_progress(spark)
     return 1 if failed else 0
+
+
+@dataclass
+class _Supervised:
+    """A query under `run`'s watch: its spec, the running query, and its restart history."""
+
+    spec: QuerySpec
+    query: StreamingQuery | None = None
+    restarts: int = 0
+    pause: float = 1.0
+    started_at: float = field(default_factory=time.monotonic)
+    reported: float = 0.0
+    last_error: str = ""
 
 
 def _await_first_plan(query: StreamingQuery, timeout: float = 120.0) -> None:
@@ -169,7 +218,7 @@ def main(name: str, doc: str, pipelines: Mapping[str, Pipeline]) -> int:
             specs.append(spec)
             jobs[spec.name] = job
     publish_progress(spark, jobs, conf)
-    return run(spark, specs, conf, available_now=args.available_now)
+    return run(spark, specs, conf, available_now=args.available_now, jobs=jobs)
 
 
 def job_arguments(description: str) -> argparse.Namespace:

@@ -1,10 +1,11 @@
-"""Pipeline health: throughput, end-to-end latency, consumer lag, batch duration against the
-trigger, dead letters by reason."""
+"""Pipeline health: each query's state and last batch, throughput, end-to-end latency,
+consumer lag, batch duration against the trigger, dead letters by reason."""
 
 import streamlit as st
 
+from pulse import queryhealth
 from pulse.dashboard import charts
-from pulse.dashboard.connections import postgres, settings
+from pulse.dashboard.connections import postgres, redis, settings
 from pulse.dashboard.notices import nothing_yet, store_trouble
 from pulse.reads import health
 from pulse.reads.lake import lake_tables
@@ -25,6 +26,23 @@ st.caption(
 
 def _number(value: float | None, unit: str = "") -> str:
     return "-" if value is None else f"{value:,.0f}{unit}"
+
+
+@st.fragment(run_every=conf.dashboard.refresh_seconds)
+def queries() -> None:
+    """Each streaming query as its driver reports it: state, restarts, last batch, lag."""
+    with store_trouble():
+        reports = redis(conf.redis).hashes(queryhealth.PATTERN)
+        if not reports:
+            st.info("No streaming query has reported yet: `make run` starts them.")
+            return
+        lines = [queryhealth.describe(report) for report in sorted(reports, key=_by_query)]
+        troubled = [r for r in reports if r.get("state", "").startswith(("restarting", "failed"))]
+        (st.error if troubled else st.success)("\n\n".join(lines))
+
+
+def _by_query(report: dict[str, str]) -> str:
+    return report.get("query", "")
 
 
 @st.fragment(run_every=conf.dashboard.refresh_seconds)
@@ -88,4 +106,5 @@ def pipeline() -> None:
             )  # fmt: skip
 
 
+queries()
 pipeline()

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import psycopg2
+import redis
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from mysql.connector import Error as MySQLError
@@ -29,6 +30,7 @@ from pulse.local.migrate import (
     migrate_mysql,
     migrate_postgres,
 )
+from pulse.queryhealth import describe, read_all
 from pulse.stores import (
     StoreUnavailable,
     mysql_address,
@@ -84,6 +86,7 @@ def status(conf: PulseConfig) -> int:
     broker_ok = _status_broker(conf)
     results = [broker_ok, _status_postgres(conf), _status_mysql(conf), _check_redis(conf)]
     results.append(_status_topics(conf) if broker_ok else _fail("topics", "unknown: no broker"))
+    results.append(_status_queries(conf))
     return 0 if all(results) else 1
 
 
@@ -238,13 +241,38 @@ def _check_redis(conf: PulseConfig) -> bool:
     return _say("redis", f"{redis_address(client)} answers PING")
 
 
+def _status_queries(conf: PulseConfig) -> bool:
+    """Each streaming query's health as its driver last reported it (pulse.queryhealth); a
+    query restarting or failed makes the status fail."""
+    client = redis_client(conf.redis)
+    try:
+        reports = read_all(client)
+    except redis.RedisError as exc:
+        return _fail("queries", f"unknown: Redis does not answer ({exc})")
+    finally:
+        client.close()
+    if not reports:
+        return _say("queries", "none reported yet (no job has run against this Redis)")
+    healthy = True
+    for report in reports:
+        state = report.get("state", "")
+        line = describe(report)
+        if state.startswith(("restarting", "failed")):
+            healthy = _fail("queries", line)
+        else:
+            _say("queries", line)
+    return healthy
+
+
 def _status_broker(conf: PulseConfig) -> bool:
     bootstrap = conf.kafka.bootstrap
     broker = LocalBroker(bootstrap, conf.local.state_dir)
     pid = broker.pid()
     answers = _kafka_answers(conf.kafka)
     if pid is not None and answers:
-        return _say("broker", f"running at {bootstrap} (pid {pid}, started by `pulse up`)")
+        return _say(
+            "broker", f"running at {bootstrap} (pid {pid}, started by `pulse up` or `pulse run`)"
+        )
     if pid is not None:
         return _fail(
             "broker", f"Tansu (pid {pid}) does not answer at {bootstrap}; see {broker.log_file}"

@@ -35,6 +35,7 @@ class Board:
     places: tuple[tuple[str, str], ...] = ()  # (label, where): broker, state dir, logs
     problem: str = ""  # shown above the table, e.g. the broker stopped answering
     title: str = "Pulse is running. Ctrl-C stops it."
+    queries: tuple[str, ...] = ()  # one line per streaming query (pulse.queryhealth.describe)
 
 
 class RateMeter:
@@ -90,6 +91,9 @@ def render(board: Board) -> str:
         rate = "..." if row.rate is None else f"{row.rate:,.0f}"
         chart = sparkline(row.history).rstrip()
         lines.append(f"{row.topic:<{width}}  {rate:>10}  {row.total:>12,}  {chart}".rstrip())
+    if board.queries:
+        lines += ["", "queries"]
+        lines += [f"  {line}" for line in board.queries]
     if board.processes:
         name_width = max(len(name) for name, _ in board.processes) + 2
         lines += ["", "processes"]

@@ -1,0 +1,105 @@
+"""Each streaming query's health as its driver sees it, kept in Redis for `pulse status`, the
+`make run` console and the dashboard: state (running, restarting, failed, stopped), restarts
+and the last error, and its last batch (age, duration against the trigger, rows, lag).
+
+The driver writes it (pulse.queries: the state every second; pulse.progress: each batch), so
+a query that crash-loops or falls behind says so where people look, not only in a log. A
+report older than `STALE_SECONDS` means the driver itself stopped reporting.
+
+>>> line = describe({"query": "live", "job": "live", "state": "running", "restarts": "0",
+...                  "trigger_seconds": "2", "batch_id": "7", "last_batch_at": "100",
+...                  "duration_ms": "850", "rows": "4100", "lag": "0", "updated_at": "101"},
+...                 now=101.5)
+>>> line
+'live (live): running, batch 7 1.5 s ago, 0.85 s of its 2 s trigger, 4,100 rows, lag 0'
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+log = logging.getLogger("pulse.queryhealth")
+
+KEY = "pulse:query:{query}"
+PATTERN = "pulse:query:*"
+STALE_SECONDS = 10.0
+TTL_SECONDS = 24 * 3600  # a driver that is gone leaves its last word for a day, marked stale
+
+
+class HealthBoard:
+    """Writes query health to Redis; a failure to write is logged once and never raised (the
+    data path must not depend on its monitoring)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._failing = False
+
+    def update(self, query: str, /, **fields: Any) -> None:
+        """Set `fields` of `query`'s report (with its name and `updated_at` now)."""
+        values = {name: "" if value is None else str(value) for name, value in fields.items()}
+        values.update(query=query, updated_at=f"{time.time():.3f}")
+        key = KEY.format(query=query)
+        try:
+            with self._client.pipeline() as pipe:
+                pipe.hset(key, mapping=values)
+                pipe.expire(key, TTL_SECONDS)
+                pipe.execute()
+            self._failing = False
+        except redis.RedisError as exc:
+            if not self._failing:
+                log.warning("query health not written to Redis: %s", exc)
+            self._failing = True
+
+
+def read_all(client: redis.Redis) -> list[dict[str, str]]:
+    """Every query's report, by query name."""
+    reports = []
+    for key in sorted(client.scan_iter(PATTERN)):
+        fields = client.hgetall(key)
+        reports.append(
+            {
+                (k.decode() if isinstance(k, bytes) else k): (
+                    v.decode() if isinstance(v, bytes) else v
+                )
+                for k, v in fields.items()
+            }
+        )
+    return reports
+
+
+def describe(report: Mapping[str, str], now: float | None = None) -> str:
+    """One line about a query: its state, then its last batch against its trigger."""
+    now = time.time() if now is None else now
+    name = f"{report.get('query', '?')} ({report.get('job', '?')})"
+    state = report.get("state", "unknown")
+    updated = _number(report.get("updated_at"))
+    if updated is not None and now - updated > STALE_SECONDS:
+        state = f"no report for {now - updated:.0f} s (was {state}; is its driver running?)"
+    restarts = int(_number(report.get("restarts")) or 0)
+    parts = [state + (f", {restarts} restarts" if restarts else "")]
+    if report.get("last_error") and state != "running":
+        parts.append(f"last error: {report['last_error']}")
+    at = _number(report.get("last_batch_at"))
+    if at is None:
+        parts.append("no batch yet")
+    else:
+        trigger = _number(report.get("trigger_seconds")) or 0
+        duration = (_number(report.get("duration_ms")) or 0) / 1000
+        parts.append(f"batch {report.get('batch_id', '?')} {max(0.0, now - at):.1f} s ago")
+        parts.append(f"{duration:.2f} s of its {trigger:g} s trigger")
+        parts.append(f"{int(_number(report.get('rows')) or 0):,} rows")
+        lag = _number(report.get("lag"))
+        parts.append("lag ?" if lag is None else f"lag {int(lag):,}")
+    return f"{name}: " + ", ".join(parts)
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
