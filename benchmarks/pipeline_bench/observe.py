@@ -131,7 +131,7 @@ class BatchReports(threading.Thread):
 class LedgerWatch(threading.Thread):
     """The first time each batch of `query` showed in the Redis sink's ledger."""
 
-    def __init__(self, conf: PulseConfig, query: str, sink: str = "redis") -> None:
+    def __init__(self, conf: PulseConfig, query: str, sink: str = "emoji_top") -> None:
         super().__init__(name="ledger-watch", daemon=True)
         self._conf = conf
         self._prefix = f"{query}|{sink}|"

@@ -25,7 +25,8 @@ class Samples:
 
     lag: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     offsets: list[tuple[float, int]] = field(default_factory=list)
-    rss: list[tuple[float, float]] = field(default_factory=list)  # bytes
+    rss: list[tuple[float, float]] = field(default_factory=list)  # bytes, summed per process
+    pss: list[tuple[float, float]] = field(default_factory=list)  # bytes, shared pages split
     cpu: list[tuple[float, float]] = field(default_factory=list)  # % of one core
     processes: int = 0
 
@@ -56,8 +57,9 @@ class Sampler(threading.Thread):
             t = time.monotonic() - began
             self._sample_lag(t)
             self._sample_offsets(t)
-            rss, cpu_seconds, at = self._tree_cpu()
+            rss, pss, cpu_seconds, at = self._tree_cpu()
             self.samples.rss.append((t, rss))
+            self.samples.pss.append((t, pss))
             # Over the time between two reads of the tree, whatever the other samples took.
             self.samples.cpu.append((t, 100 * cpu_seconds / max(at - last, 1e-3)))
             last = at
@@ -83,16 +85,20 @@ class Sampler(threading.Thread):
         except Exception as exc:
             self._note(f"end offsets: {exc}")
 
-    def _tree_cpu(self) -> tuple[float, float, float]:
-        """RSS of the tree (bytes), CPU seconds its live processes used since the last call, and
-        when (monotonic seconds). Forked workers' shared pages count once per process in RSS."""
-        rss, used, times = 0.0, 0.0, {}
+    def _tree_cpu(self) -> tuple[float, float, float, float]:
+        """RSS and PSS of the tree (bytes), CPU seconds its live processes used since the last
+        call, and when (monotonic seconds). Forked workers (Spark's Python daemon) share pages:
+        the sum of RSS counts them once per process, the sum of PSS once in all, which is the
+        tree's real footprint."""
+        rss, pss, used, times = 0.0, 0.0, 0.0, {}
         tree = self._platform.tree()
         self.samples.processes = max(self.samples.processes, len(tree))
         for process in tree:
             try:
                 with process.oneshot():
-                    rss += process.memory_info().rss
+                    memory = process.memory_full_info()
+                    rss += memory.rss
+                    pss += getattr(memory, "pss", memory.rss)
                     cpu = process.cpu_times()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
@@ -100,7 +106,7 @@ class Sampler(threading.Thread):
             times[process.pid] = total
             used += total - self._cpu_times.get(process.pid, total)
         self._cpu_times = times
-        return rss, max(0.0, used), time.monotonic()
+        return rss, pss, max(0.0, used), time.monotonic()
 
     def _note(self, error: str) -> None:
         if len(self.errors) < 20:
