@@ -192,26 +192,25 @@ def _json_object(name: str, value: str) -> dict:
 
 
 def _positive_int(opts: Mapping[str, str], key: str, name: str) -> int | None:
-    if key not in opts:
-        return None
-    try:
-        number = int(opts[key])
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise KafkaSourceError(f"option '{name}' must be a positive integer (got {opts[key]!r})")
-    return number
+    number = _positive(opts, key, name, int, "a positive integer")
+    return None if number is None else int(number)
 
 
 def _positive_float(opts: Mapping[str, str], key: str, name: str) -> float | None:
+    return _positive(opts, key, name, float, "a positive number")
+
+
+def _positive(
+    opts: Mapping[str, str], key: str, name: str, kind: type[int] | type[float], what: str
+) -> float | None:
     if key not in opts:
         return None
     try:
-        number = float(opts[key])
+        number = kind(opts[key])
     except ValueError:
-        number = 0.0
-    if not number > 0 or number == float("inf"):
-        raise KafkaSourceError(f"option '{name}' must be a positive number (got {opts[key]!r})")
+        number = 0
+    if not 0 < number < float("inf"):
+        raise KafkaSourceError(f"option '{name}' must be {what} (got {opts[key]!r})")
     return number
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pulse.transforms.eventtime import InvalidParameter
+from pulse.transforms.errors import InvalidParameter
 from pulse.transforms.horizon import IDS_SCHEMA, Horizon, admit, micros
 
 WINDOW_COLUMNS = ("match_id", "emoji", "window_start", "window_end", "count", "units")

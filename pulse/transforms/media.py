@@ -7,7 +7,6 @@ Tests check that every choice the MEDIA schema allows has a tier and a class.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from pulse.events.schema import parse_timestamp
+from pulse.transforms.newest import newest
 
 QUALITY_TIERS: Mapping[str, str] = MappingProxyType(
     {"240p": "sd", "360p": "sd", "480p": "sd", "720p": "hd", "1080p": "hd", "2160p": "uhd"}
@@ -61,24 +61,15 @@ def enrich_media(events: Sequence[Mapping[str, Any]], segments: Mapping[str, str
     >>> row["quality_tier"], row["device_class"], row["user_segment"]
     ('hd', 'handheld', 'unknown')
     """
-    latest: dict[str, tuple[Any, str, Mapping[str, Any]]] = {}
-    for event in events:
-        order = (
-            parse_timestamp(event["timestamp"]),
-            json.dumps(event, sort_keys=True, default=str),
-        )
-        kept = latest.get(event["id"])
-        if kept is None or order > kept[:2]:
-            latest[event["id"]] = (*order, event)
     rows = []
-    for event_id in sorted(latest):
-        event = latest[event_id][2]
+    latest = newest(events, key="id", order=lambda event: parse_timestamp(event["timestamp"]))
+    for event_id, event in latest.items():
         meta = event.get("metadata") or {}
         quality, device, duration = meta.get("quality"), meta.get("device"), meta.get("duration_ms")
         rows.append(
             {
                 "id": event_id,
-                "ts": latest[event_id][0],
+                "ts": parse_timestamp(event["timestamp"]),
                 "type": event.get("type"),
                 "user_id": event.get("user"),
                 "quality": quality,

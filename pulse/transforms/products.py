@@ -10,7 +10,6 @@ then still show what was deleted, and a later re-create overwrites it with a hig
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ import pyarrow as pa
 from pulse.events.arrow import arrow_schema
 from pulse.events.domains import PRODUCT
 from pulse.events.schema import parse_timestamp
+from pulse.transforms.newest import newest
 
 # The fields of a product image (`before`/`after`), in schema order, as declared in PRODUCT.
 STATE_FIELDS: tuple[str, ...] = tuple(field.name for field in PRODUCT.field("after").fields)
@@ -48,19 +48,12 @@ def product_state(changes: Sequence[Mapping[str, Any]]) -> pa.Table:
     >>> row["product_id"], row["version"], row["deleted"]
     ('sku-00001', 2, False)
     """
-    latest: dict[str, tuple[Any, ...]] = {}
-    for change in changes:
-        order = (
-            change["version"],
-            parse_timestamp(change["ts"]),
-            json.dumps(change, sort_keys=True, default=str),
-        )
-        kept = latest.get(change["product_id"])
-        if kept is None or order > kept[:3]:
-            latest[change["product_id"]] = (*order, change)
     rows = []
-    for product_id in sorted(latest):
-        version, ts, _, change = latest[product_id]
+    latest = newest(
+        changes, key="product_id", order=lambda c: (c["version"], parse_timestamp(c["ts"]))
+    )
+    for product_id, change in latest.items():
+        version, ts = change["version"], parse_timestamp(change["ts"])
         deleted = change["op"] == "delete"
         image = (change.get("before") if deleted else change.get("after")) or {}
         rows.append(

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from pulse.transforms.emoji import EmojiState, count_emojis, fold, units
-from pulse.transforms.eventtime import InvalidParameter
+from pulse.transforms.errors import InvalidParameter
 
 T0 = datetime(2026, 11, 22, 20, 15, 0, tzinfo=UTC)
 EVENTS = pa.schema(
