@@ -76,6 +76,9 @@ class BatchState(Generic[S, D]):
     def record(self, batch_id: int, *, delta: D, state: S, needed_until: int | None) -> None:
         """Keep batch `batch_id`'s delta on disk (before any sink is written) and its state.
 
+        `needed_until`: the watermark past which later batches no longer need this delta (None:
+        always needed; keep that for deltas that truly never expire, or the files pile up).
+
         Files that only matter to batches the watermark has passed are deleted, judged by the
         state this batch started from: a replay of this batch still finds what it needs.
         """

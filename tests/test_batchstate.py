@@ -49,3 +49,11 @@ def test_files_the_watermark_has_passed_are_deleted(tmp_path):
     run(store, 2, 1, watermark=30, until=50)
     run(store, 3, 1, watermark=30, until=50)  # starts from watermark 30: batch 0 is passed
     assert sorted(int(p.name.split(".")[0]) for p in tmp_path.glob("*.state")) == [1, 2, 3]
+
+
+def test_batches_that_added_nothing_leave_at_most_the_last_two_files(tmp_path):
+    store = counter(tmp_path)
+    for batch_id in range(10):
+        run(store, batch_id, 0, watermark=batch_id, until=-1)
+    assert sorted(int(p.name.split(".")[0]) for p in tmp_path.glob("*.state")) == [8, 9]
+    assert counter(tmp_path).before(10) == (0, 9)

@@ -117,7 +117,7 @@ class StatDeltas:
             batch_id,
             delta=(added, admitted.horizon.watermark),
             state=admitted.horizon,
-            needed_until=None if newest is None else newest + self._delay,
+            needed_until=emoji.NOTHING_NEEDED if newest is None else newest + self._delay,
         )
         return player_stat_deltas(admitted.fresh), admitted.late
 

@@ -151,11 +151,15 @@ def fold(state: EmojiState, delta: EmojiDelta, *, window_us: int, delay_us: int)
 
 def needed_until(delta: EmojiDelta, *, window_us: int, delay_us: int) -> int | None:
     """The watermark past which `delta` no longer matters to any later batch: its newest id is
-    forgotten and its latest window closed (for `pulse.batchstate.BatchState.record`)."""
+    forgotten and its latest window closed (for `pulse.batchstate.BatchState.record`). A delta
+    that added nothing matters only for its watermark, which every later delta carries too."""
     times = [start + window_us for _, _, start in delta.windows]
     if delta.added.num_rows:
         times.append(pc.max(delta.added["ts"]).as_py() + delay_us)
-    return max(times) if times else delta.watermark
+    return max(times) if times else NOTHING_NEEDED
+
+
+NOTHING_NEEDED = -1  # `needed_until` of a delta that added nothing: any watermark has passed it
 
 
 def empty_delta() -> EmojiDelta:

@@ -142,12 +142,14 @@ def test_five_minutes_of_traffic_leave_every_surface_fresh_and_no_query_restarte
     post(f"{conf.ingest.url}/v1/products/{product}", change, INGEST_KEY)
 
     def on_products_page() -> bool:
-        app = AppTest.from_file(
-            str(PROJECT_ROOT / "dashboards/views/products.py"), default_timeout=60
+        app = AppTest.from_file(str(PROJECT_ROOT / "dashboards/views/products.py"))
+        app.run(timeout=60)
+        app.text_input[0].input(product).run(timeout=60)
+        frames = [frame.value for frame in app.dataframe]
+        return any(
+            "product_id" in frame.columns and (frame["product_id"] == product).any()
+            for frame in frames
         )
-        app.run()
-        app.text_input[0].input(product).run()
-        return bool(app.dataframe) and len(app.dataframe[0].value) > 0
 
     wait_until(f"product {product} on the Products page", on_products_page, FRESH_SECONDS, every=3)
 
