@@ -77,7 +77,8 @@ class BatchState(Generic[S, D]):
         """Keep batch `batch_id`'s delta on disk (before any sink is written) and its state.
 
         `needed_until`: the watermark past which later batches no longer need this delta (None:
-        always needed; keep that for deltas that truly never expire, or the files pile up).
+        always needed; keep that for deltas that truly never expire, or the files pile up; a
+        negative value: needed by no later batch, whatever the watermark, even none yet).
 
         Files that only matter to batches the watermark has passed are deleted, judged by the
         state this batch started from: a replay of this batch still finds what it needs.
@@ -94,7 +95,10 @@ class BatchState(Generic[S, D]):
         partial.replace(path)  # atomic: a crash never leaves half a file under the real name
         for number, needed, old in self._files():
             later = number > batch_id
-            behind = number < batch_id - 1 and None not in (needed, passed) and needed < passed
+            passed_it = needed is not None and (
+                needed < 0 or (passed is not None and needed < passed)
+            )
+            behind = number < batch_id - 1 and passed_it
             if later or behind:
                 old.unlink(missing_ok=True)
         self._after = (batch_id, state)

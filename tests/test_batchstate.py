@@ -57,3 +57,10 @@ def test_batches_that_added_nothing_leave_at_most_the_last_two_files(tmp_path):
         run(store, batch_id, 0, watermark=batch_id, until=-1)
     assert sorted(int(p.name.split(".")[0]) for p in tmp_path.glob("*.state")) == [8, 9]
     assert counter(tmp_path).before(10) == (0, 9)
+
+
+def test_empty_batches_before_any_watermark_do_not_pile_up_either(tmp_path):
+    store: BatchState[int, int] = BatchState(tmp_path, initial=0, fold=lambda s, d: s + d)
+    for batch_id in range(5):
+        store.record(batch_id, delta=0, state=0, needed_until=-1)
+    assert len(list(tmp_path.glob("*.state"))) == 2
