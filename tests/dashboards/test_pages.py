@@ -177,7 +177,7 @@ def test_a_page_over_empty_stores_says_which_job_fills_them(page, empty_stores, 
 
 
 UNREACHABLE = {
-    "health": ["PostgreSQL is unreachable"],
+    "health": ["Redis is unreachable", "PostgreSQL is unreachable"],
     "live": ["Redis is unreachable", "PostgreSQL is unreachable"],
     "products": ["PostgreSQL is unreachable"],
     "media": ["PostgreSQL is unreachable"],
