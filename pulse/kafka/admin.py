@@ -87,13 +87,19 @@ def delete_topics(kafka: KafkaConfig, names: list[str]) -> None:
             future.result()
 
 
-def end_offsets(kafka: KafkaConfig, topics: list[str]) -> dict[str, dict[int, int]]:
-    """The true end offset of every partition of the given topics that exist."""
-    client = ConfluentClient(kafka.client_params())
+def end_offsets(
+    kafka: KafkaConfig, topics: list[str], client: ConfluentClient | None = None
+) -> dict[str, dict[int, int]]:
+    """The true end offset of every partition of the given topics that exist; with `client`,
+    through that one (a caller that asks every few seconds keeps one: a new client each time
+    cost `pulse run` a quarter of a core, and its probes the broker as much)."""
+    own = client is None
+    client = client or ConfluentClient(kafka.client_params())
     try:
         marks = client.watermarks(select_partitions(client.topics(), topics, None))
     finally:
-        client.close()
+        if own:
+            client.close()
     result: dict[str, dict[int, int]] = {}
     for (topic, partition), (_, end) in marks.items():
         result.setdefault(topic, {})[partition] = end

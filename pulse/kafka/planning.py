@@ -142,12 +142,20 @@ class Admission:
     `ceiling` (`maxOffsetsPerTrigger`). A backlog then drains in batches that keep their
     trigger, and the live views keep moving, instead of one batch of the whole backlog.
 
+    The cap never falls below what arrived during the last interval (plus a tenth, to drain):
+    when the machine is busy, a batch's fixed cost alone can pass the trigger, and a cap cut
+    to "what fits" would fall behind for ever. Batches then grow past the trigger instead: the
+    query slows down, its lag stays bounded, and its batch reports say so.
+
     >>> admission = Admission(target_seconds=2.0, ceiling=100_000)
     >>> admission.cap()
-    20000
-    >>> admission.observe(rows=20_000, seconds=4.0)  # overran: 5,000 rows/s
+    5000
+    >>> admission.observe(rows=5_000, seconds=4.0, arrived=1_000)  # overran: 1,250 rows/s
     >>> admission.cap()
-    8000
+    2000
+    >>> admission.observe(rows=2_000, seconds=4.0, arrived=8_000)  # 8,000 came meanwhile
+    >>> admission.cap()
+    8800
     """
 
     target_seconds: float
@@ -159,17 +167,19 @@ class Admission:
     def __post_init__(self) -> None:
         # A cold start (a restart after a backlog built up) begins small: Python workers are
         # still starting and the throughput is unknown.
-        self._cap = min(self.ceiling, 10_000 * self.target_seconds)
+        self._cap = min(self.ceiling, 2_500 * self.target_seconds)
 
     def cap(self) -> int:
         """The most records the next batch may take."""
         return max(1, int(min(self.ceiling, max(self.floor, self._cap))))
 
-    def observe(self, rows: int, seconds: float) -> None:
-        """What the last batch took: `rows` records in `seconds` (trigger to next trigger)."""
-        if rows <= 0 or seconds <= 0:
+    def observe(self, rows: int, seconds: float, arrived: int = 0) -> None:
+        """What the last interval saw: its batch took `rows` records in `seconds` (trigger to
+        next trigger), while `arrived` new records came in."""
+        if seconds <= 0:
             return
-        if seconds > self.target_seconds * 1.1:
+        if rows > 0 and seconds > self.target_seconds * 1.1:
             self._cap = rows / seconds * self.target_seconds * self.margin
         elif rows >= self.cap() * 0.9:
             self._cap = min(self.ceiling, self._cap * 1.5)
+        self._cap = min(self.ceiling, max(self._cap, arrived * 1.1))

@@ -116,7 +116,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
         marks = self._marks = self._watermarks()
+        previous = self._latest or {}
         self._latest = {tp: high for tp, (_, high) in marks.items()}
+        arrived = sum(high - previous.get(tp, high) for tp, high in self._latest.items())
         begin, losses = resolve_start(from_json(start), marks, self.options.fail_on_data_loss)
         for loss in losses:
             log.warning("data loss: %s", loss.message())
@@ -128,7 +130,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if self._admission is not None and max_rows is not None:
             now = time.monotonic()
             if self._planned is not None:
-                self._admission.observe(self._planned[1], now - self._planned[0])
+                self._admission.observe(self._planned[1], now - self._planned[0], arrived)
             max_rows = min(max_rows, self._admission.cap())
             capped = cap_batch(begin, end, max_rows)
             self._planned = (now, sum(capped[tp] - begin[tp] for tp in capped))

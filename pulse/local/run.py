@@ -27,6 +27,7 @@ from confluent_kafka import KafkaException
 from pulse.config import PROJECT_ROOT, PulseConfig
 from pulse.interrupts import sigterm_as_interrupt
 from pulse.kafka.admin import end_offsets
+from pulse.kafka.confluent_client import ConfluentClient
 from pulse.kafka.errors import KafkaSourceError
 from pulse.local.broker import LocalBroker
 from pulse.local.summary import Board, RateMeter, render
@@ -234,20 +235,37 @@ def start_children(
 
 
 def stop_children(processes: dict[str, subprocess.Popen], timeout: float = STOP_SECONDS) -> None:
-    """SIGTERM every child that still runs, wait for them together, SIGKILL the stragglers."""
+    """SIGTERM every child's process group, wait for the groups together, SIGKILL what is left.
+
+    A whole group: a job is spark-submit.sh, its JVM, its Python driver and workers. The script
+    ends with the JVM, while the Python driver may still be winding down (or stuck on a JVM that
+    is gone): waiting for the child alone left drivers running, adopted by init.
+    """
     for process in processes.values():
         if process.poll() is None:
-            # The whole group: a job is spark-submit.sh, its JVM and its Python workers.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for process in processes.values():
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        while _group_alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _group_alive(process.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait()
+
+
+def _group_alive(group: int) -> bool:
+    """Whether any process of process group `group` is still running."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def process_state(process: subprocess.Popen) -> str:
@@ -266,12 +284,13 @@ def _watch(
     meter = RateMeter(topics)
     screen = _Screen(sys.stdout)
     health = redis_client(conf.redis)
+    kafka = ConfluentClient(conf.kafka.client_params())
     next_at = time.monotonic()
     try:
         while True:
             problem = ""
             try:
-                offsets = end_offsets(conf.kafka, topics)
+                offsets = end_offsets(conf.kafka, topics, kafka)
             except (KafkaSourceError, KafkaException) as exc:
                 offsets, problem = {}, f"cannot read end offsets from {conf.kafka.bootstrap}: {exc}"
             totals = {topic: sum(ends.values()) for topic, ends in offsets.items()}
@@ -282,6 +301,7 @@ def _watch(
             next_at += REFRESH_SECONDS
             time.sleep(max(0.0, next_at - time.monotonic()))
     finally:
+        kafka.close()
         screen.close()
 
 

@@ -80,17 +80,23 @@ def test_admission_after_an_overrun_caps_batches_to_fit_the_trigger():
 
 
 def test_admission_grows_by_half_while_full_batches_keep_the_trigger_up_to_the_ceiling():
-    admission = Admission(target_seconds=2.0, ceiling=50_000)
+    admission = Admission(target_seconds=2.0, ceiling=20_000)
     caps = []
     for _ in range(5):
         admission.observe(rows=admission.cap(), seconds=2.0)
         caps.append(admission.cap())
-    assert caps == [30_000, 45_000, 50_000, 50_000, 50_000]
+    assert caps == [7_500, 11_250, 16_875, 20_000, 20_000]
 
 
 def test_admission_neither_grows_on_small_batches_nor_falls_below_its_floor():
     admission = Admission(target_seconds=2.0, ceiling=200_000)
     admission.observe(rows=10, seconds=2.0)
-    assert admission.cap() == 20_000
+    assert admission.cap() == 5_000
     admission.observe(rows=10, seconds=60.0)
     assert admission.cap() == admission.floor
+
+
+def test_admission_takes_at_least_what_arrived_so_a_busy_machine_never_falls_behind_for_ever():
+    admission = Admission(target_seconds=2.0, ceiling=200_000)
+    admission.observe(rows=1_000, seconds=5.0, arrived=12_000)  # slow, and 12,000 came in
+    assert admission.cap() == 13_200
