@@ -23,14 +23,7 @@ from pulse.interrupts import sigterm_as_interrupt
 
 DESCRIPTION = "Benchmark: the whole local platform (`pulse run`) under its traffic"
 PLOT = PROJECT_ROOT / "docs" / "benchmarks" / "platform-lag.png"
-LIVE_QUERIES = (
-    "emoji_windows",
-    "scoreboard",
-    "player_stats",
-    "game_fanout",
-    "media_events",
-    "products",
-)
+LIVE_QUERIES = ("live", "enrich")  # on streaming.trigger_seconds; see docs/ARCHITECTURE.md
 GRACE = 20.0  # seconds after the window for probes sent in it to arrive (the lake: its trigger)
 
 
@@ -61,7 +54,7 @@ def triggers(conf: PulseConfig) -> dict[str, float]:
     s = conf.streaming
     found = {query: float(s.trigger_seconds) for query in LIVE_QUERIES}
     found["lake"] = float(s.lake_trigger_seconds)
-    found["topic_rollups"] = found["monitoring_events"] = float(s.monitor_trigger_seconds)
+    found["monitor"] = float(s.monitor_trigger_seconds)
     return found
 
 

@@ -1,13 +1,14 @@
-"""Per-topic monitoring rollups of raw Kafka records, for PostgreSQL `monitoring_rollups`.
+"""Monitoring of one batch, on the driver: per-topic rollups of raw Kafka records (PostgreSQL
+`monitoring_rollups`), the jobs' batch reports (`query_batches`) and acks (`event_acks`).
 
 The monitor job reads the raw records of every topic, so the event time of a record is read
-from its JSON without a schema: `$.ts`, else `$.timestamp` (media events), else the Kafka
-timestamp when the value has neither (or is not JSON).
+from its JSON without a schema: `ts`, else `timestamp` (media events), else the Kafka
+timestamp when the value has neither (or is not JSON, or not a time).
 
-Windows are of processing time (`processed_at`), not of the Kafka or the event timestamp. Spark
-starts each micro-batch at or after the next multiple of the trigger interval and gives it one
-batch timestamp, so with windows as long as the trigger each batch fills exactly one window per
-topic, and:
+Windows are of processing time (`processed_at`, the batch's time), not of the Kafka or the
+event timestamp. Spark starts each micro-batch at or after the next multiple of the trigger
+interval, so with windows as long as the trigger each batch fills exactly one window per topic,
+and:
 - a rollup row is complete when its batch ends: no window straddles two batches, so the sink's
   upsert by (topic, window_start) never overwrites half a window with the other half, and no
   streaming state is needed;
@@ -21,127 +22,209 @@ Replays are harmless: the sink's ledger skips a batch it already committed.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+import json
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
+import pyarrow as pa
+
+from pulse.events.schema import parse_timestamp
 from pulse.kafka.lag import consumer_lag
 
-__all__ = ["ROLLUP_COLUMNS", "consumer_lag", "event_time", "topic_rollups"]
+__all__ = ["ROLLUP_COLUMNS", "ack_rows", "batch_reports", "consumer_lag", "topic_rollups"]
 
+_TIME = pa.timestamp("us", tz="UTC")
 # The columns of `monitoring_rollups` that records give; lag and batch_duration_ms come from the
 # query's progress.
-ROLLUP_COLUMNS: tuple[str, ...] = (
-    "topic",
-    "window_start",
-    "records",
-    "bytes",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "latency_max_ms",
+ROLLUP_SCHEMA = pa.schema(
+    [
+        ("topic", pa.string()),
+        ("window_start", _TIME),
+        ("records", pa.int64()),
+        ("bytes", pa.int64()),
+        ("latency_p50_ms", pa.float64()),
+        ("latency_p95_ms", pa.float64()),
+        ("latency_max_ms", pa.float64()),
+    ]
 )
+ROLLUP_COLUMNS: tuple[str, ...] = tuple(ROLLUP_SCHEMA.names)
+BATCH_SCHEMA = pa.schema(
+    [
+        ("query", pa.string()),
+        ("batch_id", pa.int64()),
+        ("component", pa.string()),
+        ("reported_at", _TIME),
+        ("rows", pa.int64()),
+        ("duration_ms", pa.float64()),
+        ("rows_per_second", pa.float64()),
+        ("late_rows", pa.int64()),
+        ("lag", pa.int64()),
+    ]
+)
+BATCH_COLUMNS: tuple[str, ...] = tuple(BATCH_SCHEMA.names)
+ACK_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("kind", pa.string()),
+        ("component", pa.string()),
+        ("topic", pa.string()),
+        ("acked_at", _TIME),
+        ("latency_ms", pa.float64()),
+    ]
+)
+ACK_COLUMNS: tuple[str, ...] = tuple(ACK_SCHEMA.names)
 
 
-def event_time(value: Column, fallback: Column) -> Column:
-    """The event time in a JSON value (`$.ts`, then `$.timestamp`), else `fallback`.
+def topic_rollups(records: pa.Table, *, window_seconds: float, processed_at: datetime) -> pa.Table:
+    """Per topic, in the processing-time window of `processed_at`: records, bytes (key and
+    value), end-to-end latency p50/p95/max in ms (`processed_at` minus the event time).
 
-    try_cast: a value that is not a timestamp falls through instead of failing the batch (the
-    session runs with ANSI casts). Coalesce stops at the first hit, so most records are parsed
-    for one path only.
+    Latencies are kept as measured (a negative one is a producer's clock ahead of ours); the
+    percentiles are nearest-rank, so each is a latency that was observed.
+
+    >>> from datetime import UTC
+    >>> at = datetime(2026, 1, 1, 0, 0, 3, tzinfo=UTC)
+    >>> raw = pa.table({"topic": ["t"], "key": [None], "value": [b'{"ts":"2026-01-01T00:00:02Z"}'],
+    ...                 "timestamp": [at]})
+    >>> topic_rollups(raw, window_seconds=2, processed_at=at).to_pylist()[0]["latency_max_ms"]
+    1000.0
     """
-    text = value.cast("string")
-    return F.coalesce(
-        F.get_json_object(text, "$.ts").try_cast("timestamp"),
-        F.get_json_object(text, "$.timestamp").try_cast("timestamp"),
-        fallback,
-    )
-
-
-def topic_rollups(
-    records: DataFrame, *, window_seconds: float, processed_at: Column | None = None
-) -> DataFrame:
-    """Per topic and processing-time window: records, bytes, end-to-end latency p50/p95/max.
-
-    bytes: the sum of key and value lengths. Latency: `processed_at - event time` in ms, kept
-    as measured (a negative value is a producer's clock ahead of ours; clamping would hide it);
-    p50/p95 by `percentile_approx`, which returns a latency that was observed.
-
-    `processed_at` defaults to current_timestamp(). Inside foreachBatch that is the time the
-    rollup is planned; a job gets the micro-batch's own trigger time instead by adding
-    `current_timestamp()` as a column of the streaming frame (Spark fills in the batch
-    timestamp there) and passing that column, so every sink sees the same window.
-    """
-    if window_seconds <= 0:
+    if not window_seconds > 0:
         raise ValueError(f"window_seconds must be positive (got {window_seconds})")
-    now = processed_at if processed_at is not None else F.current_timestamp()
-    window = F.window(now, f"{round(window_seconds * 1_000_000)} microseconds")
-    size = F.coalesce(F.octet_length("key"), F.lit(0)) + F.coalesce(
-        F.octet_length("value"), F.lit(0)
-    )
-    latency = (
-        F.unix_micros(now) - F.unix_micros(event_time(F.col("value"), F.col("timestamp")))
-    ) / 1000.0
-    measured = records.select(
-        "topic",
-        window.start.alias("window_start"),
-        size.cast("long").alias("size"),
-        latency.alias("latency_ms"),
-    )
-    return measured.groupBy("topic", "window_start").agg(
-        F.count(F.lit(1)).alias("records"),
-        F.sum("size").alias("bytes"),
-        F.percentile_approx("latency_ms", 0.5).alias("latency_p50_ms"),
-        F.percentile_approx("latency_ms", 0.95).alias("latency_p95_ms"),
-        F.max("latency_ms").alias("latency_max_ms"),
-    )
+    width = round(window_seconds * 1_000_000)
+    micros = round(processed_at.timestamp() * 1_000_000)
+    window = datetime.fromtimestamp((micros - micros % width) / 1_000_000, processed_at.tzinfo)
+    sizes: dict[str, int] = defaultdict(int)
+    latencies: dict[str, list[float]] = defaultdict(list)
+    columns = (records.column(name).to_pylist() for name in ("topic", "key", "value", "timestamp"))
+    for topic, key, value, kafka_time in zip(*columns, strict=True):
+        sizes[topic] += len(key or b"") + len(value or b"")
+        moment = _event_time(value) or kafka_time
+        latencies[topic].append((processed_at - moment).total_seconds() * 1000)
+    rows = []
+    for topic in sorted(latencies):
+        measured = sorted(latencies[topic])
+        rows.append(
+            {
+                "topic": topic,
+                "window_start": window,
+                "records": len(measured),
+                "bytes": sizes[topic],
+                "latency_p50_ms": _nearest_rank(measured, 0.5),
+                "latency_p95_ms": _nearest_rank(measured, 0.95),
+                "latency_max_ms": measured[-1],
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=ROLLUP_SCHEMA)
 
 
-BATCH_COLUMNS: tuple[str, ...] = (
-    "query",
-    "batch_id",
-    "component",
-    "reported_at",
-    "rows",
-    "duration_ms",
-    "rows_per_second",
-    "late_rows",
-    "lag",
-)
-ACK_COLUMNS: tuple[str, ...] = ("event_id", "kind", "component", "topic", "acked_at", "latency_ms")
-
-
-def batch_reports(events: DataFrame) -> DataFrame:
+def batch_reports(events: Sequence[Mapping[str, Any]]) -> pa.Table:
     """The jobs' per-batch progress reports (monitoring events of kind `batch`): `BATCH_COLUMNS`."""
-    detail = F.col("detail")
+    rows = []
+    for event in events:
+        if event.get("kind") != "batch":
+            continue
+        detail = _json_object(event.get("detail"))
+        rows.append(
+            {
+                "query": _text(detail.get("query")) or event["component"],
+                "batch_id": _whole(detail.get("batch_id"), -1),
+                "component": event["component"],
+                "reported_at": parse_timestamp(event["ts"]),
+                "rows": event.get("count") or 0,
+                "duration_ms": float(event.get("latency_ms") or 0.0),
+                "rows_per_second": _real(detail.get("processed_rows_per_second")),
+                "late_rows": _whole(detail.get("late_rows"), 0),
+                "lag": _whole(detail.get("lag"), None),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=BATCH_SCHEMA)
 
-    def field(name: str, kind: str) -> Column:
-        return F.get_json_object(detail, f"$.{name}").try_cast(kind)
 
-    return events.where(F.col("kind") == "batch").select(
-        F.coalesce(F.get_json_object(detail, "$.query"), F.col("component")).alias("query"),
-        F.coalesce(field("batch_id", "long"), F.lit(-1)).alias("batch_id"),
-        "component",
-        F.col("ts").alias("reported_at"),
-        F.coalesce(F.col("count"), F.lit(0)).alias("rows"),
-        F.coalesce(F.col("latency_ms"), F.lit(0.0)).alias("duration_ms"),
-        field("processed_rows_per_second", "double").alias("rows_per_second"),
-        F.coalesce(field("late_rows", "long"), F.lit(0)).alias("late_rows"),
-        field("lag", "long").alias("lag"),
-    )
+def latest_reports(reports: pa.Table) -> pa.Table:
+    """The newest report of each query (for its Redis gauge)."""
+    newest: dict[str, dict[str, Any]] = {}
+    for row in reports.to_pylist():
+        held = newest.get(row["query"])
+        if held is None or (row["reported_at"], row["batch_id"]) > (
+            held["reported_at"],
+            held["batch_id"],
+        ):
+            newest[row["query"]] = row
+    return pa.Table.from_pylist([newest[q] for q in sorted(newest)], schema=BATCH_SCHEMA)
 
 
-def ack_rows(events: DataFrame) -> DataFrame:
-    """Producer and processing acknowledgements, one row per (event id, kind, component)."""
-    acks = events.where(
-        F.col("kind").isin("producer_ack", "processing_ack") & F.col("event_id").isNotNull()
-    )
-    latest = acks.groupBy("event_id", "kind", "component").agg(
-        F.max_by(F.struct("topic", "ts", "latency_ms"), "ts").alias("last")
-    )
-    return latest.select(
-        "event_id",
-        "kind",
-        "component",
-        F.col("last.topic").alias("topic"),
-        F.col("last.ts").alias("acked_at"),
-        F.col("last.latency_ms").alias("latency_ms"),
-    )
+def ack_rows(events: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Producer and processing acknowledgements, one row per (event id, kind, component): the
+    latest by time."""
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for event in events:
+        if event.get("kind") not in ("producer_ack", "processing_ack") or not event.get("event_id"):
+            continue
+        row = {
+            "event_id": event["event_id"],
+            "kind": event["kind"],
+            "component": event["component"],
+            "topic": event.get("topic"),
+            "acked_at": parse_timestamp(event["ts"]),
+            "latency_ms": event.get("latency_ms"),
+        }
+        key = (row["event_id"], row["kind"], row["component"])
+        held = latest.get(key)
+        if held is None or (row["acked_at"], str(row)) > (held["acked_at"], str(held)):
+            latest[key] = row
+    return pa.Table.from_pylist([latest[k] for k in sorted(latest)], schema=ACK_SCHEMA)
+
+
+def _event_time(value: bytes | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    for name in ("ts", "timestamp"):
+        text = document.get(name)
+        if isinstance(text, str):
+            try:
+                return parse_timestamp(text)
+            except ValueError:
+                continue
+    return None
+
+
+def _nearest_rank(ordered: list[float], share: float) -> float:
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    try:
+        document = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _whole(value: Any, default: int | None) -> int | None:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return default
+
+
+def _real(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
