@@ -2,6 +2,7 @@
 consumer lag, batch duration against the trigger, dead letters by reason."""
 
 import streamlit as st
+from redis import RedisError
 
 from pulse import queryhealth
 from pulse.dashboard import charts
@@ -10,6 +11,7 @@ from pulse.dashboard.notices import nothing_yet, store_trouble
 from pulse.reads import health
 from pulse.reads.lake import lake_tables
 from pulse.reads.sources import since
+from pulse.stores import StoreUnavailable
 
 conf = settings()
 minutes = conf.dashboard.window_minutes
@@ -32,7 +34,11 @@ def _number(value: float | None, unit: str = "") -> str:
 def queries() -> None:
     """Each streaming query as its driver reports it: state, restarts, last batch, lag."""
     with store_trouble():
-        reports = redis(conf.redis).hashes(queryhealth.PATTERN)
+        keys = redis(conf.redis)
+        try:
+            reports = queryhealth.read_all(keys.client)
+        except RedisError as exc:
+            raise StoreUnavailable("redis", keys.where, "unreachable", str(exc)) from exc
         if not reports:
             st.info("No streaming query has reported yet: `make run` starts them.")
             return

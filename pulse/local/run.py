@@ -31,7 +31,7 @@ from pulse.kafka.confluent_client import ConfluentClient
 from pulse.kafka.errors import KafkaSourceError
 from pulse.local.broker import LocalBroker
 from pulse.local.summary import Board, RateMeter, render
-from pulse.queryhealth import describe, read_all
+from pulse.queryhealth import describe, forget_all, read_all
 from pulse.simulate.clients import ingest_url
 from pulse.simulate.segments import seed_segments
 from pulse.stores import redis_client
@@ -184,6 +184,8 @@ def run(
                 return code
             if seed_segments(conf.postgres):
                 print("pulse run: user_segments was empty; filled for the simulated users")
+            # The console and `pulse status` show this run's queries, not a previous run's.
+            forget_all(redis_client(conf.redis))
             processes = start_children(children, logs, api_key, registry_key)
             places = _places(conf, broker, started_broker, logs, api_key, registry_key)
             try:
