@@ -46,6 +46,7 @@ extra+=(${SPARK_SUBMIT_ARGS:-})
   --properties-file "$root/conf/spark-defaults.conf" \
   --driver-java-options "-Dlog4j2.configurationFile=file:$root/conf/log4j2.properties" \
   --conf "spark.pyspark.python=$python" \
+  --conf "spark.scheduler.allocation.file=$root/conf/fairscheduler.xml" \
   --py-files "$package" \
   "${extra[@]}" \
   "$@"

@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 from pulse.config import PROJECT_ROOT
 
 SPARK_DEFAULTS = PROJECT_ROOT / "conf" / "spark-defaults.conf"
+FAIR_POOLS = PROJECT_ROOT / "conf" / "fairscheduler.xml"
 LOG4J = PROJECT_ROOT / "conf" / "log4j2.properties"
 
 
@@ -58,4 +59,5 @@ def session(app: str, master: str | None = None) -> SparkSession:
         builder = builder.config(
             "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG4J}"
         )
+        builder = builder.config("spark.scheduler.allocation.file", str(FAIR_POOLS))
     return builder.getOrCreate()
