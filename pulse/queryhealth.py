@@ -87,7 +87,9 @@ def describe(report: Mapping[str, str], now: float | None = None) -> str:
     name = f"{report.get('query', '?')} ({report.get('job', '?')})"
     state = report.get("state", "unknown")
     updated = _number(report.get("updated_at"))
-    if updated is not None and now - updated > STALE_SECONDS:
+    if state == "starting" and updated is not None:
+        state = f"starting for {now - updated:.0f} s (its first batch is being planned)"
+    elif updated is not None and now - updated > STALE_SECONDS:
         state = f"no report for {now - updated:.0f} s (was {state}; is its driver running?)"
     restarts = int(_number(report.get("restarts")) or 0)
     parts = [state + (f", {restarts} restarts" if restarts else "")]
