@@ -118,6 +118,7 @@ class StreamingConfig(_Section):
 
     trigger_seconds: float = Field(gt=0)
     lake_trigger_seconds: float = Field(gt=0)
+    lake_max_batch_records: int = Field(gt=0)
     monitor_trigger_seconds: float = Field(gt=0)
     watermark_seconds: float = Field(ge=0)
     dedupe_seconds: float = Field(ge=0)

@@ -30,14 +30,18 @@ def topic_records(
     trigger_seconds: float,
     *,
     pattern: bool = False,
+    max_batch_records: int | None = None,
 ) -> DataFrame:
     """The raw records of `topics` (a name, or a regular expression with `pattern`) from the
-    earliest offset on, in batches sized to finish within `trigger_seconds`."""
-    subscription = {"subscribePattern" if pattern else "subscribe": topics}
+    earliest offset on, in batches sized to finish within `trigger_seconds`, of at most
+    `max_batch_records` (default: `kafka.max_offsets_per_trigger`)."""
+    options = {"subscribePattern" if pattern else "subscribe": topics}
+    if max_batch_records is not None:
+        options["maxOffsetsPerTrigger"] = str(max_batch_records)
     return read_kafka(
         spark,
         conf.kafka,
         startingOffsets="earliest",
-        **subscription,
+        **options,
         **{BATCH_SECONDS: trigger_seconds},
     )

@@ -33,7 +33,14 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
     read = [t.name for d, t in conf.topics.all().items() if d not in OUTPUT_DOMAINS]
     pattern = "|".join(re.escape(name) for name in sorted(read))
     trigger = conf.streaming.lake_trigger_seconds
-    records = topic_records(spark, conf, pattern, trigger, pattern=True)
+    records = topic_records(
+        spark,
+        conf,
+        pattern,
+        trigger,
+        pattern=True,
+        max_batch_records=conf.streaming.lake_max_batch_records,
+    )
     lake = conf.lake.path.rstrip("/")
 
     def silver_of(topic: str) -> Derived:
