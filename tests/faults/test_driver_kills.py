@@ -37,9 +37,9 @@ KILLS = 20
 
 
 def _queries_started(job: subprocess.Popen[bytes], log: Path) -> bool:
-    """The driver is up: its four queries have started (their first batches may be running)."""
+    """The driver is up: its query has started (its first batch may be running)."""
     assert job.poll() is None, f"the live job exited:\n{log.read_text(errors='replace')[-2000:]}"
-    return log.read_text(errors="replace").count(" started, checkpoint ") >= 4
+    return " started, checkpoint " in log.read_text(errors="replace")
 
 
 def committed_batches(stack: FaultStack) -> int:
