@@ -24,7 +24,7 @@ from tests.exact import live_sinks, report
 from tests.faults.conftest import FaultStack
 from tests.polling import wait_for
 
-# Each of the 20 rounds starts a driver (20-30 s on two shared cores until its four queries
+# Each of the 20 rounds starts a driver (20-30 s on two shared cores until its query
 # run) before the kill, so the test takes 10-15 minutes: over the suite's 600-s default.
 pytestmark = [
     pytest.mark.spark,
