@@ -107,18 +107,23 @@ def read_table(
     delta = open_table(path)
     if delta is None:
         return None
-    table = delta.to_pyarrow_dataset().to_table(columns=list(columns))
-    # delta-rs's MERGE writes strings as string_view, its appends as string: a table written
-    # both ways (product_history, merged by change_id) reads back as views, which Arrow's
-    # comparison kernels do not match with string scalars. Filter after casting them back.
-    plain = pa.schema(
-        [
-            field.with_type(pa.string()) if pa.types.is_string_view(field.type) else field
-            for field in table.schema
-        ]
-    )
-    table = table.cast(plain)
-    return table if where is None else table.filter(where)
+    dataset = delta.to_pyarrow_dataset()
+    try:
+        return dataset.to_table(columns=list(columns), filter=where)
+    except pa.ArrowNotImplementedError:
+        # delta-rs's MERGE writes strings as string_view, its appends as string: a table
+        # written both ways (product_history, merged by change_id) reads back as views, which
+        # Arrow's comparison kernels do not match with string scalars. Cast them back, then
+        # filter (on every column: the filter may name columns not asked for).
+        table = dataset.to_table()
+        plain = pa.schema(
+            [
+                field.with_type(pa.string()) if pa.types.is_string_view(field.type) else field
+                for field in table.schema
+            ]
+        )
+        table = table.cast(plain)
+        return (table if where is None else table.filter(where)).select(list(columns))
 
 
 def at_or_after(column: str, start: datetime) -> ds.Expression:

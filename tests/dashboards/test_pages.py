@@ -115,8 +115,11 @@ class TestWithWhatTheJobsWrote:
         assert set(latest["status"]) == {"processed"}
 
     def test_products_finds_a_product_with_its_changes_and_their_path(self, produced, monkeypatch):
+        products = produced.conf.topics.product.name
         through_api = sql(
-            produced, "SELECT event_id FROM event_acks WHERE kind = 'producer_ack' LIMIT 1"
+            produced,
+            "SELECT event_id FROM event_acks WHERE kind = 'producer_ack'"
+            f" AND topic = '{products}' ORDER BY event_id LIMIT 1",
         )["event_id"].iloc[0]
         history = DeltaTable(f"{produced.conf.lake.path}/product_history").to_pandas()
         product = history.loc[history["change_id"] == through_api, "product_id"].iloc[0]
