@@ -1,11 +1,11 @@
 """20 SIGKILLs of the live job's driver at random moments of a steady stream: every sink exact.
 
 The job runs with its 2-second trigger while `pulse simulate all` sends 50 events a second per
-domain. Each kill lands at a random moment 0 to 9 s after the job's queries started (counted
-from there, not from the launch, so that a loaded machine's slower JVM start does not eat the
-moments): in the first batch (Python workers starting) or in steady batches, before, between
-or after its sinks' writes. The whole process group dies (driver JVM, Python workers): nothing
-gets to clean up.
+domain. Each kill lands at a random moment 0 to 9 s after the job wrote its first batch of the
+run (counted from there, not from the launch, so that a loaded machine's slower JVM start does
+not eat the moments): in steady batches, while reading, computing on the driver (with its
+state file written or not), before, between or after its sinks' writes. The whole process
+group dies (driver JVM, Python workers): nothing gets to clean up.
 After the 20th kill the stream stops and the job catches up once; then every sink must hold
 exactly what the topics say, each event counted once.
 """
@@ -36,10 +36,12 @@ pytestmark = [
 KILLS = 20
 
 
-def _queries_started(job: subprocess.Popen[bytes], log: Path) -> bool:
-    """The driver is up: its query has started (its first batch may be running)."""
+def _working(job: subprocess.Popen[bytes], log: Path) -> bool:
+    """The driver is at work: its query has written a batch in this run. A kill 0-9 s after its
+    mere start (20-30 s of JVM and Python workers before a first batch) landed before any work
+    in 16 of 20 rounds: the kills must land among batches in flight."""
     assert job.poll() is None, f"the live job exited:\n{log.read_text(errors='replace')[-2000:]}"
-    return " started, checkpoint " in log.read_text(errors="replace")
+    return " written: " in log.read_text(errors="replace")
 
 
 def committed_batches(stack: FaultStack) -> int:
@@ -62,7 +64,7 @@ def test_twenty_kills_of_the_live_driver_leave_every_sink_exact(fault_stack: Fau
     try:
         for number in range(1, KILLS + 1):
             job, log = stack.jobs.launch("live")
-            wait_for(lambda j=job, lg=log: _queries_started(j, lg), 120, "the job's queries")
+            wait_for(lambda j=job, lg=log: _working(j, lg), 180, "the job's first batch")
             moment = rng.uniform(0, 9)
             time.sleep(moment)  # the random moment itself: nothing to poll for
             assert job.poll() is None, f"the live job exited by itself before kill {number}"
@@ -71,7 +73,7 @@ def test_twenty_kills_of_the_live_driver_leave_every_sink_exact(fault_stack: Fau
     finally:
         stream.terminate()
         stream.wait(30)
-    print(f"\n{KILLS} SIGKILLs of the live job, seconds after its queries started: {moments}")
+    print(f"\n{KILLS} SIGKILLs of the live job, seconds after its first batch: {moments}")
     committed = committed_batches(stack)
     print(f"batches committed between the kills (PostgreSQL ledger): {committed}")
     assert committed > KILLS // 2, "few kills landed after any work: the test proves little"
