@@ -78,7 +78,13 @@ def test_each_store_stopped_for_30_s_delays_the_sinks_and_loses_nothing(
                 c.exact for c in enrich_sinks(stack.conf)
             )
 
-        wait_for(caught_up, 180, "the running jobs to catch up with every event", interval=3)
+        try:
+            wait_for(caught_up, 180, "the running jobs to catch up with every event", interval=3)
+        except AssertionError:
+            # Say which sink differs, and how, rather than only that the wait ran out.
+            report("live job, not caught up", live_sinks(stack.conf, stack.followers()))
+            report("enrich job, not caught up", enrich_sinks(stack.conf))
+            raise
         for job, process in jobs.items():
             assert process.poll() is None, f"{job} exited by itself"
     finally:
