@@ -1,26 +1,12 @@
-"""The streaming inputs the jobs share: a domain's valid events, straight from its topic."""
+"""The streaming input the jobs share: the raw records of their topics, from the earliest offset."""
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 
 from pulse.config import PulseConfig
-from pulse.events import SCHEMAS
 from pulse.kafka import read_kafka
 from pulse.kafka.read import BATCH_SECONDS
-from pulse.transforms.parse import parse_events, valid_events
-
-
-def domain_events(
-    spark: SparkSession, conf: PulseConfig, domain: str, *, trigger_seconds: float
-) -> DataFrame:
-    """The valid events of `domain` as a streaming frame, from the earliest offset on, in
-    batches sized to finish within `trigger_seconds` (see `pulse.kafka.planning.Admission`).
-
-    Invalid records are left out here: the lake job owns the dead letters for every topic.
-    """
-    records = topic_records(spark, conf, getattr(conf.topics, domain).name, trigger_seconds)
-    return valid_events(parse_events(records, SCHEMAS[domain]))
 
 
 def topic_records(
