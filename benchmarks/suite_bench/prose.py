@@ -24,7 +24,7 @@ the plots under `docs/benchmarks/` and the raw results under `docs/benchmarks/re
 written by `benchmarks/suite.py` from those results. Do not edit it by hand.
 
 Re-run everything with `make bench` (one run of every benchmark, then this file); one benchmark
-with `BENCHMARKS=benchmarks/parse.py make bench` (the others keep their last results, each
+with `BENCHMARKS=benchmarks/decode.py make bench` (the others keep their last results, each
 section says when it was measured). Tables give the median, min and max over the repetitions
 (runs, batches) and how many there were. Every comparison is a ratio of two figures measured in
 the same run."""
@@ -39,14 +39,14 @@ SECTIONS: dict[str, Section] = {
         "Every value is touched. The kafka-python client pays for pure-Python lz4 "
         "decompression and record parsing: use it only where librdkafka cannot be installed.",
     ),
-    "parse": Section(
-        "Parse: `parse_events` on emoji records",
-        "Kafka-shaped records (20,000 distinct simulated emoji events, repeated), cached in "
-        "Spark (`local[2]`) before timing; each run counts the valid rows, so every check a "
-        "record needs is evaluated. Records in the producers' wire form skip the checks that "
-        "re-read the raw text (unknown fields, zone-less timestamps, numbers where strings "
-        "belong), which cannot fail for them; the same events with `, ` and `: ` separators "
-        "take every check. The first run of each form includes JIT warm-up.",
+    "decode": Section(
+        "Decode: `sort_records` on emoji records",
+        "Every query decodes its collected batch on the driver with the producers' own "
+        "validation (`pulse.transforms.decode`), one thread: this bounds the events per second "
+        "one driver can take in. Records: 20,000 distinct simulated emoji events repeated, as "
+        "an Arrow table shaped like a collected batch; in the second form one record in a "
+        "hundred is bad (every kind of `pulse.simulate.bad` in turn) and pays a second decode "
+        "for its reason.",
     ),
     "sink_write": Section(
         "Sinks: collecting a batch and writing it",

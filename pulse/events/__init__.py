@@ -1,4 +1,4 @@
-"""Event schemas: one declaration per domain, from which validation and Spark types derive."""
+"""Event schemas: one declaration per domain, from which validation and Arrow types derive."""
 
 from pulse.events.domains import SCHEMAS, SOURCE_DOMAINS, schema_for
 from pulse.events.schema import EventSchema, Field, InvalidEvent, example, validate

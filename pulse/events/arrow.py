@@ -1,8 +1,8 @@
 """The Arrow side of an event schema: validated events (dicts) as a typed Arrow table.
 
 The live queries decode their batch on the driver (pulse.transforms.decode) and compute in
-Arrow; the types are Spark's for the same schema (`pulse.events.spark`), so a table built here
-and a batch collected from Spark look alike to the sinks: longs as int64, timestamps in UTC
+Arrow; the types are those Spark gives the same fields, so a table built here and a
+batch collected from Spark look alike to the sinks: longs as int64, timestamps in UTC
 microseconds.
 
 >>> from pulse.events import SCHEMAS, example

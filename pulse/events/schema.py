@@ -1,8 +1,8 @@
 """A small schema language for Pulse events, and the validation derived from it.
 
 Each domain declares its event once, as `Field`s (see `domains.py`). From that one declaration
-Pulse derives the Spark `StructType` (`pulse.events.spark`), the producers' validation
-(`validate`) and example events (`example`), so the three can never drift apart.
+Pulse derives the validation that producers and jobs share (`validate`), the Arrow types
+(`pulse.events.arrow`) and example events (`example`), so they can never drift apart.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ class InvalidEvent(ValueError):
 
     def __init__(self, domain: str, field: str, value: Any, reason: str) -> None:
         self.domain, self.field, self.value, self.reason = domain, field, value, reason
-        shown = _short(value)
-        super().__init__(f"{domain} event: field '{field}' {reason} (got {shown})")
+        # Without the domain: what a dead letter's reason says (its topic names the domain).
+        self.detail = f"field '{field}' {reason} (got {_short(value)})"
+        super().__init__(f"{domain} event: {self.detail}")
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,7 @@ def wire_bytes(event: Mapping[str, Any]) -> bytes:
     """An event as every Pulse producer writes it: compact UTF-8 JSON, keys in schema order,
     fields without a value left out (absent and null mean the same to every reader).
 
-    The jobs recognise this exact form and skip the checks it cannot fail (see
-    `pulse.transforms.parse`), so producers keep to it; other valid forms are accepted too.
+    Readers accept any valid form; this one makes an event's bytes the same whoever sent it.
     """
     return compact_json({name: value for name, value in event.items() if value is not None})
 

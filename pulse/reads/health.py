@@ -17,9 +17,12 @@ from pulse.reads.lake import at_or_after, read_table
 from pulse.reads.sources import Sql
 
 DEAD_LETTER_COLUMNS = ("reason", "topic", "dead_letters")
-# The offending value in a reason ("... (got 'abc')", "... of the wrong type: 42"): dropped when
-# grouping, so that one kind of fault is one bar, not one bar per bad value.
-_OFFENDING_VALUE = re.compile(r"(\s*\(got .*\)|(?<=wrong type):.*)$", re.DOTALL)
+# The offending value in a reason ("... (got 'abc')", "malformed JSON: {...", and the older
+# "... of the wrong type: 42"): dropped when grouping, so that one kind of fault is one bar, not
+# one bar per bad value.
+_OFFENDING_VALUE = re.compile(
+    r"(\s*\(got .*\)|(?<=wrong type):.*|(?<=malformed JSON)( \(.*?\))?: .*)$", re.DOTALL
+)
 
 
 def throughput(pg: Sql, start: datetime, window_seconds: float) -> pd.DataFrame:

@@ -1,31 +1,38 @@
-"""The lake's layers: bronze (every Kafka record as it came), silver (typed valid events of one
-domain) and the dead letters (records that failed, with the reason).
+"""The lake's layers, from one batch of raw records in Arrow: bronze (every Kafka record as it
+came), silver (typed valid events of one domain) and the dead letters (records that failed,
+with the reason).
 
-Dates are UTC calendar dates whatever the session time zone is, so a partition holds the same
-records on a laptop and on a cluster.
+The column types are those Spark's Delta writer gives the same tables (binary key and value,
+int partition, long offset, UTC microsecond timestamps, date partitions), so either writer may
+append to a table. Dates are UTC calendar dates, so a partition holds the same records on a
+laptop and on a cluster.
+
+>>> import pyarrow as pa
+>>> from datetime import datetime, UTC
+>>> from pulse.events import SCHEMAS
+>>> raw = pa.table({"key": [None], "value": [b"{}"], "topic": ["t"],
+...                 "partition": pa.array([0], pa.int32()), "offset": [7],
+...                 "timestamp": pa.array([datetime(2026, 1, 2, tzinfo=UTC)],
+...                                       pa.timestamp("us", tz="UTC"))})
+>>> layers = lake_layers(raw, {"t": SCHEMAS["emoji"]}, now=datetime(2026, 1, 2, tzinfo=UTC))
+>>> layers.letters.column("reason").to_pylist()
+["field 'event_id' is required (got None)"]
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import reduce
+from dataclasses import dataclass
+from datetime import datetime
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pulse.config import TopicsConfig
+from pulse.events.arrow import events_table
 from pulse.events.domains import SCHEMAS
 from pulse.events.schema import EventSchema
-from pulse.transforms.parse import invalid_events, parse_events, valid_events
-
-# The Kafka origin that silver rows keep; prefixed, because monitoring events have fields of
-# their own called topic, partition and offset.
-ORIGIN_COLUMNS: tuple[str, ...] = (
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-)
+from pulse.transforms.decode import sort_records
 
 DEAD_LETTER_COLUMNS: tuple[str, ...] = (
     "topic",
@@ -36,74 +43,7 @@ DEAD_LETTER_COLUMNS: tuple[str, ...] = (
     "reason",
     "failed_at",
 )
-
-
-def utc_date(ts: Column) -> Column:
-    """The UTC calendar date of a timestamp, independent of `spark.sql.session.timeZone`."""
-    return F.to_date(F.convert_timezone(None, F.lit("UTC"), ts))
-
-
-def bronze(records: DataFrame, *, ingested_at: Column | None = None) -> DataFrame:
-    """The records untouched (key and value binary), plus `date` and `ingested_at`.
-
-    `date` is the UTC date of the Kafka timestamp, so the table partitions by (topic, date) with
-    no parsing: bronze keeps even records no schema accepts. `ingested_at` defaults to the
-    batch's current_timestamp(); tests pass a literal.
-    """
-    now = ingested_at if ingested_at is not None else F.current_timestamp()
-    return records.select(
-        *records.columns,
-        utc_date(F.col("timestamp")).alias("date"),
-        now.alias("ingested_at"),
-    )
-
-
-def silver(records: DataFrame, schema: EventSchema) -> DataFrame:
-    """The valid events of one domain, typed, with their Kafka origin and the event's UTC date.
-
-    `date` comes from the event time (not the Kafka timestamp): silver is queried by when things
-    happened. The origin columns keep the `kafka_` prefix of `parse_events`.
-    """
-    events = valid_events(parse_events(records, schema))
-    return events.select(
-        *[field.name for field in schema.fields],
-        *ORIGIN_COLUMNS,
-        utc_date(F.col(schema.time_field)).alias("date"),
-    )
-
-
-def dead_letters(
-    records: DataFrame,
-    schemas_by_topic: Mapping[str, EventSchema],
-    *,
-    failed_at: Column | None = None,
-) -> DataFrame:
-    """The records of a multi-topic frame that fail their topic's schema, with the reason.
-
-    Each known topic is filtered out and parsed with its schema, and the branches are unioned;
-    a record of a topic with no schema is a dead letter too. Every branch reads `records`: a job
-    persists the batch first, or the source is read once per branch. `failed_at` defaults to
-    current_timestamp().
-    """
-    now = failed_at if failed_at is not None else F.current_timestamp()
-    known = list(schemas_by_topic)
-    branches = [
-        invalid_events(parse_events(records.where(F.col("topic") == F.lit(topic)), schema))
-        for topic, schema in schemas_by_topic.items()
-    ]
-    unknown = records.where(~F.coalesce(F.col("topic").isin(*known), F.lit(False))).select(
-        "topic",
-        "partition",
-        "offset",
-        "key",
-        "value",
-        F.concat(
-            F.lit("unknown topic '"), F.col("topic"), F.lit("': no event schema is registered")
-        ).alias("reason"),
-    )
-    failed = reduce(DataFrame.unionByName, branches, unknown)
-    return failed.withColumn("failed_at", now).select(*DEAD_LETTER_COLUMNS)
-
+UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 # The most of a bad record's value a dead-letter message carries. The record itself may be as
 # large as the broker allows (about 1 MB); wrapped in a message, base64-encoded, it would pass
@@ -112,25 +52,104 @@ def dead_letters(
 DEAD_LETTER_VALUE_BYTES = 64 * 1024
 
 
-def dead_letter_messages(letters: DataFrame) -> DataFrame:
+@dataclass(frozen=True)
+class LakeLayers:
+    """What one batch adds to each layer of the lake."""
+
+    bronze: pa.Table
+    silver: dict[str, pa.Table]  # by topic
+    letters: pa.Table  # DEAD_LETTER_COLUMNS
+
+
+def lake_layers(
+    records: pa.Table, schemas_by_topic: Mapping[str, EventSchema], now: datetime
+) -> LakeLayers:
+    """Bronze, the silver table of every topic in `schemas_by_topic` and the dead letters of a
+    batch of Kafka records (the source's columns). A record of a topic with no schema is a dead
+    letter too. `now` is the batch's ingestion (bronze) and failure (dead letters) time."""
+    sorted_ = sort_records(records, {topic: s.domain for topic, s in schemas_by_topic.items()})
+    silver = {
+        topic: silver_table([e for e in sorted_.events[s.domain] if e["kafka_topic"] == topic], s)
+        for topic, s in schemas_by_topic.items()
+    }
+    failed = records.take(pa.array(sorted_.failed, pa.int64()))
+    return LakeLayers(
+        bronze=bronze(records, now),
+        silver=silver,
+        letters=dead_letters(failed, sorted_.reasons, now),
+    )
+
+
+def bronze(records: pa.Table, ingested_at: datetime) -> pa.Table:
+    """The records untouched (key and value binary), plus `date` (the UTC date of the Kafka
+    timestamp: bronze partitions by (topic, date) with no parsing, so it keeps even records no
+    schema accepts) and `ingested_at`."""
+    return records.append_column("date", utc_date(records.column("timestamp"))).append_column(
+        "ingested_at", pa.array([ingested_at] * records.num_rows, UTC_MICROS)
+    )
+
+
+def silver_table(events: list[dict], schema: EventSchema) -> pa.Table:
+    """Valid events of one domain (from `sort_records`, with their origin), typed, with the
+    Kafka origin and the UTC date of the event time: silver is queried by when things happened."""
+    typed = events_table(events, schema)
+    origin = {
+        "kafka_topic": pa.string(),
+        "kafka_partition": pa.int32(),
+        "kafka_offset": pa.int64(),
+        "kafka_timestamp": UTC_MICROS,
+    }
+    for name, kind in origin.items():
+        typed = typed.append_column(name, pa.array([event[name] for event in events], kind))
+    return typed.append_column("date", utc_date(typed.column(schema.time_field)))
+
+
+def dead_letters(failed: pa.Table, reasons: list[str], failed_at: datetime) -> pa.Table:
+    """The failed records with their reason and when they failed, in `DEAD_LETTER_COLUMNS`."""
+    return pa.table(
+        {
+            "topic": failed.column("topic"),
+            "partition": failed.column("partition"),
+            "offset": failed.column("offset"),
+            "key": failed.column("key"),
+            "value": failed.column("value"),
+            "reason": pa.array(reasons, pa.string()),
+            "failed_at": pa.array([failed_at] * failed.num_rows, UTC_MICROS),
+        }
+    )
+
+
+def dead_letter_messages(letters: pa.Table) -> pa.Table:
     """`dead_letters` rows as the dead-letter topic carries them: keyed by the original key
     (as text), the value cut to `DEAD_LETTER_VALUE_BYTES`, with `value_bytes` (the original
     length) and `value_truncated` saying so."""
-    size = F.octet_length(F.col("value"))
-    truncated = F.coalesce(size > DEAD_LETTER_VALUE_BYTES, F.lit(False))
-    return letters.select(
-        "topic",
-        "partition",
-        "offset",
-        F.col("key").cast("string").alias("key"),
-        F.when(truncated, F.substring(F.col("value"), 1, DEAD_LETTER_VALUE_BYTES))
-        .otherwise(F.col("value"))
-        .alias("value"),
-        size.alias("value_bytes"),
-        truncated.alias("value_truncated"),
-        "reason",
-        "failed_at",
+    values = letters.column("value").to_pylist()
+    sizes = [None if value is None else len(value) for value in values]
+    cut = [size is not None and size > DEAD_LETTER_VALUE_BYTES for size in sizes]
+    keys = letters.column("key").to_pylist()
+    return pa.table(
+        {
+            "topic": letters.column("topic"),
+            "partition": letters.column("partition"),
+            "offset": letters.column("offset"),
+            "key": pa.array(
+                [None if k is None else k.decode("utf-8", "replace") for k in keys], pa.string()
+            ),
+            "value": pa.array(
+                [v[:DEAD_LETTER_VALUE_BYTES] if c else v for v, c in zip(values, cut, strict=True)],
+                pa.binary(),
+            ),
+            "value_bytes": pa.array(sizes, pa.int32()),
+            "value_truncated": pa.array(cut, pa.bool_()),
+            "reason": letters.column("reason"),
+            "failed_at": letters.column("failed_at"),
+        }
     )
+
+
+def utc_date(times: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The UTC calendar date of each timestamp."""
+    return pc.cast(pc.cast(times, UTC_MICROS), pa.date32())
 
 
 def topic_schemas(topics: TopicsConfig) -> dict[str, EventSchema]:

@@ -87,9 +87,11 @@ def test_dead_letter_reasons_are_counted_per_kind_without_the_offending_value():
                 "field 'emoji' must be one of 🔥, 👏 (got 'x')",
                 "malformed JSON or a field of the wrong type: 42",
                 "invalid UTF-8 in the value",
+                'malformed JSON: {"id": ',
+                "malformed JSON (Exceeds the limit (4300 digits)): [1",
             ],
-            "topic": ["emoji", "emoji", "media", "media"],
-            "dead_letters": [3, 4, 2, 1],
+            "topic": ["emoji", "emoji", "media", "media", "game", "game"],
+            "dead_letters": [3, 4, 2, 1, 5, 1],
         }
     )
 
@@ -97,6 +99,7 @@ def test_dead_letter_reasons_are_counted_per_kind_without_the_offending_value():
 
     assert kinds.values.tolist() == [
         ["field 'emoji' must be one of 🔥, 👏", "emoji", 7],
+        ["malformed JSON", "game", 6],
         ["malformed JSON or a field of the wrong type", "media", 2],
         ["invalid UTF-8 in the value", "media", 1],
     ]

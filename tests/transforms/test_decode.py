@@ -1,17 +1,20 @@
-"""Raw Kafka records of one batch decoded into the valid events of each domain."""
+"""Raw Kafka records of one batch decoded into the valid events of each domain, and the reason
+each other record is bad."""
 
 from __future__ import annotations
 
 import json
+import random
 from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from pulse.events import SCHEMAS, example
+from pulse.events import SCHEMAS, SOURCE_DOMAINS, example
 from pulse.events.schema import MAX_AHEAD, format_timestamp, parse_timestamp, wire_bytes
-from pulse.transforms.decode import decode
+from pulse.simulate.bad import BAD_KINDS, malformed
+from pulse.transforms.decode import decode, sort_records
 
 DOMAINS = {f"{domain}.topic": domain for domain in SCHEMAS}
 RECEIVED = parse_timestamp(example(SCHEMAS["emoji"])["ts"])
@@ -88,3 +91,63 @@ def test_the_kafka_origin_is_attached_when_the_records_carry_it():
 def test_no_kafka_origin_is_attached_when_the_records_lack_it():
     (event,) = decode(records(emoji()), DOMAINS)["emoji"]
     assert event == EMOJI
+
+
+def test_a_bad_record_gets_a_reason_naming_the_field_and_value():
+    good = {**EMOJI, "ts": format_timestamp(RECEIVED)}
+    bad = [
+        None,
+        b"\xff\xfe not utf-8",
+        b'{"event_id": "e2", "user_id": ',
+        json.dumps({**good, "emoji": "pizza"}).encode(),
+        json.dumps({k: v for k, v in good.items() if k != "match_id"}).encode(),
+        json.dumps({**good, "ts": "yesterday"}).encode(),
+        json.dumps({**good, "colour": "red"}).encode(),
+        json.dumps({**good, "ts": "2026-11-22T20:15:00"}).encode(),
+        json.dumps({**good, "user_id": "u\x001"}).encode(),
+        json.dumps({**good, "ts": "1970-01-01T00:00:00Z"}).encode(),
+        json.dumps({**good, "match_id": 7}).encode(),
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"event_id": ' + b"9" * 5000 + b"}",
+    ]
+    values = (json.dumps(good).encode(), *bad)
+    result = sort_records(records(*values, origin=True), DOMAINS)
+
+    assert [e["kafka_offset"] for e in result.events["emoji"]] == [100]
+    reasons = dict(zip(result.failed, result.reasons, strict=True))
+    assert reasons == {
+        1: "empty record: the value is null",
+        2: "invalid UTF-8 in the value",
+        3: 'malformed JSON: {"event_id": "e2", "user_id": ',
+        4: "field 'emoji' must be one of 🔥, 👏, 😂, 😮, 😢, ❤️, 🎉, 🏏, ⚽, 💯 (got 'pizza')",
+        5: "field 'match_id' is required (got None)",
+        6: "field 'ts' must be an ISO-8601 timestamp with a zone (got 'yesterday')",
+        7: "field 'colour' is not a field of this event (got 'red')",
+        8: "field 'ts' must be an ISO-8601 timestamp with a zone (got '2026-11-22T20:15:00')",
+        9: "field 'user_id' contains a NUL character (U+0000), which PostgreSQL cannot store "
+        "(got 'u\\x001')",
+        10: "field 'ts' is before 2000-01-01 (a clock that was never set) "
+        "(got '1970-01-01T00:00:00Z')",
+        11: "field 'match_id' must be a string (got 7)",
+        12: "malformed JSON (maximum recursion depth exceeded while decoding a JSON array from "
+        "a unicode string): " + "[" * 117 + "...",
+        13: "malformed JSON (Exceeds the limit (4300 digits) for integer string conversion: "
+        'value has 5000 digits; use sys.set_int_max_str_digits() to increase the limit): '
+        '{"event_id": ' + "9" * 104 + "...",
+    }
+
+
+def test_a_record_of_a_topic_with_no_schema_is_bad_for_that_reason():
+    result = sort_records(records(emoji(), topic="mystery.topic"), DOMAINS)
+    assert result.reasons == ["unknown topic 'mystery.topic': no event schema is registered"]
+
+
+def test_every_kind_of_simulated_bad_record_gets_a_reason():
+    rng = random.Random(3)
+    for domain in SOURCE_DOMAINS:
+        schema = SCHEMAS[domain]
+        values = [malformed(schema, example(schema), kind, rng) for kind in BAD_KINDS]
+        result = sort_records(records(*values, topic=f"{domain}.topic"), DOMAINS)
+        missed = [BAD_KINDS[i] for i in range(len(BAD_KINDS)) if i not in result.failed]
+        assert missed == [], f"{domain}: bad records decoded as valid: {missed}"
+        assert all(result.reasons), domain

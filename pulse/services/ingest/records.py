@@ -37,8 +37,8 @@ def new_event_id(prefix: str) -> str:
 def outgoing(schema: EventSchema, event: Mapping[str, Any], topic: str, ack: bool) -> Outgoing:
     """The Kafka record of a valid event: keyed by its schema's key, in the producers' wire form.
 
-    Keys are put in schema order (nested objects too): that exact form lets the jobs skip the
-    checks of the raw text (`pulse.transforms.parse.in_wire_form`).
+    Keys are put in schema order (nested objects too): one event has one byte form, whichever
+    client sent it and in whatever key order.
     """
     ordered = _in_schema_order(schema.fields, event)
     key = ordered.get(schema.key_field)
