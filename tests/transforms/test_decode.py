@@ -132,7 +132,7 @@ def test_a_bad_record_gets_a_reason_naming_the_field_and_value():
         12: "malformed JSON (maximum recursion depth exceeded while decoding a JSON array from "
         "a unicode string): " + "[" * 117 + "...",
         13: "malformed JSON (Exceeds the limit (4300 digits) for integer string conversion: "
-        'value has 5000 digits; use sys.set_int_max_str_digits() to increase the limit): '
+        "value has 5000 digits; use sys.set_int_max_str_digits() to increase the limit): "
         '{"event_id": ' + "9" * 104 + "...",
     }
 
