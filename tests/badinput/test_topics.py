@@ -33,8 +33,8 @@ REASONS = {
     "not_object": r"^malformed JSON|is required|must be a JSON object",
     "missing_field": r"is required \(got None\)$",
     # A value of another JSON kind than the field's.
-    "wrong_type": r"must be (a string|a number \(\w+\)|an object|an ISO-8601 timestamp string|one of .*)"
-    + GOT,
+    "wrong_type": r"must be (a string|a number \(\w+\)|an object|an ISO-8601 timestamp string"
+    r"|one of .*)" + GOT,
     "unknown_enum": r"must be one of .* \(got '.*'\)$",
     "invalid_utf8": r"^invalid UTF-8 in the value$",
     "empty_value": r"^malformed JSON|^empty record",
