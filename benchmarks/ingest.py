@@ -61,7 +61,7 @@ from suite_bench.results import Row, Table, add_json_option, command_line, write
 from pulse.config import PulseConfig, load_config
 from pulse.events.domains import EMOJIS
 from pulse.events.schema import format_timestamp
-from pulse.interrupts import sigterm_as_interrupt
+from pulse.interrupts import stop_signals_as_interrupt
 from pulse.kafka.admin import end_offsets, ensure_topics
 from pulse.local.broker import LocalBroker, free_port
 
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     results: list[ConfigResult] = []
     try:
-        with sigterm_as_interrupt(), ExitStack() as cleanup:
+        with stop_signals_as_interrupt(), ExitStack() as cleanup:
             broker = LocalBroker(f"127.0.0.1:{free_port()}", work / "broker")
             broker.start(timeout=20)
             cleanup.callback(broker.stop)

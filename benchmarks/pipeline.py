@@ -71,7 +71,7 @@ from suite_bench.results import add_json_option, command_line, write_results
 from tqdm import tqdm
 
 from pulse.config import PROJECT_ROOT
-from pulse.interrupts import sigterm_as_interrupt
+from pulse.interrupts import stop_signals_as_interrupt
 from pulse.kafka.admin import end_offsets
 
 QUERY = "live"
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-pipeline-"))
     started = now()
     try:
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             summary = run(settings, work, command, started)
     except KeyboardInterrupt:
         print("\ninterrupted: everything the benchmark started has been stopped", file=sys.stderr)

@@ -19,7 +19,7 @@ from platform_bench.joblog import JobLog, batches, restarts
 from platform_bench.probes import Latencies, Listener, Prober
 from platform_bench.samplers import Sampler
 from pulse.config import PROJECT_ROOT, PulseConfig, load_config
-from pulse.interrupts import sigterm_as_interrupt
+from pulse.interrupts import stop_signals_as_interrupt
 
 DESCRIPTION = "Benchmark: the whole local platform (`pulse run`) under its traffic"
 PLOT = PROJECT_ROOT / "docs" / "benchmarks" / "platform-lag.png"
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[report.RunResult] = []
     plots: list[str] = []
     try:
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             for scale in scales:
                 result = run_scale(conf, scale, args)
                 results.append(result)

@@ -25,7 +25,7 @@ import redis
 from confluent_kafka import KafkaException
 
 from pulse.config import PROJECT_ROOT, PulseConfig
-from pulse.interrupts import sigterm_as_interrupt
+from pulse.interrupts import stop_signals_as_interrupt
 from pulse.kafka.admin import end_offsets
 from pulse.kafka.confluent_client import ConfluentClient
 from pulse.kafka.errors import KafkaSourceError
@@ -176,7 +176,7 @@ def run(
     started_broker = False
     logs = conf.local.state_dir / "logs"
     try:
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             code = stack.up(conf)
             started_broker = not running_before and broker.pid() is not None
             if code != 0:

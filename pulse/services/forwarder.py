@@ -35,7 +35,7 @@ from confluent_kafka import (
 )
 
 from pulse.config import KafkaConfig, PulseConfig
-from pulse.interrupts import sigterm_as_interrupt
+from pulse.interrupts import stop_signals_as_interrupt
 from pulse.kafka.admin import KafkaUnavailable, end_offsets, require_topics
 
 log = logging.getLogger("pulse.services.forwarder")
@@ -104,7 +104,7 @@ def serve(conf: PulseConfig) -> int:
             "forwarding %s from %s to %s as origin %s",
             ", ".join(topics), conf.kafka.bootstrap, target.bootstrap, forward.origin,
         )  # fmt: skip
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             while True:
                 _forward_one_poll(consumer, producer, forward.origin)
     except KeyboardInterrupt:

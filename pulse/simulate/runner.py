@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from pulse.config import PulseConfig
 from pulse.events.domains import SOURCE_DOMAINS
-from pulse.interrupts import sigterm_as_interrupt
+from pulse.interrupts import stop_signals_as_interrupt
 from pulse.simulate.clients import ApiClientError, ApiClients, ApiOptions
 from pulse.simulate.clock import StartTimeError, parse_start
 from pulse.simulate.pacing import Pacer
@@ -121,7 +121,7 @@ def simulate(
         for name in domains
     ]
     total = None if duration is None else max(1, round(duration * rate))
-    with sigterm_as_interrupt():
+    with stop_signals_as_interrupt():
         outcome = _pace(streams, destination, rate, total, progress)
     code = {"done": 0, "failed": 1}.get(outcome, 0 if total is None else 130)
     code = destination.close() or code  # a failed or interrupted delivery decides the code

@@ -28,7 +28,7 @@ import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from pulse.config import PulseConfig
-from pulse.interrupts import sigterm_as_interrupt
+from pulse.interrupts import stop_signals_as_interrupt
 from pulse.kafka.admin import KafkaUnavailable, end_offsets, require_topics
 from pulse.services.gateway.channels import cluster_emoji_channel
 from pulse.stores import StoreUnavailable, redis_client, redis_ping
@@ -63,7 +63,7 @@ def serve(conf: PulseConfig, cluster: str, from_beginning: bool = False) -> int:
     try:
         consumer.assign(_start(conf, topic, from_beginning))
         log.info("publisher of cluster %s: %s -> Redis %s", cluster, topic, channel)
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             _relay(consumer, client, channel)
     except KeyboardInterrupt:
         return 0
