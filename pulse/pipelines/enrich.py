@@ -92,7 +92,10 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
         ),
         Derived(
             DeltaAppend(
-                "history", f"{conf.lake.path.rstrip('/')}/product_history", key=("change_id",)
+                "history",
+                f"{conf.lake.path.rstrip('/')}/product_history",
+                key=("change_id",),
+                bounded_by="ts",  # a change sent again carries its own time
             ),
             lambda batch: batch.history,
         ),

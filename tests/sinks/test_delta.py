@@ -158,3 +158,26 @@ def test_the_first_row_of_a_repeated_key_is_kept() -> None:
     table = pa.table({"id": ["a", "b", "a", "c", "b"], "n": [1, 2, 3, 4, 5]})
 
     assert first_per_key(table, ["id"]).to_pydict() == {"id": ["a", "b", "c"], "n": [1, 2, 4]}
+
+
+def test_a_merge_bounded_by_time_still_finds_a_change_sent_again(ctx, tmp_path) -> None:
+    """With `bounded_by`, the merge reads only the target rows in the batch's time range; a
+    copy carries the time of its original, so a change re-sent long after is still found."""
+    sink = DeltaAppend("lake", lake(tmp_path), key=("id",), bounded_by="ts")
+
+    def batch(*rows: tuple[str, int]) -> pa.Table:
+        return pa.table(
+            {
+                "id": [row[0] for row in rows],
+                "ts": pa.array(
+                    [T0.replace(minute=row[1]) for row in rows], pa.timestamp("us", tz="UTC")
+                ),
+            }
+        )
+
+    for number, minute in enumerate(range(10)):  # ten commits, ten files, a minute apart
+        sink.write(batch((f"e{minute}", minute)), replace(ctx, batch_id=number))
+
+    sink.write(batch(("e3", 3), ("e7", 7), ("new", 30)), replace(ctx, batch_id=10))
+
+    assert ids(lake(tmp_path)) == sorted([f"e{minute}" for minute in range(10)] + ["new"])
