@@ -4,10 +4,10 @@
                                             [--plot PATH] [--json PATH]
 
 For each traffic scale (default: 1, the simulators' own rates, about 2,410 events/s; scale X is
-X times that, `pulse run --traffic-scale X`), it starts `pulse run` (broker, one Spark driver
-(`jobs/all_jobs.py`) with every streaming query, ingest API, registry, gateway nodes, dashboard,
-simulators), waits until every query has logged a batch, warms up for `--warmup` seconds, then
-measures for `--minutes`:
+X times that, `pulse run --traffic-scale X`), it starts `pulse run` (broker, two Spark drivers
+(`jobs/live_views.py`, `jobs/lake.py`) with every streaming query, ingest API, registry,
+gateway nodes, dashboard, simulators), waits until every query has logged a batch, warms up
+for `--warmup` seconds, then measures for `--minutes`:
 
 1. End-to-end latency per path, event `ts` -> visible in its sink, p50/p95 and samples:
    scores (Redis channel `match:*`, `updated_at`), game deliveries (`node:*`, `delivered_at`;
@@ -16,12 +16,12 @@ measures for `--minutes`:
    media (Redis `event:<id>`, polled every 50 ms), product (MySQL `products`, every 100 ms), and
    every 30 s a media probe into the lake (Delta silver/media, every second). See
    platform_bench/probes.py.
-2. Batch duration p50/p95 per query against its trigger, from the driver's log
-   (`.pulse/logs/jobs.log`, pulse/progress.py's batch lines).
+2. Batch duration p50/p95 per query against its trigger, from the drivers' logs
+   (`.pulse/logs/jobs.log` and `lake.log`: pulse/progress.py's batch lines).
 3. Consumer lag per query every 2 s (Redis `gauge:query:<query>`: only as fresh as the
    monitor's last batch, so it moves in steps when the monitor is slow), plotted to
    docs/benchmarks/platform-lag[-x<scale>].png; events/s produced from the topics' end offsets.
-4. Query restarts (`failed, restarting` lines in the driver's log during the window).
+4. Query restarts (`failed, restarting` lines in the drivers' logs during the window).
 5. RSS (sum over the process tree of `pulse run`) and CPU, every 2 s.
 
 Goals, printed met/not met: emoji, scores, game and media p95 <= 2.5 s; product and lake p95 <=

@@ -60,7 +60,8 @@ def triggers(conf: PulseConfig) -> dict[str, float]:
 
 def run_scale(conf: PulseConfig, scale: float, args: argparse.Namespace) -> report.RunResult:
     """One platform at one traffic scale, from start to stop; everything it started stopped."""
-    log = JobLog(PROJECT_ROOT / conf.local.state_dir / "logs" / "jobs.log")
+    logs = PROJECT_ROOT / conf.local.state_dir / "logs"
+    log = JobLog([logs / f"{child.name}.log" for child in launch.DRIVER_CHILDREN])
     console = PROJECT_ROOT / conf.local.state_dir / "logs" / "bench-pulse-run.log"
     say(f"scale {scale:g}: starting pulse run (its console: {console})")
     platform_ = launch.start(scale, console)

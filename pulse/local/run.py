@@ -37,6 +37,7 @@ from pulse.simulate.segments import seed_segments
 from pulse.stores import redis_client
 
 REFRESH_SECONDS = 2.0
+LAKE_NICENESS = 10  # the lake driver's `nice`: the CPU goes to the live queries first
 STOP_SECONDS = 15.0  # a child's grace to flush and exit after SIGTERM, before SIGKILL
 API_KEYS_ENV = "PULSE_INGEST__API_KEYS"
 REGISTRY_KEYS_ENV = "PULSE_REGISTRY__API_KEYS"  # what the registry accepts
@@ -126,9 +127,13 @@ CHILDREN: tuple[Child, ...] = (
     Child("simulate-product", pulse_command("simulate", "product", "--rate", "50", "--quiet")),
     Child("simulate-media", pulse_command("simulate", "media", "--rate", "200", "--quiet")),
     Child("simulate-emoji-api", pulse_command(*VIA_API.split()), api_key=True),
-    # Every job's queries in one driver: on two cores, four JVMs and their Python workers cost
-    # more than all the queries together (issue 15).
-    Child("jobs", job_command("all_jobs")),
+    # The live views' queries in one driver: on two cores, a JVM and Python workers per job cost
+    # more than the queries themselves. The lake in a driver of its own, at a lower CPU priority
+    # (nice 10): its large batches are computed on the driver and, in the same Python process,
+    # held the interpreter while live batches waited; niced, it takes the cores the live
+    # queries leave, and falls behind first under overload.
+    Child("jobs", job_command("live_views")),
+    Child("lake", ("nice", "-n", str(LAKE_NICENESS), *job_command("lake"))),
     Child("dashboard", pulse_command("dashboard")),
 )
 

@@ -1,8 +1,8 @@
 """The jobs as definitions: each pipeline is `queries(spark, conf) -> list[QuerySpec]`.
 
-`jobs/<job>.py` submits one of them to a cluster; `jobs/all_jobs.py` hosts all of them in one
-driver (what `pulse run` starts on a laptop: one JVM and one set of Python workers instead of
-four), and a test can build any of them in-process.
+`jobs/<job>.py` submits one of them to a cluster; `jobs/live_views.py` hosts three of them in
+one driver (what `pulse run` starts on a laptop, beside the lake's: two JVMs and sets of Python
+workers instead of four), and a test can build any of them in-process.
 
 >>> sorted(PIPELINES)
 ['enrich', 'lake', 'live', 'monitor']

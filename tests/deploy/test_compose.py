@@ -143,7 +143,7 @@ def test_every_command_is_one_the_image_can_run(compose):
 
 
 def test_every_job_runs_in_compose_on_the_spark_master(compose):
-    jobs = {f"{job}.py" for job in PIPELINES}  # jobs/all_jobs.py is the one-machine driver
+    jobs = {f"{job}.py" for job in PIPELINES}  # jobs/live_views.py: the one-machine driver
     submitted = {}
     for service in compose["services"].values():
         if service.get("entrypoint") == ["./spark-submit.sh"]:

@@ -94,7 +94,7 @@ def test_secrets_are_only_referenced_never_written():
 
 
 def test_every_job_has_a_driver_that_submits_to_kubernetes():
-    jobs = {f"{job}.py" for job in PIPELINES}  # jobs/all_jobs.py is the one-machine driver
+    jobs = {f"{job}.py" for job in PIPELINES}  # jobs/live_views.py: the one-machine driver
     drivers = {
         Path(container["args"][0]).name
         for _, document in documents()

@@ -92,9 +92,7 @@ def test_render_says_where_to_look_and_what_runs() -> None:
     assert "127.0.0.1:9092" in text and "/tmp/logs" in text
 
 
-def test_children_are_the_services_the_simulators_one_driver_of_all_jobs_and_the_dashboard() -> (
-    None
-):
+def test_children_are_the_services_the_simulators_two_drivers_and_the_dashboard() -> None:
     names = [child.name for child in CHILDREN]
     assert len(set(names)) == len(names)
     pulse = [c for c in CHILDREN if c.argv[:3] == (sys.executable, "-m", "pulse")]
@@ -105,8 +103,9 @@ def test_children_are_the_services_the_simulators_one_driver_of_all_jobs_and_the
     assert {child.argv[4] for child in direct} == {"game", "sports", "emoji", "product", "media"}
     (via_api,) = [c for c in simulators if "--via-api" in c.argv]
     assert via_api.argv[4] == "emoji"
-    jobs = [c for c in CHILDREN if c.argv[0].endswith("spark-submit.sh")]
-    assert [c.argv[1] for c in jobs] == ["jobs/all_jobs.py"]
+    jobs = [c for c in CHILDREN if "spark-submit.sh" in " ".join(c.argv)]
+    assert [c.argv[-1] for c in jobs] == ["jobs/live_views.py", "jobs/lake.py"]
+    assert jobs[1].argv[:3] == ("nice", "-n", "10")  # the lake yields the cores to live views
     dashboards = [c for c in pulse if c.argv[3] == "dashboard"]
     assert len(dashboards) == 1
     assert len(services) + len(simulators) + len(jobs) + len(dashboards) == len(CHILDREN)

@@ -99,7 +99,7 @@ def platform():
         finally:
             console.close()
     left = subprocess.run(
-        ["pgrep", "-f", "jobs/all_jobs.py|pulse serve|pulse simulate|pulse dashboard"],
+        ["pgrep", "-f", "jobs/live_views.py|jobs/lake.py|pulse (serve|simulate|dashboard)"],
         capture_output=True,
         text=True,
     ).stdout.split()
@@ -160,7 +160,10 @@ def test_five_minutes_of_traffic_leave_every_surface_fresh_and_no_query_restarte
     assert not health.exception
 
     failures = [
-        line for line in (logs / "jobs.log").read_text().splitlines() if FAILURE.search(line)
+        line
+        for driver in ("jobs", "lake")
+        for line in (logs / f"{driver}.log").read_text().splitlines()
+        if FAILURE.search(line)
     ]
     assert failures == [], "queries failed or restarted:\n" + "\n".join(failures[:10])
 
