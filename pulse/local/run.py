@@ -195,16 +195,26 @@ def run(
             places = _places(conf, broker, started_broker, logs, api_key, registry_key)
             try:
                 _watch(conf, processes, places)
-            except KeyboardInterrupt:
-                return 0  # the way to stop it
+            except (KeyboardInterrupt, BrokenPipeError):
+                return 0  # the way to stop it; or its console is gone: stop as if closed
             finally:
-                print("\npulse run: stopping the processes", flush=True)
+                _tell("\npulse run: stopping the processes")
                 stop_children(processes)
     except KeyboardInterrupt:
         return 130  # interrupted while the stack was coming up
     finally:
         if started_broker:
             stack.down(conf)
+
+
+def _tell(text: str) -> None:
+    """Print a line of the stop, unless the console is gone: a `make run | tee log` stopped by
+    the same Ctrl-C, a closed terminal. The stop must go on: a failed print had left the job
+    drivers running."""
+    try:
+        print(text, flush=True)
+    except OSError:  # BrokenPipeError, EIO
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process)
 
 
 def start_children(

@@ -6,6 +6,7 @@ import http.client
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -144,3 +145,49 @@ def test_run_streams_into_every_source_topic_and_stops_the_broker_it_started(
     key = re.search(r"the ingest API key of this run: (\S+)", text)
     assert key, text
     assert f"http://127.0.0.1:{api_port} (X-API-Key: {key[1]}, made for this run)" in text
+
+
+RUN_WITH_A_SLEEPER = """
+import sys
+from pulse.config import load_config
+from pulse.local.run import Child, run
+sleeper = Child("sleeper", (sys.executable, "-c", "import time; time.sleep(120)"))
+raise SystemExit(run(load_config(), children=(sleeper,)))
+"""
+
+
+@pytest.mark.broker
+def test_a_run_whose_console_is_gone_still_stops_everything_it_started(tmp_path: Path) -> None:
+    """`make run | tee log` stopped by Ctrl-C: tee dies with the same signal, so every line
+    of the stop meets a closed pipe. The stop must go on all the same."""
+    port = free_tcp_port()
+    env = {
+        **os.environ,
+        "PULSE_KAFKA__BOOTSTRAP": f"127.0.0.1:{port}",
+        "PULSE_INGEST__API_KEYS": "a-key",
+        "PULSE_LOCAL__STATE_DIR": str(tmp_path / "state"),
+        "PULSE_STREAMING__CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+    }
+    run = subprocess.Popen(
+        [sys.executable, "-c", RUN_WITH_A_SLEEPER],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert run.stdout is not None
+    sleeper = None
+    deadline = time.monotonic() + 90
+    while sleeper is None and time.monotonic() < deadline:
+        found = re.search(r"sleeper\s+running \(pid (\d+)\)", run.stdout.readline())
+        sleeper = int(found[1]) if found else None
+    assert sleeper is not None, "the console never showed the sleeper running"
+
+    run.stdout.close()  # the console is gone
+    run.send_signal(signal.SIGINT)
+    run.wait(60)
+
+    assert not Path(f"/proc/{sleeper}").exists(), "the child outlived a run whose console closed"
+    with pytest.raises(ConnectionRefusedError):  # the broker it started is stopped too
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
