@@ -19,7 +19,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQueryListener
 
 from pulse.config import PulseConfig
-from pulse.events.schema import format_timestamp
+from pulse.events.schema import format_timestamp, parse_timestamp
 from pulse.kafka.lag import consumer_lag
 from pulse.kafka.producer import EventProducer
 from pulse.queryhealth import HealthBoard
@@ -34,11 +34,49 @@ log = logging.getLogger("pulse.progress")
 _LATE: dict[tuple[str, int], int] = {}
 
 
+# Rows read by queries that read their batch on the driver (pulse.kafka.batch), by (query,
+# batch id): Spark's progress counts only rows its scan read, and theirs never runs.
+_ROWS: dict[tuple[str, int], int] = {}
+_STARTED: dict[str, float] = {}  # the last batch's start per query, for its input rate
+
+
 def note_late(query: str, batch_id: int, rows: int) -> None:
     """Remember that batch `batch_id` of `query` dropped `rows` late events, for its report."""
-    _LATE[(query, batch_id)] = rows
-    for stale in [key for key in _LATE if key[0] == query and key[1] < batch_id - 100]:
-        del _LATE[stale]
+    _note(_LATE, query, batch_id, rows)
+
+
+def note_rows(query: str, batch_id: int, rows: int) -> None:
+    """Remember that batch `batch_id` of `query` read `rows` records, for its report."""
+    _note(_ROWS, query, batch_id, rows)
+
+
+def _note(notes: dict[tuple[str, int], int], query: str, batch_id: int, rows: int) -> None:
+    notes[(query, batch_id)] = rows
+    for stale in [key for key in notes if key[0] == query and key[1] < batch_id - 100]:
+        del notes[stale]
+
+
+def with_rows_read(progress: dict[str, Any]) -> dict[str, Any]:
+    """Spark's progress with the rows its query read on the driver, if it noted them: the count
+    and the two rates Spark derives from it, over the batch's duration and over the time since
+    the previous batch's start."""
+    query = progress.get("name")
+    stamp = progress.get("timestamp")
+    started = parse_timestamp(stamp).timestamp() if stamp else None
+    previous = _STARTED.get(query)
+    if started is not None:
+        _STARTED[query] = started
+    rows = _ROWS.pop((query, progress.get("batchId")), None)
+    if rows is None:
+        return progress
+    seconds = progress.get("durationMs", {}).get("triggerExecution", 0) / 1000
+    interval = started - previous if started is not None and previous is not None else 0
+    return {
+        **progress,
+        "numInputRows": rows,
+        "processedRowsPerSecond": rows / seconds if seconds > 0 else None,
+        "inputRowsPerSecond": rows / interval if interval > 0 else None,
+    }
 
 
 def batch_report(job: str, progress: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +124,7 @@ class ProgressPublisher(StreamingQueryListener):
 
     def onQueryProgress(self, event: Any) -> None:
         try:
-            progress = json.loads(event.progress.json)
+            progress = with_rows_read(json.loads(event.progress.json))
             durations = progress.get("durationMs", {})
             log.info(
                 "%s batch %s: %s rows in %s ms (%s)",

@@ -1,4 +1,10 @@
-"""The streaming input the jobs share: the raw records of their topics, from the earliest offset."""
+"""The streaming input the jobs share: the raw records of their topics, from the earliest offset.
+
+Each query is a Spark streaming query over `topic_records` (Spark plans its batches, keeps
+their offsets and commits them), and reads each batch's records on its driver with
+`BatchInput` (`pulse.kafka.batch`): the queries compute on the driver, so the records go there
+anyway, without a Spark job per batch.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,11 @@ from pyspark.sql import DataFrame, SparkSession
 
 from pulse.config import PulseConfig
 from pulse.kafka import read_kafka
-from pulse.kafka.read import BATCH_SECONDS
+from pulse.kafka.batch import Batch, BatchRecords
+from pulse.kafka.read import BATCH_SECONDS, source_options
+from pulse.progress import note_rows
+from pulse.queries import checkpoint_of
+from pulse.sinks.base import BatchContext
 
 
 def topic_records(
@@ -28,3 +38,22 @@ def topic_records(
     if trigger_seconds is not None:
         options[BATCH_SECONDS] = str(trigger_seconds)
     return read_kafka(spark, conf.kafka, startingOffsets="earliest", **options)
+
+
+class BatchInput:
+    """The records of each batch of query `query` over `topics` (as for `topic_records`), read
+    on the driver from the offsets Spark logged for the batch."""
+
+    def __init__(self, conf: PulseConfig, query: str, topics: str, *, pattern: bool = False):
+        options = source_options(
+            conf.kafka,
+            **{"subscribePattern" if pattern else "subscribe": topics},
+            startingOffsets="earliest",
+        )
+        self._records = BatchRecords(options, checkpoint_of(conf, query))
+
+    def read(self, ctx: BatchContext) -> Batch:
+        """Batch `ctx.batch_id`'s records; its row count goes to the batch's progress report."""
+        batch = self._records.read(ctx.batch_id)
+        note_rows(ctx.query, ctx.batch_id, batch.records.num_rows)
+        return batch

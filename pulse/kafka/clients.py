@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 import pyarrow as pa
@@ -17,6 +17,7 @@ import pyarrow as pa
 from pulse.kafka.options import SourceOptions
 
 TP = tuple[str, int]
+Range = tuple[str, int, int, int]  # topic, partition, start, end (exclusive)
 
 log = logging.getLogger("pulse.kafka.source")
 
@@ -41,6 +42,11 @@ class KafkaClient(Protocol):
         self, topic: str, partition: int, start: int, end: int, include_headers: bool
     ) -> Iterator[pa.RecordBatch]:
         """Rows `[start, end)` of one partition as Arrow batches in Spark's Kafka schema."""
+        ...
+
+    def read_many(self, ranges: Sequence[Range], include_headers: bool) -> Iterator[pa.RecordBatch]:
+        """Rows `[start, end)` of several partitions `(topic, partition, start, end)`, for the
+        driver's read of a whole batch (`pulse.kafka.batch`)."""
         ...
 
     def close(self) -> None:

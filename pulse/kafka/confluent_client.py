@@ -7,12 +7,12 @@ keeps the offsets itself, in its checkpoint.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from pulse.kafka.clients import PROBE_SECONDS, warn_unprobed
+from pulse.kafka.clients import PROBE_SECONDS, Range, warn_unprobed
 from pulse.kafka.errors import KafkaSourceError
 from pulse.kafka.records import RecordBatchBuilder
 
@@ -33,6 +33,10 @@ _READ_TUNING = {
 # records per partition), so the prober is a consumer of its own.
 _READ_FETCH_WAIT = {"fetch.wait.max.ms": 20}
 _BATCH = 10_000
+# A whole-batch read polls briefly (records already on the broker arrive within a fetch wait) and
+# gives up on a partition that sends nothing for this long.
+_MANY_POLL_SECONDS = 0.02
+_MANY_IDLE_SECONDS = 30.0
 _METADATA_TIMEOUT = 10.0
 # consume(n, timeout) waits out its whole timeout when fewer than n records are there, which a
 # probe always meets: short polls in a loop end as soon as every partition has answered
@@ -143,6 +147,71 @@ class ConfluentClient:
             self._consumer.unassign()
         warn_unprobed(sorted(pending))
         return {tp: high for tp, high in highs.items() if high >= 0}
+
+    def read_many(self, ranges: Sequence[Range], include_headers: bool) -> Iterator[pa.RecordBatch]:
+        """Rows `[start, end)` of several partitions, fetched together: one consumer assigned to
+        all of them, so the broker's answers for every partition come in the same round trips
+        (one partition after another cost a fetch wait each)."""
+        todo = {(t, p): (start, end) for t, p, start, end in ranges if end > start}
+        if not todo:
+            return
+        consumer = self._read_consumer()
+        consumer.assign([TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()])
+        builders = {tp: RecordBatchBuilder(*tp, include_headers) for tp in todo}
+        positions = {tp: start for tp, (start, _) in todo.items()}
+        idle_polls = 0
+        try:
+            while todo:
+                remaining = sum(end - positions[tp] for tp, (_, end) in todo.items())
+                messages = consumer.consume(min(_BATCH, remaining), _MANY_POLL_SECONDS)
+                if not messages:
+                    # Offsets can have gaps (transaction markers, compaction): the positions
+                    # say whether a range is already read through.
+                    for found in consumer.position([TopicPartition(*tp) for tp in todo]):
+                        tp = (found.topic, found.partition)
+                        if found.offset >= todo[tp][1]:
+                            del todo[tp]
+                    idle_polls += 1
+                    if todo and idle_polls * _MANY_POLL_SECONDS >= _MANY_IDLE_SECONDS:
+                        (topic, partition), (_, end) = next(iter(todo.items()))
+                        raise KafkaSourceError(
+                            f"{topic}[{partition}]: no records arrive from offset "
+                            f"{positions[(topic, partition)]} although the batch ends at {end}"
+                        )
+                    continue
+                idle_polls = 0
+                for message in messages:
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            continue
+                        raise KafkaSourceError(f"{message.topic()}[{message.partition()}]: {error}")
+                    tp = (message.topic(), message.partition())
+                    if tp not in todo:
+                        continue  # read through already
+                    offset = message.offset()
+                    if offset < positions[tp]:  # a batch can begin before the seek offset
+                        continue
+                    if offset >= todo[tp][1]:
+                        del todo[tp]
+                        continue
+                    kind, millis = message.timestamp()
+                    builders[tp].append(
+                        message.key(),
+                        message.value(),
+                        offset,
+                        millis,
+                        kind - 1,  # librdkafka: 1 create, 2 log-append; Spark: 0 and 1
+                        message.headers() if include_headers else None,
+                    )
+                    positions[tp] = offset + 1
+                    if positions[tp] >= todo[tp][1]:
+                        del todo[tp]
+            for builder in builders.values():
+                if builder.size:
+                    yield builder.build()
+        finally:
+            consumer.unassign()
 
     def read(
         self, topic: str, partition: int, start: int, end: int, include_headers: bool

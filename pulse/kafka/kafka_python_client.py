@@ -7,12 +7,12 @@ Like the confluent client it assigns and seeks, never joins a consumer group.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
 
-from pulse.kafka.clients import PROBE_SECONDS, warn_unprobed
+from pulse.kafka.clients import PROBE_SECONDS, Range, warn_unprobed
 from pulse.kafka.errors import KafkaSourceError
 from pulse.kafka.records import RecordBatchBuilder
 
@@ -107,6 +107,11 @@ class KafkaPythonClient:
             self._consumer.assign([])
             warn_unprobed(sorted((tp.topic, tp.partition) for tp in pending))
         return marks
+
+    def read_many(self, ranges: Sequence[Range], include_headers: bool) -> Iterator[pa.RecordBatch]:
+        """The ranges one after another: the fallback client reads one partition at a time."""
+        for topic, partition, start, end in ranges:
+            yield from self.read(topic, partition, start, end, include_headers)
 
     def read(
         self, topic: str, partition: int, start: int, end: int, include_headers: bool

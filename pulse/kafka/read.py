@@ -8,6 +8,7 @@ own Python source. Both take the official option names and return the official s
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pyspark.sql import DataFrame, SparkSession
@@ -42,7 +43,7 @@ def read_kafka(
     `KafkaConfig`, its bootstrap servers, client, security settings, `maxOffsetsPerTrigger` and
     `pulse.maxTasks` are the defaults.
     """
-    merged = {**_from_config(kafka), **{key: _option_text(value) for key, value in options.items()}}
+    merged = _merged(kafka, options)
     SourceOptions.parse(merged)  # fail here, with the option named, not deep inside a query
     if connector == "official" or (connector == "auto" and official_connector_available(spark)):
         # Pulse's own options mean nothing to the official connector.
@@ -54,6 +55,16 @@ def read_kafka(
         return spark.readStream.format("kafka").options(**official).load()
     _register(spark)
     return spark.readStream.format(FORMAT).options(**merged).load()
+
+
+def source_options(kafka: KafkaConfig | None = None, **options: Any) -> SourceOptions:
+    """The options `read_kafka` would read with, parsed: for a driver that reads a batch's
+    records itself (`pulse.kafka.batch`)."""
+    return SourceOptions.parse(_merged(kafka, options))
+
+
+def _merged(kafka: KafkaConfig | None, options: Mapping[str, Any]) -> dict[str, str]:
+    return {**_from_config(kafka), **{key: _option_text(value) for key, value in options.items()}}
 
 
 def official_connector_available(spark: SparkSession) -> bool:

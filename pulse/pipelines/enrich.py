@@ -27,10 +27,9 @@ from pulse.sinks.kafka import KafkaOutput
 from pulse.sinks.mysql import MySQLUpsert
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.redis import RedisState
-from pulse.sinks.values import collect_batch
-from pulse.streams import topic_records
+from pulse.streams import BatchInput, topic_records
 from pulse.transforms.acks import processing_acks
-from pulse.transforms.decode import RAW_COLUMNS, decode
+from pulse.transforms.decode import decode
 from pulse.transforms.media import EVENTS_COLUMNS, enrich_media
 from pulse.transforms.products import PRODUCTS_COLUMNS, product_history, product_state
 
@@ -53,9 +52,10 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
     trigger = conf.streaming.trigger_seconds
     topics = {getattr(conf.topics, domain).name: domain for domain in DOMAINS}
     segments = SegmentCache(conf.postgres, conf.enrich.segments_refresh_seconds)
+    batches = BatchInput(conf, QUERY, ",".join(topics))
 
     def prepare(frame: DataFrame, ctx: BatchContext) -> EnrichBatch:
-        events = decode(collect_batch(frame.select(*RAW_COLUMNS)), topics)
+        events = decode(batches.read(ctx).records, topics)
         changes = events["product"]
         return EnrichBatch(
             media=enrich_media(events["media"], dict(segments.rows()) if events["media"] else {}),

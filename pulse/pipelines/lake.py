@@ -23,10 +23,10 @@ from pulse.queries import QuerySpec
 from pulse.sinks.base import BatchContext, Derived
 from pulse.sinks.delta import DeltaAppend
 from pulse.sinks.kafka import KafkaOutput
-from pulse.sinks.values import collect_batch
-from pulse.streams import topic_records
+from pulse.streams import BatchInput, topic_records
 from pulse.transforms.lake import LakeLayers, dead_letter_messages, lake_layers, topic_schemas
 
+QUERY = "lake"
 # Topics Pulse writes from its own results: not inputs of the lake.
 OUTPUT_DOMAINS = ("deadletter", "emoji_aggregated")
 
@@ -47,8 +47,10 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
     )
     lake = conf.lake.path.rstrip("/")
 
+    batches = BatchInput(conf, QUERY, pattern, pattern=True)
+
     def prepare(frame: DataFrame, ctx: BatchContext) -> LakeLayers:
-        return lake_layers(collect_batch(frame), schemas, now=datetime.now(UTC))
+        return lake_layers(batches.read(ctx).records, schemas, now=datetime.now(UTC))
 
     def silver_of(topic: str) -> Derived:
         domain = schemas[topic].domain
@@ -64,4 +66,4 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             lambda layers: dead_letter_messages(layers.letters),
         ),
     ]
-    return [QuerySpec("lake", records, sinks, trigger_seconds=trigger, prepare=prepare)]
+    return [QuerySpec(QUERY, records, sinks, trigger_seconds=trigger, prepare=prepare)]

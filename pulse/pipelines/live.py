@@ -35,10 +35,9 @@ from pulse.sinks.kafka import KafkaOutput
 from pulse.sinks.mysql import MySQLUpsert
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.redis import RedisState
-from pulse.sinks.values import collect_batch
-from pulse.streams import topic_records
+from pulse.streams import BatchInput, topic_records
 from pulse.transforms import emoji
-from pulse.transforms.decode import RAW_COLUMNS, decode
+from pulse.transforms.decode import decode
 from pulse.transforms.games import INBOX_COLUMNS, inbox
 from pulse.transforms.horizon import Horizon, admit
 from pulse.transforms.sports import (
@@ -128,13 +127,14 @@ class LivePrepare:
     def __init__(self, conf: PulseConfig) -> None:
         self._conf = conf
         self._topics = {getattr(conf.topics, domain).name: domain for domain in DOMAINS}
+        self._input = BatchInput(conf, QUERY, ",".join(self._topics))
         state = checkpoint_of(conf, QUERY) / STATE_DIR
         self._emoji = EmojiCounter(conf, str(state / "emoji"))
         self._stats = StatDeltas(conf, str(state / "player_stats"))
 
     def __call__(self, frame: DataFrame, ctx: BatchContext) -> LiveBatch:
         began = time.perf_counter()
-        raw = collect_batch(frame.select(*RAW_COLUMNS))
+        raw = self._input.read(ctx).records
         read = time.perf_counter()
         events = decode(raw, self._topics)
         decoded = time.perf_counter()

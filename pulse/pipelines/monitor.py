@@ -17,16 +17,14 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from pulse.config import PulseConfig
 from pulse.queries import QuerySpec
 from pulse.sinks.base import BatchContext, Derived
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.redis import RedisState
-from pulse.sinks.values import collect_batch
-from pulse.streams import topic_records
-from pulse.transforms.decode import RAW_COLUMNS, decode
+from pulse.streams import BatchInput, topic_records
+from pulse.transforms.decode import decode
 from pulse.transforms.monitoring import (
     ACK_COLUMNS,
     BATCH_COLUMNS,
@@ -56,20 +54,19 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
     trigger = conf.streaming.monitor_trigger_seconds
     pattern = "|".join(re.escape(t.name) for t in conf.topics.all().values())
     monitoring = {conf.topics.monitoring.name: "monitoring"}
-    # current_timestamp() on the streaming frame is the micro-batch's own time: every rollup of
-    # a batch falls in that batch's window.
-    records = topic_records(spark, conf, pattern, trigger, pattern=True).select(
-        *RAW_COLUMNS, "key", F.current_timestamp().alias("processed_at")
-    )
+    records = topic_records(spark, conf, pattern, trigger, pattern=True)
+    batches = BatchInput(conf, QUERY, pattern, pattern=True)
 
     def prepare(frame: DataFrame, ctx: BatchContext) -> MonitorBatch:
-        raw = collect_batch(frame)
+        batch = batches.read(ctx)
+        raw = batch.records
         events = decode(raw, monitoring)["monitoring"]
         reports = batch_reports(events)
         rollups = ROLLUP_SCHEMA.empty_table()
         if raw.num_rows:
-            processed_at = raw.column("processed_at")[0].as_py()
-            rollups = topic_rollups(raw, window_seconds=trigger, processed_at=processed_at)
+            # The batch's own time, as Spark logged it (its `current_timestamp()`): every rollup
+            # of a batch falls in that batch's window, also when the batch is replayed.
+            rollups = topic_rollups(raw, window_seconds=trigger, processed_at=batch.started_at)
         return MonitorBatch(
             rollups=rollups,
             reports=reports,

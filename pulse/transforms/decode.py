@@ -1,8 +1,8 @@
 """Raw Kafka records of one batch (on the driver, as Arrow) to the valid events of each domain,
 and the reason each other record is bad.
 
-Every query takes its batch from Spark once, raw (`topic`, `value`, `timestamp`), and decodes
-it here with the producers' own validation (`pulse.events.validate`, the record's Kafka
+Every query reads its batch's raw records once, on the driver (`pulse.streams.BatchInput`), and
+decodes them here with the producers' own validation (`pulse.events.validate`, the record's Kafka
 timestamp as its reception), so the jobs and the producers cannot disagree on what is valid.
 The live queries skip a bad record (`decode`); the lake job, which owns the dead letters, keeps
 its reason (`sort_records`). One Spark job per batch, whatever the number of domains, instead of
@@ -30,8 +30,6 @@ from typing import Any
 import pyarrow as pa
 
 from pulse.events import SCHEMAS, EventSchema, InvalidEvent, validate
-
-RAW_COLUMNS = ("topic", "partition", "offset", "value", "timestamp")
 
 EMPTY_REASON = "empty record: the value is null"
 UTF8_REASON = "invalid UTF-8 in the value"

@@ -60,3 +60,34 @@ def test_the_reported_end_is_the_true_end_of_every_partition(conf, big_batches, 
     finally:
         reader.close()
     assert [marks for marks in answers if marks != true_ends] == []
+
+
+@pytest.mark.parametrize("client", ["confluent", "kafka-python"])
+def test_a_read_of_several_ranges_gives_exactly_their_records(conf, big_batches, client):
+    """The driver's read of a whole batch (`pulse.kafka.batch`): every partition's range at
+    once, ending inside large record batches and starting past their first record."""
+    options = SourceOptions.parse(
+        {
+            "kafka.bootstrap.servers": conf.kafka.bootstrap,
+            "kafka.client": client,
+            "subscribe": big_batches,
+        }
+    )
+    ranges = [(big_batches, 0, 17, 30_017), (big_batches, 2, 49_990, PER_PARTITION)]
+    ranges.append((big_batches, 3, 5, 5))  # an empty range
+    reader = open_client(options)
+    try:
+        batches = list(reader.read_many(ranges, include_headers=False))
+    finally:
+        reader.close()
+    read = sorted(
+        (partition, offset)
+        for batch in batches
+        for partition, offset in zip(
+            batch.column("partition").to_pylist(), batch.column("offset").to_pylist(), strict=True
+        )
+    )
+    expected = sorted(
+        (partition, offset) for _, partition, start, end in ranges for offset in range(start, end)
+    )
+    assert read == expected

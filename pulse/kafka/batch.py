@@ -1,0 +1,110 @@
+"""A micro-batch's records read by the driver itself, from the offsets Spark logged for it.
+
+Pulse's queries compute each batch on the driver, in Arrow, so every record of a batch goes to
+the driver. Read through Spark, that took a Spark job per batch: tasks on Python workers read
+Kafka, handed Arrow to the JVM, and `toArrow()` brought it back to the driver; 0.4 s at best for
+4,000 records on two cores, 1-3 s when they were busy, most of every live batch. Spark's offset
+log already says which records a batch holds: `<checkpoint>/offsets/<id>` (written before the
+batch runs) has its end offsets, and the previous batch's entry its start. The driver reads
+exactly those with one Kafka client, all partitions at once, so a replayed batch reads the same
+records. Spark still plans every batch (the source's `latestOffset`: admission, new
+partitions), keeps the offsets and commits them; only the reading moved.
+
+Spark's progress no longer counts the rows (the scan never runs), so `BatchRecords.read` notes
+them for the batch's report (`pulse.progress.note_rows`).
+
+>>> offset_log_entry(["v1", '{"batchTimestampMs":1000}', '{"t": {"0": 7}}'])
+(datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc), {('t', 0): 7})
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from pulse.kafka.clients import KafkaClient, open_client
+from pulse.kafka.errors import KafkaSourceError
+from pulse.kafka.options import Offsets, SourceOptions
+from pulse.kafka.planning import resolve_start
+from pulse.kafka.records import arrow_schema
+
+TP = tuple[str, int]
+
+
+class BatchRecords:
+    """Reads batch `id` of the query whose checkpoint is `checkpoint`, with one Kafka client
+    kept across batches."""
+
+    def __init__(self, options: SourceOptions, checkpoint: Path) -> None:
+        self._options = options
+        self._offsets = checkpoint / "offsets"
+        self._client: KafkaClient | None = None
+
+    def read(self, batch_id: int) -> Batch:
+        """Every record of the batch, in Spark's Kafka schema, partition after partition."""
+        started_at, end = self.entry(batch_id)
+        previous = self._offsets / str(batch_id - 1)
+        start = offset_log_entry(previous.read_text().splitlines())[1] if batch_id else {}
+        client = self._connect()
+        if any(tp not in start for tp in end):
+            # The first batch of a checkpoint, or a partition new since the last: it starts
+            # where the source started it, at the earliest offset (`resolve_start`).
+            marks = client.watermarks(sorted(end))
+            start, _ = resolve_start(start, marks, self._options.fail_on_data_loss)
+        ranges = [
+            (topic, partition, start[(topic, partition)], offset)
+            for (topic, partition), offset in sorted(end.items())
+            if offset > start.get((topic, partition), offset)
+        ]
+        try:
+            batches = list(client.read_many(ranges, self._options.include_headers))
+        except BaseException:
+            self.close()  # a client that failed is not kept
+            raise
+        schema = arrow_schema(self._options.include_headers)
+        return Batch(pa.Table.from_batches(batches, schema=schema), started_at)
+
+    def entry(self, batch_id: int) -> tuple[datetime, Offsets]:
+        """The batch's start time and end offsets, as Spark logged them."""
+        path = self._offsets / str(batch_id)
+        try:
+            return offset_log_entry(path.read_text().splitlines())
+        except OSError as error:
+            raise KafkaSourceError(f"batch {batch_id} has no offset log entry: {error}") from None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _connect(self) -> KafkaClient:
+        if self._client is None:
+            self._client = open_client(self._options)
+        return self._client
+
+
+class Batch:
+    """The records of one batch, and when Spark started it (its `current_timestamp()`)."""
+
+    def __init__(self, records: pa.Table, started_at: datetime) -> None:
+        self.records, self.started_at = records, started_at
+
+
+def offset_log_entry(lines: Sequence[str]) -> tuple[datetime, Offsets]:
+    """(batch start, end offsets) of an offset log entry: `v1`, the batch metadata, then the
+    query's one source's offsets as Pulse's source writes them (`{topic: {partition: n}}`)."""
+    if len(lines) != 3 or lines[0] != "v1":
+        raise KafkaSourceError(
+            f"an offset log entry of one Kafka source is expected (got {len(lines)} lines)"
+        )
+    millis = json.loads(lines[1])["batchTimestampMs"]
+    offsets = {
+        (topic, int(partition)): int(offset)
+        for topic, partitions in json.loads(lines[2]).items()
+        for partition, offset in partitions.items()
+    }
+    return datetime.fromtimestamp(millis / 1000, UTC), offsets
