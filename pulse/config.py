@@ -70,9 +70,6 @@ class KafkaConfig(_Section):
     ssl_key_location: str | None = None
     ssl_key_password: SecretStr | None = None
     max_offsets_per_trigger: int = Field(gt=0)
-    # At most this many Spark tasks read one batch (the source's `pulse.maxTasks`); None: one
-    # per Kafka partition, as Spark's own source does, for a cluster's executors.
-    max_tasks_per_batch: int | None = Field(default=None, gt=0)
 
     def client_params(self) -> dict[str, str]:
         """librdkafka-style connection settings, secrets included, for producers and admins."""

@@ -30,7 +30,6 @@ _OWN = {
     "failondataloss",
     "includeheaders",
     "pulse.batchseconds",
-    "pulse.maxtasks",
 }
 # Official options that only the official connector implements; accepted and ignored here,
 # so that the same job runs on either source.
@@ -66,12 +65,6 @@ class SourceOptions:
     # that it finishes within this many seconds (its trigger); `maxOffsetsPerTrigger` stays the
     # ceiling. Unset: every batch takes up to the ceiling, as Spark's own source does.
     batch_seconds: float | None = None
-    # Pulse's own option `pulse.maxTasks`: at most this many Spark tasks per batch, the Kafka
-    # partitions' ranges packed into them by record count. Unset: one task per Kafka partition,
-    # as Spark's own source does (a cluster's executors read in parallel). On a machine of few
-    # cores each task's fixed cost (a Python worker's turn, a fetch round trip) dominates a
-    # small batch of many partitions: the monitor's 28 partitions cost 28 tasks every 5 s.
-    max_tasks: int | None = None
     client: Client = "confluent"
     client_params: Mapping[str, str] = field(default_factory=dict)
 
@@ -112,7 +105,6 @@ class SourceOptions:
             fail_on_data_loss=_boolean(opts, "failondataloss", "failOnDataLoss", default=True),
             include_headers=_boolean(opts, "includeheaders", "includeHeaders", default=False),
             batch_seconds=_positive_float(opts, "pulse.batchseconds", "pulse.batchSeconds"),
-            max_tasks=_positive_int(opts, "pulse.maxtasks", "pulse.maxTasks"),
             client=client,  # type: ignore[arg-type]
             client_params={
                 key[len("kafka.") :]: value

@@ -24,7 +24,6 @@ OFFICIAL_PROVIDER = "org.apache.spark.sql.kafka010.KafkaSourceProvider"
 Connector = Literal["auto", "official", "python"]
 
 BATCH_SECONDS = "pulse.batchSeconds"
-MAX_TASKS = "pulse.maxTasks"
 
 _registered: set[int] = set()
 
@@ -40,8 +39,8 @@ def read_kafka(
 
     `options` are the official source's (`subscribe`, `startingOffsets`, ...; dotted names such
     as `kafka.bootstrap.servers` go in as `**{"kafka.bootstrap.servers": ...}`). Given a
-    `KafkaConfig`, its bootstrap servers, client, security settings, `maxOffsetsPerTrigger` and
-    `pulse.maxTasks` are the defaults.
+    `KafkaConfig`, its bootstrap servers, client, security settings and `maxOffsetsPerTrigger`
+    are the defaults.
     """
     merged = _merged(kafka, options)
     SourceOptions.parse(merged)  # fail here, with the option named, not deep inside a query
@@ -50,7 +49,7 @@ def read_kafka(
         official = {
             key: value
             for key, value in merged.items()
-            if key not in ("kafka.client", BATCH_SECONDS, MAX_TASKS)
+            if key not in ("kafka.client", BATCH_SECONDS)
         }
         return spark.readStream.format("kafka").options(**official).load()
     _register(spark)
@@ -88,8 +87,6 @@ def _from_config(kafka: KafkaConfig | None) -> dict[str, str]:
     }
     defaults["kafka.client"] = kafka.client
     defaults["maxOffsetsPerTrigger"] = str(kafka.max_offsets_per_trigger)
-    if kafka.max_tasks_per_batch is not None:
-        defaults[MAX_TASKS] = str(kafka.max_tasks_per_batch)
     return defaults
 
 

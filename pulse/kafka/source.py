@@ -41,8 +41,6 @@ log = logging.getLogger("pulse.kafka.source")
 
 FORMAT = "pulse_kafka"
 
-Range = tuple[str, int, int, int]  # topic, partition, start offset, end offset (exclusive)
-
 
 def kafka_schema(include_headers: bool) -> T.StructType:
     """The schema of Spark's official Kafka source, which `read_kafka` always returns."""
@@ -64,12 +62,11 @@ def kafka_schema(include_headers: bool) -> T.StructType:
 
 
 class KafkaPartitionRange(InputPartition):
-    """Offsets `[start, end)` of Kafka partitions, as `(topic, partition, start, end)`: the work
-    of one Spark task (one range, or several packed by `pulse.maxTasks`)."""
+    """Offsets `[start, end)` of one Kafka partition: the work of one Spark task."""
 
-    def __init__(self, ranges: Sequence[Range]) -> None:
-        super().__init__(tuple(ranges))
-        self.ranges: tuple[Range, ...] = tuple(ranges)
+    def __init__(self, topic: str, partition: int, start: int, end: int) -> None:
+        super().__init__((topic, partition, start, end))
+        self.topic, self.partition, self.start, self.end = topic, partition, start, end
 
 
 class KafkaSource(DataSource):
@@ -162,12 +159,11 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if marks is None or any(tp not in marks for tp in last):
             marks = self._watermarks(last)
         begin, _ = resolve_start(first, marks, self.options.fail_on_data_loss)
-        ranges = [
-            (topic, partition, begin[(topic, partition)], offset)
+        return [
+            KafkaPartitionRange(topic, partition, begin[(topic, partition)], offset)
             for (topic, partition), offset in sorted(last.items())
             if offset > begin.get((topic, partition), offset)
         ]
-        return [KafkaPartitionRange(task) for task in pack(ranges, self.options.max_tasks)]
 
     def commit(self, end: dict) -> None:
         """Nothing to do: the offsets live in Spark's checkpoint, never in Kafka."""
@@ -201,8 +197,13 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         key = repr(self.options)
         client = _IDLE_CLIENTS.pop(key, None) or open_client(self.options)
         try:
-            for topic, number, start, end in partition.ranges:
-                yield from client.read(topic, number, start, end, self.options.include_headers)
+            yield from client.read(
+                partition.topic,
+                partition.partition,
+                partition.start,
+                partition.end,
+                self.options.include_headers,
+            )
         except BaseException:
             client.close()
             raise
@@ -211,21 +212,3 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
 # Clients of the executor side, idle between tasks, by the options they were opened with.
 _IDLE_CLIENTS: dict[str, KafkaClient] = {}
-
-
-def pack(ranges: Sequence[Range], tasks: int | None) -> list[list[Range]]:
-    """The ranges as the work of at most `tasks` tasks (None: one range each), balanced by
-    record count: each range, largest first, goes to the task with the fewest records so far.
-
-    >>> pack([("t", 0, 0, 10), ("t", 1, 0, 4), ("t", 2, 0, 5)], 2)
-    [[('t', 0, 0, 10)], [('t', 2, 0, 5), ('t', 1, 0, 4)]]
-    """
-    if tasks is None or len(ranges) <= tasks:
-        return [[one] for one in ranges]
-    loads = [0] * tasks
-    packed: list[list[Range]] = [[] for _ in range(tasks)]
-    for one in sorted(ranges, key=lambda r: r[3] - r[2], reverse=True):
-        lightest = loads.index(min(loads))
-        packed[lightest].append(one)
-        loads[lightest] += one[3] - one[2]
-    return packed

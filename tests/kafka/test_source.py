@@ -151,30 +151,6 @@ def test_max_offsets_per_trigger_caps_every_batch_across_partitions(
     assert first_batch_partitions == {0, 1, 2, 3}
 
 
-def test_max_tasks_packs_the_partitions_of_a_batch_into_that_many_tasks(
-    spark, conf, topic_name, tmp_path
-):
-    ensure_topics(conf.kafka, {topic_name: 5})
-    produce(conf, topic_name, 500, partitions=5)
-    tasks: dict[int, int] = {}
-    rows: dict[int, list[Row]] = {}
-
-    def keep(frame: DataFrame, batch_id: int) -> None:
-        tasks[batch_id] = frame.rdd.getNumPartitions()
-        rows[batch_id] = frame.collect()
-
-    frame = read_kafka(
-        spark, conf.kafka, subscribe=topic_name, startingOffsets="earliest", **{"pulse.maxTasks": 2}
-    )
-    frame.writeStream.foreachBatch(keep).trigger(availableNow=True).option(
-        "checkpointLocation", str(tmp_path / "ck")
-    ).start().awaitTermination(120)
-
-    values = sorted(json.loads(r.value)["n"] for batch in rows.values() for r in batch)
-    assert values == list(range(500))
-    assert set(tasks.values()) == {2}
-
-
 def test_subscribe_pattern_picks_up_a_topic_created_after_the_start(
     spark, conf, topic_name, tmp_path
 ):
