@@ -140,9 +140,9 @@ def _render(path: list[str | int], whole: str) -> str:
 
 
 def _outer(path: list[str | int], whole: str) -> str:
-    """The field that holds a nesting too deep: the path up to its first name."""
+    """The field that holds a nesting too deep: the path up to its last name."""
     names = [at for at, part in enumerate(path) if isinstance(part, str)]
-    return _render(path[: names[0] + 1] if names else path[:1], whole)
+    return _render(path[: names[-1] + 1] if names else path[:1], whole)
 
 
 def _field_at_depth(text: str, limit: int, whole: str) -> str:
