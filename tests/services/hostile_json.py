@@ -35,6 +35,16 @@ HOSTILE: dict[str, tuple[str, str]] = {
 }
 
 
+# The same classes sized for a WebSocket frame of at most 4 KB (`gateway.server`).
+IN_A_FRAME: dict[str, tuple[str, str]] = {
+    **HOSTILE,
+    "deep": ("[" * 2000 + "]" * 2000, "nested"),
+    "deep_objects": ('{"a":' * 600 + "1" + "}" * 600, "nested"),
+    "huge_integer": ("9" * 4000, "digits"),
+    "negative_huge_integer": ("-" + "1" * 4000, "digits"),
+}
+
+
 @dataclass(frozen=True)
 class Case:
     """A document with one hostile field: where it is, its class, and the raw body."""
@@ -74,37 +84,44 @@ def _paths(
             yield from _paths(field.fields, name + "[0].", [*path, 0])
 
 
-def with_hostile(document: Any, path: list[str | int], kind: str) -> bytes:
-    """`document` as JSON with the value at `path` replaced by hostile value `kind`."""
+def with_hostile(
+    document: Any, path: list[str | int], kind: str, values: Mapping[str, tuple[str, str]]
+) -> bytes:
+    """`document` as JSON with the value at `path` replaced by hostile value `kind` of
+    `values`."""
     copy = json.loads(json.dumps(document))
     holder = copy
     for part in path[:-1]:
         holder = holder[part]
     holder[path[-1]] = MARKER
     text = json.dumps(copy, ensure_ascii=False)
-    return text.replace(json.dumps(MARKER, ensure_ascii=False), HOSTILE[kind][0]).encode()
+    return text.replace(json.dumps(MARKER, ensure_ascii=False), values[kind][0]).encode()
 
 
 def event_cases(schema: EventSchema, kinds: tuple[str, ...]) -> list[Case]:
     """Each hostile value of `kinds` in every field of `schema`'s example event."""
     event = example(schema)
     return [
-        Case(name, kind, with_hostile(event, path, kind))
+        Case(name, kind, with_hostile(event, path, kind, HOSTILE))
         for name, path in schema_paths(schema)
         for kind in kinds
     ]
 
 
-def document_cases(document: Mapping[str, Any], kinds: tuple[str, ...]) -> list[Case]:
-    """Each hostile value of `kinds` in every top-level field of a valid `document` (and, for
-    a list field, its first item)."""
+def document_cases(
+    document: Mapping[str, Any],
+    kinds: tuple[str, ...],
+    values: Mapping[str, tuple[str, str]] = HOSTILE,
+) -> list[Case]:
+    """Each hostile value of `kinds` (of `values`) in every top-level field of a valid
+    `document` (and, for a list field, its first item)."""
     cases = []
     for name, value in document.items():
         paths: list[tuple[str, list[str | int]]] = [(name, [name])]
         if isinstance(value, list) and value:
             paths.append((f"{name}[0]", [name, 0]))
         cases += [
-            Case(field, kind, with_hostile(document, path, kind))
+            Case(field, kind, with_hostile(document, path, kind, values))
             for field, path in paths
             for kind in kinds
         ]

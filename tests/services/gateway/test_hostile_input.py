@@ -1,0 +1,87 @@
+"""Hostile input against a running node: viewer messages nested 2,000 deep inside the 4 KB
+frame limit, integers of 4,000 digits and lone surrogates in every field of the message a
+viewer sends, each answered with an error message naming the field (the socket stays open);
+a frame past the limit closed with 1009; ids the registry would refuse answered 400 by the
+page API before the registry is asked. Nothing is logged as an unhandled exception.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import uuid
+from urllib.parse import quote
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from tests.services.gateway.support import join
+from tests.services.hostile_json import CLASSES, HOSTILE, IN_A_FRAME, document_cases
+
+pytestmark = pytest.mark.broker  # the session's test stack (its configuration)
+
+VIEWER_MESSAGE = {"type": "emoji", "emoji": "🔥"}  # every message type a viewer sends
+
+
+@pytest.fixture(scope="module")
+def node(start_node):
+    """One node for the module's tests."""
+    return start_node()
+
+
+def _assert_no_traceback(node) -> None:
+    output = node.output()
+    assert "Traceback" not in output, output[-3000:]
+
+
+@pytest.mark.parametrize("hostile", sorted(CLASSES))
+def test_a_hostile_viewer_message_gets_an_error_naming_the_field(node, hostile) -> None:
+    cases = document_cases(VIEWER_MESSAGE, CLASSES[hostile], IN_A_FRAME)
+    wrong = []
+    with join(node.url, f"m-{uuid.uuid4().hex[:8]}") as client:
+        for case in cases:
+            assert len(case.body) <= 4096, case.kind  # inside the frame limit
+            client.send(case.body.decode())
+            answer = json.loads(client.recv(5))
+            if answer["type"] != "error" or not case.refused(answer):
+                wrong.append(f"{case.field} {case.kind}: {answer}")
+
+    assert wrong == []
+    _assert_no_traceback(node)
+
+
+def test_an_error_repeats_a_lone_surrogate_escaped(node) -> None:
+    with join(node.url, f"m-{uuid.uuid4().hex[:8]}") as client:
+        client.send('{"type": "emoji", "emoji": "\\ud800"}')
+        answer = json.loads(client.recv(5))
+
+    assert (answer["type"], answer["field"], answer["value"]) == ("error", "emoji", "\\ud800")
+
+
+def test_a_frame_past_the_limit_is_closed_with_1009(node) -> None:
+    deep = HOSTILE["deep"][0]  # 200 KB
+    with join(node.url, f"m-{uuid.uuid4().hex[:8]}") as client:
+        client.send(f'{{"type": "emoji", "emoji": {deep}}}')
+        with pytest.raises(ConnectionClosed) as closed:
+            client.recv(5)
+
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    _assert_no_traceback(node)
+
+
+@pytest.mark.parametrize("client_id", ["x';DROP--", "ü", "a" * 65, "c 1"])
+def test_an_assignment_for_an_id_the_registry_refuses_is_a_400_naming_it(
+    node, registry, client_id
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", node.port, timeout=10)
+    try:
+        target = f"/api/assignment?match_id=m-1&client_id={quote(client_id)}"
+        connection.request("GET", target)
+        response = connection.getresponse()
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+
+    assert (response.status, body["field"]) == (400, "client_id")
+    assert body["message"].startswith("client_id must be")
+    assert client_id not in registry.clients  # the registry was not asked
