@@ -101,6 +101,7 @@ async def _run(conf: PulseConfig, identity: NodeIdentity, port: int) -> int:
         compression=None,  # deflate costs CPU and ~300 KiB per connection; messages are small
         max_size=MAX_CLIENT_MESSAGE,
         ping_interval=PING_SECONDS,
+        open_timeout=conf.http.headers_seconds,  # a handshake (or a page request) sent slowly
     ) as server:
         listening = await node.listener.start(node.feeds())
         try:

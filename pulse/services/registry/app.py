@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from pydantic import AwareDatetime
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from pulse.services.auth import HEADER, ApiKeys
 from pulse.services.json_input import InvalidJson, decode_json
@@ -107,7 +108,12 @@ class CheckedJsonRoute(APIRoute):
 
         async def checked(request: Request) -> Response:
             request = CheckedRequest(request.scope, request.receive)
-            if await request.body():
+            try:
+                body = await request.body()
+            except ClientDisconnect:  # closed before its body was whole (`http.body_seconds`)
+                problem = Problem(error="incomplete_body", message="the body did not arrive")
+                return problem_response(400, problem)  # written to no one
+            if body:
                 try:
                     await request.json()
                 except InvalidJson as exc:

@@ -2,7 +2,8 @@
 frame limit, integers of 4,000 digits and lone surrogates in every field of the message a
 viewer sends, each answered with an error message naming the field (the socket stays open);
 a frame past the limit closed with 1009; ids the registry would refuse answered 400 by the
-page API before the registry is asked. Nothing is logged as an unhandled exception.
+page API before the registry is asked; a handshake sent slowly closed within `http`'s bound.
+Nothing is logged as an unhandled exception.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from urllib.parse import quote
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import free_tcp_port
 from tests.services.gateway.support import join
 from tests.services.hostile_json import CLASSES, HOSTILE, IN_A_FRAME, document_cases
+from tests.services.slow_clients import BOUND, BOUNDS, IDLE, SLACK, slow_headers
+from tests.services.slow_clients import held_while_others_are_served as held_while
 
 pytestmark = pytest.mark.broker  # the session's test stack (its configuration)
 
@@ -85,3 +89,38 @@ def test_an_assignment_for_an_id_the_registry_refuses_is_a_400_naming_it(
     assert (response.status, body["field"]) == (400, "client_id")
     assert body["message"].startswith("client_id must be")
     assert client_id not in registry.clients  # the registry was not asked
+
+
+@pytest.fixture(scope="module")
+def bounded_node(start_service, registry):
+    """A node whose handshakes (and page requests) must arrive within `BOUND` seconds."""
+    node_id = f"n-{uuid.uuid4().hex[:8]}"
+    return start_service(
+        "gateway",
+        "--cluster",
+        "c-test",
+        "--node",
+        node_id,
+        port=free_tcp_port(),
+        node_id=node_id,
+        extra_env=BOUNDS,
+        ready=lambda _service: node_id in registry.nodes,
+    )
+
+
+def _page_answers(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/api/matches")
+        return connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("kind", ["idle", "slow_headers"])
+def test_a_slow_handshake_is_closed_within_the_bound(bounded_node, kind) -> None:
+    client = IDLE if kind == "idle" else slow_headers("/ws?client_id=c-1&match_id=m-1")
+    held = held_while(bounded_node.port, client, lambda: _page_answers(bounded_node.port))
+
+    assert BOUND * 0.9 <= held < BOUND + SLACK
+    _assert_no_traceback(bounded_node)
