@@ -49,12 +49,12 @@ class InvalidJson(ValueError):
         return {"error": "invalid", "field": self.field, "value": self.value, "message": str(self)}
 
 
-class _LongInteger:
-    """An integer literal too long to convert, kept as its text until its field is known."""
-
-    __slots__ = ("digits",)
+class _LongInteger(ValueError):
+    """An integer literal too long to convert: raised by the decoder, or kept as a value (its
+    text) until its field is known."""
 
     def __init__(self, digits: str) -> None:
+        super().__init__(f"an integer of {len(digits)} characters")
         self.digits = digits
 
 
@@ -68,14 +68,27 @@ def decode_json(raw: bytes | str, whole: str = BODY) -> Any:
             raise InvalidJson(whole, excerpt(raw), f"is not UTF-8: {exc.reason}") from None
     else:
         text = raw
+    # Each check costs a walk of the document, which the text shows to be needed or not (a
+    # batch of 500 events decoded several times slower when always walked). Lone surrogates
+    # come escaped, or raw in a `str` that did not come from strict UTF-8.
+    surrogates = "\\ud" in text or "\\uD" in text or not encodable(text)
     try:
-        document = json.loads(text, parse_int=_integer, parse_constant=_refuse_constant)
+        document = _DECODER.decode(text)
+    except _LongInteger:  # found again with its path, by a decoder that keeps it as text
+        _check(_KEEPING_LONG_INTEGERS.decode(text), [], whole, surrogates)
+        raise AssertionError("a long integer was not found again") from None
     except RecursionError:
-        field = _field_at_depth(text, MAX_DEPTH, whole)
-        raise InvalidJson(field, None, f"is nested deeper than {MAX_DEPTH} levels") from None
+        raise _too_deep(text, whole) from None
+    except _Constant as exc:
+        raise InvalidJson(whole, exc.name, f"is not valid JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InvalidJson(whole, excerpt(text), f"is not valid JSON: {exc}") from None
-    _check(document, [], whole)
+    if not isinstance(document, dict | list):
+        _check_scalar(document, [], whole)
+    elif surrogates:
+        _check(document, [], whole, surrogates)
+    elif text.count("[") + text.count("{") > MAX_DEPTH and _deeper_than(document, MAX_DEPTH):
+        raise _too_deep(text, whole)
     return document
 
 
@@ -87,43 +100,78 @@ def excerpt(value: str | bytes) -> str:
     return text[: EXCERPT_CHARACTERS - 3] + "..."
 
 
-def _integer(digits: str) -> int | _LongInteger:
+class _Constant(ValueError):
+    """NaN, Infinity or -Infinity, which JSON does not allow."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not a number JSON allows")
+        self.name = name
+
+
+def _integer(digits: str) -> int:
+    if len(digits) - digits.startswith("-") > MAX_INT_DIGITS:
+        raise _LongInteger(digits)
+    return int(digits)
+
+
+def _kept_integer(digits: str) -> int | _LongInteger:
     if len(digits) - digits.startswith("-") > MAX_INT_DIGITS:
         return _LongInteger(digits)
     return int(digits)
 
 
 def _refuse_constant(name: str) -> Any:
-    raise InvalidJson(BODY, name, f"is not valid JSON: {name} is not a number JSON allows")
+    raise _Constant(name)
 
 
-def _check(value: Any, path: list[str | int], whole: str) -> None:
-    """Refuse what `json.loads` let through: nesting past `MAX_DEPTH`, long integers, and
-    text (values and keys) that is not valid Unicode."""
-    if isinstance(value, str):
-        if not encodable(value):
-            raise InvalidJson(_render(path, whole), excerpt(value), SURROGATE_REASON)
-    elif isinstance(value, _LongInteger):
+# Made once: `json.loads` with options builds a decoder per call.
+_DECODER = json.JSONDecoder(parse_int=_integer, parse_constant=_refuse_constant)
+_KEEPING_LONG_INTEGERS = json.JSONDecoder(parse_int=_kept_integer, parse_constant=_refuse_constant)
+
+
+def _too_deep(text: str, whole: str) -> InvalidJson:
+    field = _field_at_depth(text, MAX_DEPTH, whole)
+    return InvalidJson(field, None, f"is nested deeper than {MAX_DEPTH} levels")
+
+
+def _deeper_than(value: dict[str, Any] | list[Any], levels: int) -> bool:
+    """Whether containers nest more than `levels` deep in `value` (scalars are not looked at)."""
+    if levels == 0:
+        return True
+    for item in value.values() if type(value) is dict else value:
+        if (type(item) is dict or type(item) is list) and _deeper_than(item, levels - 1):
+            return True
+    return False
+
+
+def _check(
+    value: dict[str, Any] | list[Any], path: list[str | int], whole: str, text: bool
+) -> None:
+    """Refuse what `json.loads` let through in a container: nesting past `MAX_DEPTH`, long
+    integers, and (when `text`) names and values that are not valid Unicode."""
+    if len(path) >= MAX_DEPTH:
+        raise InvalidJson(_outer(path, whole), None, f"is nested deeper than {MAX_DEPTH} levels")
+    items = enumerate(value) if isinstance(value, list) else value.items()
+    for key, item in items:
+        if text and isinstance(key, str) and not encodable(key):
+            where = _render([*path, key], whole)
+            raise InvalidJson(where, excerpt(key), f"its name {SURROGATE_REASON}")
+        if isinstance(item, dict | list):
+            _check(item, [*path, key], whole, text)
+        elif text or isinstance(item, _LongInteger):
+            _check_scalar(item, [*path, key], whole)
+
+
+def _check_scalar(value: Any, path: list[str | int], whole: str) -> None:
+    if isinstance(value, str) and not encodable(value):
+        raise InvalidJson(_render(path, whole), excerpt(value), SURROGATE_REASON)
+    if isinstance(value, _LongInteger):
         sign = value.digits.startswith("-")
         raise InvalidJson(
             _render(path, whole),
             f"{excerpt(value.digits[:24])}... ({len(value.digits) - sign} digits)",
             f"is an integer of more than {MAX_INT_DIGITS} digits",
         )
-    elif isinstance(value, dict | list):
-        if len(path) >= MAX_DEPTH:
-            raise InvalidJson(
-                _outer(path, whole), None, f"is nested deeper than {MAX_DEPTH} levels"
-            )
-        if isinstance(value, list):
-            for index, item in enumerate(value):
-                _check(item, [*path, index], whole)
-            return
-        for key, item in value.items():
-            if not encodable(key):
-                where = _render([*path, key], whole)
-                raise InvalidJson(where, excerpt(key), f"its name {SURROGATE_REASON}")
-            _check(item, [*path, key], whole)
 
 
 def _render(path: list[str | int], whole: str) -> str:
