@@ -75,7 +75,11 @@ def decode_json(raw: bytes | str, whole: str = BODY) -> Any:
     try:
         document = _DECODER.decode(text)
     except _LongInteger:  # found again with its path, by a decoder that keeps it as text
-        _check(_KEEPING_LONG_INTEGERS.decode(text), [], whole, surrogates)
+        try:
+            kept = _KEEPING_LONG_INTEGERS.decode(text)
+        except RecursionError:  # nested too deep further on: that is named instead
+            raise _too_deep(text, whole) from None
+        _check(kept, [], whole, surrogates)
         raise AssertionError("a long integer was not found again") from None
     except RecursionError:
         raise _too_deep(text, whole) from None

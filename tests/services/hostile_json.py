@@ -13,9 +13,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import strategies as st
+
 from pulse.events.schema import EventSchema, Field, example
+from pulse.services.registry.models import ClientInput, HeartbeatInput, NodeInput, SubscriberInput
 
 DEEP = 100_000
+JSON = {"Content-Type": "application/json"}
+# Every registry body: its model, and a request that takes a valid one.
+REGISTRY_BODIES = {
+    SubscriberInput: ("PUT", "/v1/subscribers/s-hostile", {"name": "n", "interests": ["a"]}),
+    ClientInput: ("POST", "/v1/clients", {"client_id": "c-1", "match_id": "m-1"}),
+    NodeInput: ("PUT", "/v1/nodes/n-hostile", {"cluster": "c", "url": "ws://h:1", "capacity": 1}),
+    HeartbeatInput: ("POST", "/v1/nodes/n-hostile/heartbeat", {"connected": 1}),
+}
 MARKER = "\x01hostile\x01"
 
 # kind -> (raw JSON value, a word the refusal's message says), by class of the issue
@@ -132,3 +143,64 @@ def surrogate_name(document: Mapping[str, Any]) -> bytes:
     """`document` with one more field whose name is a lone surrogate."""
     text = json.dumps(dict(document))
     return (text[:-1] + ', "\\ud800": 1}').encode()
+
+
+# -- Hypothesis strategies: hostile JSON, drawn ---------------------------------------------
+
+
+@st.composite
+def hostile_value(draw: st.DrawFn) -> tuple[str, str]:
+    """Raw JSON of a value the decoder must refuse, and the word its refusal says: nesting of
+    33 to 100,000 levels (lists or objects), an integer of 21 to 5,000 digits, or text holding
+    a lone surrogate (a pair's half, anywhere in it)."""
+    kind = draw(st.sampled_from(("deep", "huge", "unicode")))
+    if kind == "deep":
+        depth = draw(st.integers(33, DEEP))
+        if draw(st.booleans()):
+            return "[" * depth + "]" * depth, "nested"
+        return '{"a":' * depth + "0" + "}" * depth, "nested"
+    if kind == "huge":
+        digits = draw(st.integers(21, 5000))
+        first = draw(st.sampled_from("123456789"))
+        sign = draw(st.sampled_from(("", "-")))
+        return sign + first + draw(st.sampled_from("0123456789")) * (digits - 1), "digits"
+    text = draw(st.text(max_size=20))
+    at = draw(st.integers(0, len(text)))
+    half = chr(draw(st.integers(0xD800, 0xDFFF)))
+    return json.dumps(text[:at] + half + text[at:]), "Unicode"
+
+
+@st.composite
+def hostile_document(
+    draw: st.DrawFn, valid: Mapping[str, Any], paths: list[tuple[str, list[str | int]]]
+) -> tuple[bytes, dict[str, str]]:
+    """`valid` with one to three of its `paths` (in different top-level fields) given hostile
+    values: the raw body, and the word each corrupted field's refusal says, by field name."""
+    chosen = draw(
+        st.lists(st.sampled_from(paths), min_size=1, max_size=3, unique_by=lambda p: p[1][0])
+    )
+    document = json.loads(json.dumps(valid))
+    values: dict[str, str] = {}
+    words: dict[str, str] = {}
+    for number, (name, path) in enumerate(chosen):
+        holder = document
+        for part in path[:-1]:
+            holder = holder[part]
+        marker = f"{MARKER}{number}"
+        holder[path[-1]] = marker
+        values[json.dumps(marker, ensure_ascii=False)], words[name] = draw(hostile_value())
+    text = json.dumps(document, ensure_ascii=False)
+    for marker, raw in values.items():
+        text = text.replace(marker, raw)
+    return text.encode(), words
+
+
+def names_a_corrupted_field(answer: Mapping[str, Any], words: Mapping[str, str]) -> bool:
+    """Whether a refusal names one of the corrupted fields (a nesting by its last name) and
+    says what is wrong with it."""
+    field, message = answer.get("field", ""), answer.get("message", "")
+    return any(
+        (field == name or field.startswith(name + ".a") or name.startswith(field + "["))
+        and word in message
+        for name, word in words.items()
+    )

@@ -11,26 +11,19 @@ import json
 import pytest
 
 from pulse.events import SCHEMAS, example
-from pulse.services.registry.models import (
-    ClientInput,
-    HeartbeatInput,
-    NodeInput,
-    SubscriberInput,
+from pulse.services.registry.models import ClientInput
+from tests.services.hostile_json import (
+    CLASSES,
+    JSON,
+    REGISTRY_BODIES,
+    Case,
+    document_cases,
+    event_cases,
+    surrogate_name,
 )
-from tests.services.hostile_json import CLASSES, Case, document_cases, event_cases, surrogate_name
 from tests.services.support import Api, Service, StartApi
 
 pytestmark = pytest.mark.broker
-
-JSON = {"Content-Type": "application/json"}
-
-# Every registry body: its model, and a request that takes a valid one.
-REGISTRY_BODIES = {
-    SubscriberInput: ("PUT", "/v1/subscribers/s-hostile", {"name": "n", "interests": ["a"]}),
-    ClientInput: ("POST", "/v1/clients", {"client_id": "c-1", "match_id": "m-1"}),
-    NodeInput: ("PUT", "/v1/nodes/n-hostile", {"cluster": "c", "url": "ws://h:1", "capacity": 1}),
-    HeartbeatInput: ("POST", "/v1/nodes/n-hostile/heartbeat", {"connected": 1}),
-}
 
 
 @pytest.fixture(scope="module")
