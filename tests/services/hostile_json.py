@@ -149,18 +149,18 @@ def surrogate_name(document: Mapping[str, Any]) -> bytes:
 
 
 @st.composite
-def hostile_value(draw: st.DrawFn) -> tuple[str, str]:
+def hostile_value(draw: st.DrawFn, size: int = DEEP) -> tuple[str, str]:
     """Raw JSON of a value the decoder must refuse, and the word its refusal says: nesting of
-    33 to 100,000 levels (lists or objects), an integer of 21 to 5,000 digits, or text holding
-    a lone surrogate (a pair's half, anywhere in it)."""
+    33 to `size` levels (lists or objects), an integer of 21 to `size` digits (5,000 at most),
+    or text holding a lone surrogate (a pair's half, anywhere in it)."""
     kind = draw(st.sampled_from(("deep", "huge", "unicode")))
     if kind == "deep":
-        depth = draw(st.integers(33, DEEP))
+        depth = draw(st.integers(33, size))
         if draw(st.booleans()):
             return "[" * depth + "]" * depth, "nested"
         return '{"a":' * depth + "0" + "}" * depth, "nested"
     if kind == "huge":
-        digits = draw(st.integers(21, 5000))
+        digits = draw(st.integers(21, min(size, 5000)))
         first = draw(st.sampled_from("123456789"))
         sign = draw(st.sampled_from(("", "-")))
         return sign + first + draw(st.sampled_from("0123456789")) * (digits - 1), "digits"
@@ -172,10 +172,14 @@ def hostile_value(draw: st.DrawFn) -> tuple[str, str]:
 
 @st.composite
 def hostile_document(
-    draw: st.DrawFn, valid: Mapping[str, Any], paths: list[tuple[str, list[str | int]]]
+    draw: st.DrawFn,
+    valid: Mapping[str, Any],
+    paths: list[tuple[str, list[str | int]]],
+    size: int = DEEP,
 ) -> tuple[bytes, dict[str, str]]:
     """`valid` with one to three of its `paths` (in different top-level fields) given hostile
-    values: the raw body, and the word each corrupted field's refusal says, by field name."""
+    values of at most `size`: the raw body, and the word each corrupted field's refusal says,
+    by field name."""
     chosen = draw(
         st.lists(st.sampled_from(paths), min_size=1, max_size=3, unique_by=lambda p: p[1][0])
     )
@@ -188,7 +192,7 @@ def hostile_document(
             holder = holder[part]
         marker = f"{MARKER}{number}"
         holder[path[-1]] = marker
-        values[json.dumps(marker, ensure_ascii=False)], words[name] = draw(hostile_value())
+        values[json.dumps(marker, ensure_ascii=False)], words[name] = draw(hostile_value(size))
     text = json.dumps(document, ensure_ascii=False)
     for marker, raw in values.items():
         text = text.replace(marker, raw)

@@ -14,17 +14,26 @@ import uuid
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import free_tcp_port
 from tests.services.gateway.support import join
-from tests.services.hostile_json import CLASSES, HOSTILE, IN_A_FRAME, document_cases
+from tests.services.hostile_json import (
+    CLASSES,
+    HOSTILE,
+    IN_A_FRAME,
+    document_cases,
+    hostile_document,
+    names_a_corrupted_field,
+)
 from tests.services.slow_clients import BOUND, BOUNDS, IDLE, SLACK, slow_headers
 from tests.services.slow_clients import held_while_others_are_served as held_while
 
 pytestmark = pytest.mark.broker  # the session's test stack (its configuration)
 
 VIEWER_MESSAGE = {"type": "emoji", "emoji": "🔥"}  # every message type a viewer sends
+MESSAGE_EXAMPLES = 1000
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +133,28 @@ def test_a_slow_handshake_is_closed_within_the_bound(bounded_node, kind) -> None
 
     assert BOUND * 0.9 <= held < BOUND + SLACK
     _assert_no_traceback(bounded_node)
+
+
+def test_every_drawn_hostile_viewer_message_gets_an_error_naming_a_field(node) -> None:
+    answered: list[str] = []
+    wrong: list[str] = []
+    paths = [(name, [name]) for name in VIEWER_MESSAGE]
+    with join(node.url, f"m-{uuid.uuid4().hex[:8]}") as client:
+
+        @given(drawn=hostile_document(VIEWER_MESSAGE, paths, size=1300))
+        @settings(max_examples=MESSAGE_EXAMPLES, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        def send(drawn: tuple[bytes, dict[str, str]]) -> None:
+            body, words = drawn
+            assume(len(body) <= 4096)  # inside the frame limit
+            client.send(body.decode())
+            answer = json.loads(client.recv(5))
+            answered.append(answer["type"])
+            if answer["type"] != "error" or not names_a_corrupted_field(answer, words):
+                wrong.append(f"{words}: {answer}")
+
+        send()
+
+    print(f"\nviewer messages: {len(answered)} drawn, every one answered")
+    assert wrong == []
+    _assert_no_traceback(node)
