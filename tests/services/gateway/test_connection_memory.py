@@ -1,6 +1,7 @@
 """Memory per connection of a running node, read from /proc while a client floods it: a ping
-flood that never reads the pongs, and a sender of frames at the 4 KB limit that never reads
-the answers. The node's RSS grows by less than `RSS_BOUND_BYTES` and the client is closed
+flood that never reads the pongs, a sender of frames at the 4 KB limit that never reads the
+answers, and a reader that never reads the scores of its match. The node's RSS grows by less
+than `RSS_BOUND_BYTES` and the client is closed
 with 1008 (unbounded, the ping flood grew a node by about 28 MB/s).
 
 The client is a raw socket with a small receive buffer, so that what it does not read stays
@@ -11,16 +12,23 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from websockets.frames import Frame, Opcode
 
+from pulse.config import PulseConfig
+from pulse.services.gateway.channels import match_channel
 from pulse.services.gateway.outbox import TOO_SLOW
+from pulse.stores import redis_client
+from tests.services.gateway.support import score
 
 pytestmark = pytest.mark.broker  # the session's test stack (its configuration)
 
@@ -30,6 +38,9 @@ SEND_BUFFER_BYTES = 256 * 1024  # `gateway.send_buffer_bytes` of the node under 
 # flood added 17.5 MiB (and growing), a faster one 28 MB/s.
 RSS_BOUND_BYTES = 8 * 1024 * 1024
 FLOOD_SECONDS = 4.0
+# ~1.5 MB of scores: past the limit and the small socket buffers, read back (to find the close
+# frame) before the node gives up waiting for the closing handshake.
+SCORES = 40_000
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +57,15 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def open_socket(port: int) -> socket.socket:
-    """A WebSocket client connection, upgraded, that has read only the handshake answer."""
+def open_socket(port: int, match_id: str | None = None) -> socket.socket:
+    """A WebSocket client connection (of `match_id`, or a match of its own), upgraded, that
+    has read only the handshake answer."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    target = f"/ws?client_id=c-{uuid.uuid4().hex[:8]}&match_id=m-{uuid.uuid4().hex[:8]}"
+    match_id = match_id or f"m-{uuid.uuid4().hex[:8]}"
+    target = f"/ws?client_id=c-{uuid.uuid4().hex[:8]}&match_id={match_id}"
     sock.sendall(
         f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
@@ -128,3 +141,35 @@ def test_a_sender_at_the_frame_limit_that_never_reads_is_bounded_and_closed_1008
     assert growth < RSS_BOUND_BYTES
     assert code == TOO_SLOW
     assert "Traceback" not in node.output()
+
+
+@pytest.fixture
+def patient_redis(conf: PulseConfig) -> Iterator[redis.Redis]:
+    """A Redis client that waits out the shared Redis's pauses under the machine's load."""
+    client = redis_client(conf.redis, timeout=60)
+    yield client
+    client.close()
+
+
+def test_a_reader_that_never_reads_its_match_is_bounded_and_closed_1008(
+    node, patient_redis
+) -> None:
+    match_id = f"m-{uuid.uuid4().hex[:8]}"
+    sock = open_socket(node.port, match_id)
+    before = peak = rss_bytes(node.process.pid)
+    try:
+        time.sleep(0.5)  # the node follows the match's channel
+        for start in range(0, SCORES, 100):
+            pipeline = patient_redis.pipeline(transaction=False)
+            for sequence in range(start, start + 100):
+                board = {**json.loads(score(match_id, sequence)), "note": "x" * 2000}
+                pipeline.publish(match_channel(match_id), json.dumps(board))
+            pipeline.execute()
+            peak = max(peak, rss_bytes(node.process.pid))
+        code = close_code(sock)
+    finally:
+        sock.close()
+
+    print(f"never-read match: RSS grew {(peak - before) / 2**20:.1f} MiB")
+    assert peak - before < RSS_BOUND_BYTES
+    assert code == TOO_SLOW
