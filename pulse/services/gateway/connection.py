@@ -29,7 +29,7 @@ class BoundedConnection(ServerConnection):
     """A server connection failed with 1008 once its client leaves more than `limit` bytes
     unread."""
 
-    limit: int = 1 << 20
+    limit: int  # given by `bounded_connections`
     _failed = False
 
     def data_received(self, data: bytes) -> None:
