@@ -294,6 +294,22 @@ class IngestConfig(_Section):
     api_keys: ApiKeyList = ()
 
 
+class HttpConfig(_Section):
+    """Time bounds of every Pulse HTTP service (the ingest API, the registry, a node's page
+    and handshake): a client that sends its headers or its body too slowly, or holds an idle
+    connection, is closed, so that slow clients cannot hold connections forever.
+
+    `headers_seconds` from a request's first byte to the end of its headers (a node: to the end
+    of its handshake); `body_seconds` from the end of the headers to the end of the body (a
+    Content-Length that lies); `idle_seconds` a connection may wait, before its first request
+    or between requests, with nothing sent.
+    """
+
+    headers_seconds: float = Field(gt=0)
+    body_seconds: float = Field(gt=0)
+    idle_seconds: float = Field(gt=0)
+
+
 class RegistryConfig(_Section):
     """The registry API (`pulse serve registry`): where it listens, and `url`, where services
     and clients reach it (behind a proxy or on another host it differs from host:port).
@@ -360,6 +376,7 @@ class PulseConfig(_Section):
     postgres: PostgresConfig
     mysql: MySQLConfig
     redis: RedisConfig
+    http: HttpConfig
     ingest: IngestConfig
     registry: RegistryConfig
     cdc: CdcConfig

@@ -31,9 +31,9 @@ class InvalidEvent(ValueError):
     """An event that does not match its domain's schema; names the field and the bad value."""
 
     def __init__(self, domain: str, field: str, value: Any, reason: str) -> None:
-        self.domain, self.field, self.value, self.reason = domain, field, value, reason
+        self.domain, self.field, self.value, self.reason = domain, escaped(field), value, reason
         # Without the domain: what a dead letter's reason says (its topic names the domain).
-        self.detail = f"field '{field}' {reason} (got {_short(value)})"
+        self.detail = f"field '{self.field}' {reason} (got {_short(value)})"
         super().__init__(f"{domain} event: {self.detail}")
 
 
@@ -163,6 +163,8 @@ def _check_value(domain: str, field: Field, kind: Kind, value: Any, path: str) -
             raise InvalidEvent(domain, path, value, f"must be one of {', '.join(field.choices)}")
         if NUL in value:
             raise InvalidEvent(domain, path, value, NUL_REASON)
+        if not encodable(value):
+            raise InvalidEvent(domain, path, value, SURROGATE_REASON)
     elif kind in ("long", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidEvent(domain, path, value, f"must be a number ({kind})")
@@ -199,6 +201,24 @@ def _check_value(domain: str, field: Field, kind: Kind, value: Any, path: str) -
 
 
 NUL_REASON = "contains a NUL character (U+0000), which PostgreSQL cannot store"
+# JSON may escape half of a surrogate pair (`"\\ud800"`): a `str` no sink can encode as UTF-8.
+SURROGATE_REASON = "is not valid Unicode text (a lone surrogate)"
+
+
+def escaped(text: str) -> str:
+    """`text` with every character UTF-8 cannot encode (a lone surrogate) backslash-escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def encodable(text: str) -> bool:
+    """Whether `text` can be encoded as UTF-8 (it holds no lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _example_object(fields: tuple[Field, ...]) -> dict[str, Any]:

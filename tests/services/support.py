@@ -166,12 +166,13 @@ def api_starter(
     test_env: Mapping[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StartApi]:
     """A function that starts `pulse serve ingest` on fresh topics, with `ingest` settings given
-    as keywords; every API it started is stopped at the end of the block."""
+    as keywords and other `PULSE_*` settings in `env`; every API it started is stopped at the
+    end of the block."""
     started: list[Api] = []
 
-    def start(**ingest: Any) -> Api:
+    def start(env: Mapping[str, str] | None = None, **ingest: Any) -> Api:
         prefix = f"i{uuid.uuid4().hex[:8]}"
-        settings = {**test_env, "PULSE_INGEST__API_KEYS": ",".join(KEYS)}
+        settings = {**test_env, **(env or {}), "PULSE_INGEST__API_KEYS": ",".join(KEYS)}
         for domain, topic in load_config(environ=test_env).topics.all().items():
             settings[f"PULSE_TOPICS__{domain.upper()}__NAME"] = f"{prefix}.{topic.name}"
         for name, value in ingest.items():

@@ -151,3 +151,18 @@ def test_every_kind_of_simulated_bad_record_gets_a_reason():
         missed = [BAD_KINDS[i] for i in range(len(BAD_KINDS)) if i not in result.failed]
         assert missed == [], f"{domain}: bad records decoded as valid: {missed}"
         assert all(result.reasons), domain
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        (emoji(user_id="u-\ud800"), "user_id"),  # json.dumps escapes the lone surrogate
+        (emoji(**{"\udc00": 1}), "\\udc00"),
+    ],
+)
+def test_a_lone_surrogate_is_a_dead_letter_whose_reason_can_be_written(value, field) -> None:
+    result = sort_records(records(value), DOMAINS)
+
+    assert result.events["emoji"] == []
+    assert f"field '{field}'" in result.reasons[0]
+    result.reasons[0].encode("utf-8")  # the dead letter's sink writes it as UTF-8

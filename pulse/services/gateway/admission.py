@@ -4,8 +4,9 @@
   a browser is let in only from `gateway.allowed_origins`. Programs (`pulse client`, load
   tests, other services) send none and are let in: the Origin check protects browsers' users
   from other sites, it is not authentication.
-- Parameters: `/ws?client_id=..&match_id=..[&subscriber_id=..]`, each an id of 1 to 64
-  visible characters (the registry keeps them in VARCHAR(64) columns).
+- Parameters: `/ws?client_id=..&match_id=..[&subscriber_id=..]`, each an id as the registry
+  takes it (`ID_PATTERN`: 1 to 64 characters of `[A-Za-z0-9._:-]`), so that what a node lets
+  through is never refused by the registry after it.
 
 Capacity is not checked here: it is the node's state at the moment of the upgrade
 (`pulse.services.gateway.node`).
@@ -13,13 +14,17 @@ Capacity is not checked here: it is the node's state at the moment of the upgrad
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from urllib.parse import parse_qs, urlsplit
 
+from pulse.events.schema import escaped
+from pulse.services.registry.models import ID_PATTERN
+
 PATH = "/ws"
-MAX_ID_LENGTH = 64
+_ID = re.compile(ID_PATTERN)
 
 
 class BadRequest(ValueError):
@@ -76,10 +81,11 @@ def _single(query: dict[str, list[str]], name: str) -> str | None:
 
 
 def valid_id(name: str, value: str) -> str:
-    """`value` if it is an id (1 to 64 visible characters), else BadRequest naming `name`."""
-    if not 0 < len(value) <= MAX_ID_LENGTH or not value.isprintable() or " " in value:
+    """`value` if it is an id the registry takes, else BadRequest naming `name`."""
+    if _ID.fullmatch(value) is None:
+        shown = escaped(value[:80])
         raise BadRequest(
-            f"{name} must be 1 to {MAX_ID_LENGTH} visible characters, got {value!r}",
-            details={"field": name, "value": value},
+            f"{name} must be 1 to 64 characters of A-Z a-z 0-9 . _ : -, got {shown!r}",
+            details={"field": name, "value": shown},
         )
     return value

@@ -26,6 +26,7 @@ from websockets.asyncio.server import serve as websocket_server
 
 from pulse.config import PulseConfig
 from pulse.services.gateway.admission import PATH
+from pulse.services.gateway.connection import bounded_connections
 from pulse.services.gateway.ingest import IngestClient
 from pulse.services.gateway.node import GatewayNode, NodeIdentity
 from pulse.services.gateway.registry import RegistryClient, RegistryError
@@ -96,9 +97,11 @@ async def _run(conf: PulseConfig, identity: NodeIdentity, port: int) -> int:
         conf.gateway.host,
         port,
         process_request=node.check_handshake,
+        create_connection=bounded_connections(conf.gateway.send_buffer_bytes),
         compression=None,  # deflate costs CPU and ~300 KiB per connection; messages are small
         max_size=MAX_CLIENT_MESSAGE,
         ping_interval=PING_SECONDS,
+        open_timeout=conf.http.headers_seconds,  # a handshake (or a page request) sent slowly
     ) as server:
         listening = await node.listener.start(node.feeds())
         try:

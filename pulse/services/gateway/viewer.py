@@ -16,6 +16,9 @@ from typing import Any
 
 from pulse.events.domains import EMOJIS
 from pulse.events.schema import format_timestamp
+from pulse.services.json_input import InvalidJson, decode_json, excerpt
+
+MESSAGE = "<message>"  # the field name used when a message as a whole is wrong
 
 
 class InvalidViewerMessage(ValueError):
@@ -26,24 +29,35 @@ class InvalidViewerMessage(ValueError):
         self.field, self.value = field, value
 
     def answer(self) -> str:
-        """The error message sent back on the socket."""
+        """The error message sent back on the socket, ASCII-escaped: whatever the value holds,
+        the answer can be encoded."""
         body = {"type": "error", "field": self.field, "value": self.value, "message": str(self)}
-        return json.dumps(body, ensure_ascii=False)
+        return json.dumps(body, ensure_ascii=True)
 
 
 def viewer_emoji(text: str | bytes) -> str:
     """The emoji of a message `{"type": "emoji", "emoji": "🔥"}`, or `InvalidViewerMessage`."""
     try:
-        body = json.loads(text)
-    except ValueError:
-        raise InvalidViewerMessage("<message>", str(text)[:80], "not JSON") from None
+        body = decode_json(text, MESSAGE)
+    except InvalidJson as exc:
+        raise InvalidViewerMessage(exc.field, exc.value, str(exc)) from None
     if not isinstance(body, dict) or body.get("type") != "emoji":
         kind = body.get("type") if isinstance(body, dict) else body
-        raise InvalidViewerMessage("type", kind, 'a viewer sends only {"type": "emoji", ...}')
+        raise InvalidViewerMessage(
+            "type", _short(kind), 'a viewer sends only {"type": "emoji", ...}'
+        )
     emoji = body.get("emoji")
     if emoji not in EMOJIS:
-        raise InvalidViewerMessage("emoji", emoji, f"emoji must be one of {' '.join(EMOJIS)}")
+        raise InvalidViewerMessage(
+            "emoji", _short(emoji), f"emoji must be one of {' '.join(EMOJIS)}"
+        )
     return str(emoji)
+
+
+def _short(value: Any) -> Any:
+    """A refused value as the answer repeats it: text cut short (the rest is bounded by the
+    frame size and the decoder's depth)."""
+    return excerpt(value) if isinstance(value, str) else value
 
 
 def reaction(client_id: str, match_id: str, emoji: str, now: datetime) -> dict[str, str]:

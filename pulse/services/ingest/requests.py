@@ -6,14 +6,12 @@ unit-tested without a server; `app.py` only maps `InvalidRequest` to a 422 answe
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from pulse.events.domains import EMOJI, PRODUCT
 from pulse.events.schema import EventSchema, InvalidEvent, validate
-
-BODY = "<body>"  # the field name used when the body as a whole is wrong
+from pulse.services.json_input import BODY, InvalidJson, decode_json
 
 
 class InvalidRequest(ValueError):
@@ -39,15 +37,12 @@ class InvalidRequest(ValueError):
 
 
 def parse_json(raw: bytes) -> Any:
-    """The JSON document of a body: strict UTF-8, no NaN or Infinity (Kafka readers refuse them)."""
+    """The JSON document of a body, checked by the services' shared decoder (strict UTF-8, no
+    NaN or Infinity, bounded nesting and integers, valid Unicode text)."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest(BODY, _excerpt(raw), f"not UTF-8: {exc.reason}") from None
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(BODY, _excerpt(raw), f"not valid JSON: {exc}") from None
+        return decode_json(raw, BODY)
+    except InvalidJson as exc:
+        raise InvalidRequest(exc.field, exc.value, str(exc)) from None
 
 
 def emoji_event(body: Any, event_id: str) -> dict[str, Any]:
@@ -88,12 +83,3 @@ def product_change(product_id: str, body: Any) -> dict[str, Any]:
             f"'{PRODUCT.key_field}' must equal the product id of the path ({product_id!r})",
         )
     return event
-
-
-def _refuse_constant(name: str) -> Any:
-    raise InvalidRequest(BODY, name, f"not valid JSON: {name} is not a number JSON allows")
-
-
-def _excerpt(raw: bytes) -> str:
-    text = raw[:80].decode("utf-8", errors="replace")
-    return text if len(raw) <= 80 else text + "..."

@@ -33,7 +33,7 @@ from pulse.services.auth import ApiKeys, NoApiKey, configured_keys
 from pulse.services.ingest.app import AppSettings, IngestApp
 from pulse.services.ingest.metrics import IngestMetrics
 from pulse.services.ingest.producer import IngestProducer, ProducerSettings
-from pulse.services.serving import serve_until_stopped
+from pulse.services.serving import serve_until_stopped, time_bounds
 
 log = logging.getLogger("pulse.services.ingest")
 
@@ -65,7 +65,7 @@ def serve(
     if workers > 1:
         return _serve_workers(conf, bind_host, bind_port, workers)
     app = build_app(conf)
-    server = uvicorn.Server(_uvicorn_config(app, bind_host, bind_port))
+    server = uvicorn.Server(_uvicorn_config(app, bind_host, bind_port, conf))
     code = serve_until_stopped(server)
     return 1 if code == 0 and app.lost else code
 
@@ -88,7 +88,9 @@ def _worker_app(conf: PulseConfig, workers: int) -> IngestApp:
     return build_app(conf, workers)
 
 
-def _uvicorn_config(app: object, host: str, port: int, **options: object) -> uvicorn.Config:
+def _uvicorn_config(
+    app: object, host: str, port: int, conf: PulseConfig, **options: object
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
@@ -98,6 +100,7 @@ def _uvicorn_config(app: object, host: str, port: int, **options: object) -> uvi
         access_log=False,  # a line per request costs more than the request at load
         server_header=False,
         proxy_headers=False,  # nothing here uses the client's address; it costs every request
+        **time_bounds(conf.http),
         **options,
     )
 
@@ -106,7 +109,7 @@ def _serve_workers(conf: PulseConfig, host: str, port: int, workers: int) -> int
     """uvicorn's supervisor: the port bound here, `workers` processes each building its app
     (the factory and the configuration are pickled to them); returns once all have stopped."""
     factory = partial(_worker_app, conf, workers)
-    config = _uvicorn_config(factory, host, port, factory=True, workers=workers)
+    config = _uvicorn_config(factory, host, port, conf, factory=True, workers=workers)
     bound = config.bind_socket()
     # uvicorn binds it with proto 0, and asyncio enables TCP_NODELAY only on accepted sockets
     # whose proto is IPPROTO_TCP: without this, every keep-alive answer (headers and body are

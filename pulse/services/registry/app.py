@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from pydantic import AwareDatetime
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from pulse.services.auth import HEADER, ApiKeys
+from pulse.services.json_input import InvalidJson, decode_json
 from pulse.services.registry.assignment import Node, subscriber_node
 from pulse.services.registry.models import (
     ID_PATTERN,
@@ -83,6 +87,45 @@ def problem_response(
     )
 
 
+class CheckedRequest(Request):
+    """A request whose JSON body is decoded once, by the services' shared decoder (bounded
+    nesting and integers, valid Unicode text), instead of FastAPI's `json.loads`."""
+
+    async def json(self) -> Any:
+        """The body's document, or `InvalidJson` naming the field."""
+        if not hasattr(self, "_document"):
+            self._document = decode_json(await self.body())
+        return self._document
+
+
+class CheckedJsonRoute(APIRoute):
+    """A route whose body is decoded before FastAPI sees it: a refused body is a 422 `Problem`
+    naming the field (FastAPI would turn the decoder's error into a bare 400)."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        """FastAPI's handler, given a `CheckedRequest` whose body was decoded already."""
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            request = CheckedRequest(request.scope, request.receive)
+            try:
+                body = await request.body()
+            except ClientDisconnect:  # closed before its body was whole (`http.body_seconds`)
+                problem = Problem(error="incomplete_body", message="the body did not arrive")
+                return problem_response(400, problem)  # written to no one
+            if body:
+                try:
+                    await request.json()
+                except InvalidJson as exc:
+                    problem = Problem(
+                        error="invalid", field=exc.field, value=exc.value, message=str(exc)
+                    )
+                    return problem_response(422, problem)
+            return await handler(request)
+
+        return checked
+
+
 def _no_node(error: str, message: str) -> Refused:
     return Refused(
         503, Problem(error=error, message=message), {"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -104,7 +147,12 @@ def build_app(store: RegistryStore, keys: ApiKeys) -> FastAPI:
                 Problem(error="unauthorized", message=f"a valid {HEADER} header is required"),
             )
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Security(authorised)], responses=_REFUSALS)
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Security(authorised)],
+        responses=_REFUSALS,
+        route_class=CheckedJsonRoute,
+    )
 
     @v1.put("/subscribers/{subscriber_id}", responses={201: {"model": Subscriber}})
     def put_subscriber(

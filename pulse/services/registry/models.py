@@ -4,8 +4,9 @@ Strict models (`extra="forbid"`, no coercion of `"5"` to 5): a typo in a field n
 sent as text is refused with the field named, rather than silently ignored or guessed at. Ids
 are 1 to 64 characters of `[A-Za-z0-9._:-]`, which fit the VARCHAR(64) keys and need no
 escaping in URLs, Redis channel names or logs. Texts must be encodable as UTF-8 (JSON allows
-lone surrogates, MySQL does not). FastAPI derives both the validation and the OpenAPI document
-from these models.
+lone surrogates, MySQL does not): the services' JSON decoder refuses them in request bodies,
+and the models hold the same rule for any other input. FastAPI derives both the validation
+and the OpenAPI document from these models.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from pulse.events.schema import SURROGATE_REASON, encodable
+
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 MAX_INT = 2**31 - 1  # the INT columns' upper bound
 
 
 def _unicode(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    if not encodable(text):
+        raise ValueError(SURROGATE_REASON)
     return text
 
 

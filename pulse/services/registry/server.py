@@ -17,7 +17,7 @@ from pulse.config import PulseConfig
 from pulse.services.auth import NoApiKey, configured_keys
 from pulse.services.registry.app import build_app
 from pulse.services.registry.store import RegistryStore, SchemaMissing
-from pulse.services.serving import serve_until_stopped
+from pulse.services.serving import serve_until_stopped, time_bounds
 from pulse.stores import StoreUnavailable
 
 log = logging.getLogger("pulse.services.registry")
@@ -48,5 +48,6 @@ def serve(conf: PulseConfig, host: str | None = None, port: int | None = None) -
         port=bind_port,
         log_config=None,  # keep the `pulse` command's logging; access lines are kept (low load)
         server_header=False,
+        **time_bounds(conf.http),
     )
     return serve_until_stopped(uvicorn.Server(config))
