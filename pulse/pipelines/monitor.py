@@ -19,6 +19,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from pulse import livestate
 from pulse.config import PulseConfig
 from pulse.queries import QuerySpec
 from pulse.sinks.base import BatchContext, Derived
@@ -89,7 +90,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             lambda batch: batch.rollups,
         ),
         Derived(
-            RedisState("topic_gauges", conf.redis, "gauge:topic:{topic}", ROLLUP_COLUMNS),
+            RedisState("topic_gauges", conf.redis, livestate.TOPIC_GAUGE, ROLLUP_COLUMNS),
             lambda batch: batch.rollups,
         ),
         Derived(
@@ -103,7 +104,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             lambda batch: batch.reports,
         ),
         Derived(
-            RedisState("query_gauges", conf.redis, "gauge:query:{query}", BATCH_COLUMNS[1:]),
+            RedisState("query_gauges", conf.redis, livestate.QUERY_GAUGE, BATCH_COLUMNS[1:]),
             lambda batch: batch.latest,
         ),
         Derived(
