@@ -16,7 +16,12 @@ from pulse.config import PROJECT_ROOT
 from pulse.services.gateway.channels import match_channel
 from pulse.services.gateway.client import GatewayClient
 from pulse.services.gateway.registry import RegistryClient
-from tests.services.gateway.support import REGISTRY_KEY, score
+from tests.services.gateway.support import (
+    REGISTRY_KEY,
+    score,
+    write_scoreboard,
+    write_top_emojis,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -48,9 +53,13 @@ def test_a_client_whose_node_is_killed_moves_and_receives_the_next_update(
     assert (update["type"], update["sequence"]) == ("score", 1)
 
 
-def test_pulse_client_prints_json_lines_and_leaves(start_node, registry, gateway_env, redis_conn):
+def test_pulse_client_prints_the_match_as_it_is_then_changes_and_leaves(
+    start_node, registry, gateway_env, redis_conn, conf
+):
     start_node()
     match_id = f"m-{uuid.uuid4().hex[:8]}"
+    write_scoreboard(conf.redis, match_id, home=2, away=1, sequence=3)
+    write_top_emojis(conf.redis, match_id, [("😂", 12), ("🔥", 5)])
     client_id = f"c-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(
         [sys.executable, "-m", "pulse", "client", "--match", match_id, "--client-id", client_id,
@@ -58,7 +67,11 @@ def test_pulse_client_prints_json_lines_and_leaves(start_node, registry, gateway
         cwd=PROJECT_ROOT, env={**os.environ, **gateway_env}, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout is not None
-    assert json.loads(process.stdout.readline())["type"] == "welcome"
+    welcome = json.loads(process.stdout.readline())
+    assert welcome["type"] == "welcome"
+    board = welcome["scoreboard"]
+    assert (board["home_score"], board["away_score"], board["sequence"]) == (2, 1, 3)
+    assert [(e["emoji"], e["count"]) for e in welcome["emojis"]["top"]] == [("😂", 12), ("🔥", 5)]
     redis_conn.publish(match_channel(match_id), score(match_id, 4))
     assert json.loads(process.stdout.readline())["sequence"] == 4
     assert process.wait(20) == 0
