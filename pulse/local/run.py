@@ -353,7 +353,8 @@ def _places(
         (
             "watch",
             f"{REGISTRY_KEY_ENV}={registry_key} pulse client --match <id> "
-            "(live matches: redis-cli --scan --pattern 'match:*')",
+            f"(live matches: curl -s http://{conf.gateway.host}:{conf.gateway.base_port}"
+            "/api/matches)",
         ),
         ("state", str(conf.local.state_dir)),
         ("logs", f"{logs}/<process>.log{broker_log}"),

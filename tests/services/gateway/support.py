@@ -48,6 +48,7 @@ class FakeRegistry:
     """The node and client endpoints of the registry API, in this process, on a free port."""
 
     live_seconds: float = 2.0
+    key: str = REGISTRY_KEY  # the one API key it accepts
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     clients: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
@@ -115,7 +116,7 @@ class FakeRegistry:
 def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
-            if self.headers.get("X-API-Key") != REGISTRY_KEY:
+            if self.headers.get("X-API-Key") != registry.key:
                 status, body = 401, {"detail": "bad key"}
             else:
                 length = int(self.headers.get("Content-Length") or 0)
