@@ -81,7 +81,10 @@ JOB_OUTPUTS: tuple[tuple[str, str], ...] = (
         "Redis emoji:<match>, match:<match>, node:<node> channels; topic emoji.aggregated",
     ),
     ("enrich", "PostgreSQL events; Redis event:<id> (TTL); MySQL products; Delta product_history"),
-    ("monitor", "PostgreSQL monitoring_rollups, query_batches, event_acks; Redis gauge:*"),
+    (
+        "monitor",
+        "PostgreSQL topic_arrivals, monitoring_rollups, query_batches, event_acks; Redis gauge:*",
+    ),
 )
 
 

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pulse import livestate
-from pulse.config import PulseConfig
+from pulse.config import PostgresConfig, PulseConfig
 from pulse.queries import QuerySpec
 from pulse.sinks.base import BatchContext, Derived
 from pulse.sinks.postgres import PostgresUpsert
@@ -30,12 +30,14 @@ from pulse.streams import topic_records
 from pulse.transforms.decode import RAW_COLUMNS, decode
 from pulse.transforms.monitoring import (
     ACK_COLUMNS,
+    ARRIVAL_COLUMNS,
     BATCH_COLUMNS,
     ROLLUP_COLUMNS,
     ROLLUP_SCHEMA,
     ack_rows,
     batch_reports,
     latest_reports,
+    topic_arrivals,
     topic_rollups,
 )
 
@@ -47,9 +49,26 @@ class MonitorBatch:
     """Everything one batch gives its sinks, computed once."""
 
     rollups: pa.Table  # ROLLUP_COLUMNS
+    arrivals: pa.Table  # ARRIVAL_COLUMNS, to add to what earlier batches counted
     reports: pa.Table  # BATCH_COLUMNS
     latest: pa.Table  # BATCH_COLUMNS, the newest report per query
     acks: pa.Table  # ACK_COLUMNS
+
+
+def arrivals_sink(conf: PostgresConfig) -> PostgresUpsert:
+    """`topic_arrivals`: each batch's arrival counts added to the windows' totals (a backlog's
+    records go to the windows they arrived in), under the sink's ledger, so exactly once."""
+    return PostgresUpsert(
+        "arrivals",
+        conf,
+        "topic_arrivals",
+        ("topic", "window_start"),
+        ARRIVAL_COLUMNS,
+        merge=(
+            ("records", "topic_arrivals.records + EXCLUDED.records"),
+            ("last_arrival", "GREATEST(topic_arrivals.last_arrival, EXCLUDED.last_arrival)"),
+        ),
+    )
 
 
 def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
@@ -73,6 +92,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             rollups = topic_rollups(raw, window_seconds=trigger, processed_at=processed_at)
         return MonitorBatch(
             rollups=rollups,
+            arrivals=topic_arrivals(raw, window_seconds=trigger),
             reports=reports,
             latest=latest_reports(reports),
             acks=ack_rows(events),
@@ -89,6 +109,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             ),
             lambda batch: batch.rollups,
         ),
+        Derived(arrivals_sink(conf.postgres), lambda batch: batch.arrivals),
         Derived(
             RedisState("topic_gauges", conf.redis, livestate.TOPIC_GAUGE, ROLLUP_COLUMNS),
             lambda batch: batch.rollups,
