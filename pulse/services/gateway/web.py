@@ -137,10 +137,15 @@ class PageSite:
         listed_at, listed = self._listed
         if now - listed_at < MATCHES_CACHE_SECONDS:
             return listed
-        ids = [
-            found.decode().removeprefix(prefix(MATCH))
-            async for found in self.redis.scan_iter(match=pattern(MATCH), count=1000)
-        ]
+        # SCAN may name a key twice: each match once.
+        ids = list(
+            dict.fromkeys(
+                [
+                    found.decode().removeprefix(prefix(MATCH))
+                    async for found in self.redis.scan_iter(match=pattern(MATCH), count=1000)
+                ]
+            )
+        )
         async with self.redis.pipeline(transaction=False) as pipe:
             for match_id in ids:
                 pipe.hmget(key(MATCH, match_id=match_id), LISTED_FIELDS)
