@@ -17,6 +17,10 @@ readonly PG_PORT=5432 MY_PORT=3306 REDIS_PORT=6379
 readonly MY_SOCKET=/run/mysqld/mysqld.sock
 readonly DATABASE=test
 readonly WAIT_SECONDS=${SERVICES_WAIT_SECONDS:-60}
+# SERVICES_KEEP_WAL_LEVEL=1: never change PostgreSQL's wal_level (nor restart it for that).
+readonly KEEP_WAL_LEVEL=${SERVICES_KEEP_WAL_LEVEL:-0}
+# On a terminal, how long the notice before the restart leaves to press Ctrl-C.
+readonly NOTICE_SECONDS=${SERVICES_NOTICE_SECONDS:-15}
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
@@ -138,19 +142,50 @@ pg_as_pulse() {
 # Debian's postgresql.conf stays untouched) and one restart, which ends open sessions; when it
 # is, nothing. The default max_replication_slots and max_wal_senders (10) are enough.
 #
+# The server is the machine's, not Pulse's: before changing it, this says plainly what will
+# change, why, and how to avoid it (on a terminal, with time to press Ctrl-C), once; with
+# SERVICES_KEEP_WAL_LEVEL=1 it changes nothing and Pulse runs without change data capture.
+#
 # No pg_hba.conf change is needed: a logical replication connection names its database and
 # matches the lines for that database like any session (`all` included); the `replication`
 # keyword is for physical replication only. Pulse's role is a superuser (created so above), so
 # it may replicate. The check below proves it with the command the relay's connection starts with.
+# announce_wal_level_change LEVEL: what is about to change on the machine's PostgreSQL, why,
+# and how to avoid it; on a terminal, then NOTICE_SECONDS to press Ctrl-C.
+announce_wal_level_change() {
+  cat <<NOTICE
+postgres: this will change the machine's PostgreSQL server (a machine service, not Pulse's own):
+  - its setting wal_level goes from $1 to logical (ALTER SYSTEM, in postgresql.auto.conf);
+  - it restarts once, now, which ends every open session on it, of any program.
+  Why: change data capture (pulse serve cdc, started by make run) reads the write-ahead log
+  through logical replication, which needs wal_level=logical. It is done once: afterwards
+  wal_level is logical and nothing is restarted again.
+  To avoid it: stop before it happens (Ctrl-C) and either set it yourself when a restart suits you
+    psql -c 'ALTER SYSTEM SET wal_level = logical', then restart PostgreSQL,
+  or run without change data capture: SERVICES_KEEP_WAL_LEVEL=1 make run
+NOTICE
+  if [ -t 0 ] && ((NOTICE_SECONDS > 0)); then
+    echo "  Going on in $NOTICE_SECONDS s..."
+    sleep "$NOTICE_SECONDS"
+  fi
+}
+
 postgres_logical_replication() {
   local level
   level=$(pg_as_pulse 'SHOW wal_level')
+  if [ "$level" != logical ] && [ "$KEEP_WAL_LEVEL" = 1 ]; then
+    echo "postgres: wal_level is $level, left as it is (SERVICES_KEEP_WAL_LEVEL=1): change data capture" \
+      "(pulse serve cdc) will refuse to start; everything else runs"
+    return 0
+  fi
   if [ "$level" != logical ]; then
     if ! is_root; then
       echo "postgres: wal_level is $level; change data capture needs logical. As root, run \`make services\`, or:" >&2
       echo "  psql -c 'ALTER SYSTEM SET wal_level = logical' && sudo pg_ctlcluster $(ls /etc/postgresql 2>/dev/null | head -n 1) main restart" >&2
+      echo "  or run without change data capture: SERVICES_KEEP_WAL_LEVEL=1 make run" >&2
       exit 1
     fi
+    announce_wal_level_change "$level"
     as_postgres psql -p $PG_PORT -w -qc 'ALTER SYSTEM SET wal_level = logical'
     echo "postgres: wal_level was $level; set to logical (ALTER SYSTEM), restarting PostgreSQL"
     # shellcheck disable=SC2046
@@ -190,7 +225,7 @@ install_missing
 start_postgres
 postgres_test_database
 postgres_logical_replication
-echo "postgres: 127.0.0.1:$PG_PORT answers, database $DATABASE ready, wal_level logical"
+echo "postgres: 127.0.0.1:$PG_PORT answers, database $DATABASE ready, wal_level $(pg_as_pulse 'SHOW wal_level')"
 start_mariadb
 mariadb_test_database
 echo "mysql:    127.0.0.1:$MY_PORT answers, database $DATABASE ready"

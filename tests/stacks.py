@@ -38,6 +38,7 @@ from tests.services.support import KEYS, Api, launch
 # Redis databases of these fixtures; every other test uses database 0.
 PRODUCED_REDIS_DB = 9
 EMPTY_REDIS_DB = 10
+SCRATCH_REDIS_DB = 11  # for a module's own scratch stores (`scratch_stores` empties it)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def scratch_stores(
 ) -> Iterator[dict[str, str]]:
     """Migrated scratch databases, an emptied Redis database and a lake path; the settings
     that point at them. Dropped and emptied at the end."""
+    # Database 0 is the one the machine's platform and every other test use: never emptied.
+    assert redis_db != 0, "scratch stores empty their Redis database: not database 0"
     name = f"pulse_reads_{uuid.uuid4().hex[:10]}"
     admin = postgres_connect(conf.postgres)
     admin.autocommit = True

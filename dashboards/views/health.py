@@ -1,4 +1,4 @@
-"""Pipeline health: each query's state and last batch, throughput, end-to-end latency,
+"""Pipeline health: each query's state and last batch, input rate, end-to-end latency,
 consumer lag, batch duration against the trigger, dead letters by reason."""
 
 import streamlit as st
@@ -21,7 +21,8 @@ quarantine = next(t for t in lake_tables(conf.lake.path, conf.topics) if t.name 
 st.title("Pipeline health")
 st.caption(
     f"The last {minutes} minutes, redrawn every {conf.dashboard.refresh_seconds:g} s. "
-    "From the monitor job (PostgreSQL monitoring_rollups, query_batches) and the lake job "
+    "From the monitor job (PostgreSQL topic_arrivals, monitoring_rollups, query_batches) and "
+    "the lake job "
     "(Delta quarantine)."
 )
 
@@ -56,15 +57,21 @@ def pipeline() -> None:
     start = since(minutes)
     with store_trouble():
         pg = postgres(conf.postgres)
-        rates = health.throughput(pg, start, conf.streaming.monitor_trigger_seconds)
+        window = conf.streaming.monitor_trigger_seconds
+        rates = health.input_rates(pg, start, window)
         latency = health.latencies(pg, start)
         batches = health.batches(pg, start)
         if rates.empty and batches.empty:
             nothing_yet("monitoring rollups or batch reports", "monitor", minutes)
             return
-        top = health.headline(rates, latency, batches)
+        top = health.headline(rates, window, latency, batches)
         cells = st.columns(4)
-        cells[0].metric("events/s, latest window", _number(top.events_per_second))
+        cells[0].metric(
+            "input events/s",
+            _number(top.events_per_second),
+            delta=f"arrivals, {health.INPUT_SPAN_WINDOWS * window:g} s",
+            delta_color="off",
+        )
         cells[1].metric("end-to-end p95, latest window", _number(top.latency_p95_ms, " ms"))
         cells[2].metric("consumer lag, largest", _number(top.lag, " records"))
         cells[3].metric(
@@ -76,7 +83,7 @@ def pipeline() -> None:
         left, right = st.columns(2)
         left.altair_chart(
             charts.lines(rates, x="window_start", y="events_per_second", series="topic",
-                         title="Throughput per topic", y_title="events/s"),
+                         title="Input per topic", y_title="events/s, by arrival time"),
             width="stretch",
         )  # fmt: skip
         right.altair_chart(

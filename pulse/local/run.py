@@ -82,7 +82,10 @@ JOB_OUTPUTS: tuple[tuple[str, str], ...] = (
         "Redis emoji:<match>, match:<match>, node:<node> channels; topic emoji.aggregated",
     ),
     ("enrich", "PostgreSQL events; Redis event:<id> (TTL); MySQL products; Delta product_history"),
-    ("monitor", "PostgreSQL monitoring_rollups, query_batches, event_acks; Redis gauge:*"),
+    (
+        "monitor",
+        "PostgreSQL topic_arrivals, monitoring_rollups, query_batches, event_acks; Redis gauge:*",
+    ),
 )
 
 
@@ -368,7 +371,8 @@ def _places(
         (
             "watch",
             f"{REGISTRY_KEY_ENV}={registry_key} pulse client --match <id> "
-            "(live matches: redis-cli --scan --pattern 'match:*')",
+            f"(live matches: curl -s http://{conf.gateway.host}:{conf.gateway.base_port}"
+            "/api/matches)",
         ),
         ("state", str(conf.local.state_dir)),
         ("logs", f"{logs}/<process>.log{broker_log}"),

@@ -21,6 +21,7 @@ from mysql.connector import Error as MySQLError
 from pulse.config import KafkaConfig, PulseConfig
 from pulse.kafka.admin import end_offsets, ensure_topics
 from pulse.kafka.errors import KafkaSourceError
+from pulse.livestate import clear_run_state
 from pulse.local.broker import AddressTaken, BrokerError, LocalBroker, accepts_connections
 from pulse.local.migrate import (
     MigrationError,
@@ -149,13 +150,14 @@ def _up_broker(conf: PulseConfig) -> bool:
         return _fail("broker", str(exc).removeprefix("broker: "))
     what = "started Tansu" if started else "already running"
     _say("broker", f"{what} at {bootstrap} (pid {pid})")
-    if started:
-        _set_aside_checkpoints(conf.streaming.checkpoint_dir)
+    if started and _set_aside_checkpoints(conf.streaming.checkpoint_dir):
+        return _clear_previous_run(conf)
     return True
 
 
-def _set_aside_checkpoints(checkpoints: Path) -> None:
-    """Move the queries' checkpoints out of the way when a fresh local broker starts.
+def _set_aside_checkpoints(checkpoints: Path) -> bool:
+    """Move the queries' checkpoints out of the way when a fresh local broker starts; whether
+    there were any (a previous run of this stack).
 
     Tansu keeps its topics in memory: a broker started now has none of the records whose
     offsets the checkpoints hold, and every job would stop on offsets that are gone (or, with
@@ -163,7 +165,7 @@ def _set_aside_checkpoints(checkpoints: Path) -> None:
     sinks' ledgers are per checkpoint, so the new ones start their own.
     """
     if not checkpoints.is_dir() or not any(checkpoints.iterdir()):
-        return
+        return False
     stamp = time.strftime("%Y%m%dT%H%M%S")
     aside = checkpoints.with_name(f"{checkpoints.name}.before-{stamp}")
     checkpoints.rename(aside)
@@ -171,6 +173,24 @@ def _set_aside_checkpoints(checkpoints: Path) -> None:
         "checkpoints",
         f"the new broker starts empty: the previous broker's checkpoints moved to {aside}",
     )
+    return True
+
+
+def _clear_previous_run(conf: PulseConfig) -> bool:
+    """Clear the live Redis state that the set-aside checkpoints' run left (`pulse.livestate`).
+
+    Only when checkpoints were set aside: that is the evidence that this stack ran before and
+    that the state is its own. A fresh stack beside another one sharing the Redis (a test's
+    broker on another port) finds no checkpoints and deletes nothing.
+    """
+    client = redis_client(conf.redis)
+    try:
+        deleted = clear_run_state(client)
+    except redis.RedisError as exc:
+        return _fail("redis", f"the previous run's live state was not cleared: {exc}")
+    finally:
+        client.close()
+    return _say("redis", f"cleared the previous run's live state ({deleted} keys)")
 
 
 def _up_topics(conf: PulseConfig) -> bool:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
+from pulse import livestate
 from pulse.config import PulseConfig
 from pulse.events import SCHEMAS
 from pulse.queries import QuerySpec
@@ -73,7 +74,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             RedisState(
                 "event_state",
                 conf.redis,
-                "event:{id}",
+                livestate.EVENT,
                 EVENTS_COLUMNS[1:],
                 ttl_seconds=conf.redis.event_ttl_seconds,
             ),

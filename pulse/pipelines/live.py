@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
+from pulse import livestate
 from pulse.batchstate import BatchState
 from pulse.config import PulseConfig
 from pulse.directory import read_directory
@@ -185,9 +186,9 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             RedisState(
                 "emoji_top",
                 conf.redis,
-                "emoji:{match_id}",
+                livestate.EMOJI,
                 emoji.TOP_COLUMNS,
-                channel="emoji:{match_id}",
+                channel=livestate.EMOJI,
             ),
             lambda batch: batch.top,
         ),
@@ -215,9 +216,9 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             RedisState(
                 "match_state",
                 conf.redis,
-                "match:{match_id}",
+                livestate.MATCH,
                 SCOREBOARD_COLUMNS,
-                channel="match:{match_id}",
+                channel=livestate.MATCH,
                 version_field="sequence",
             ),
             lambda batch: batch.scores,
@@ -250,7 +251,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             RedisState(
                 "game_channels",
                 conf.redis,
-                "delivery:{update_id}:{subscriber_id}",
+                livestate.DELIVERY,
                 INBOX_COLUMNS,
                 ttl_seconds=conf.redis.event_ttl_seconds,
                 channel="node:{node_id}",

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
-from pulse.config import PulseConfig
+from pulse import livestate
+from pulse.config import PostgresConfig, PulseConfig
 from pulse.queries import QuerySpec
 from pulse.sinks.base import BatchContext, Derived
 from pulse.sinks.postgres import PostgresUpsert
@@ -27,12 +28,14 @@ from pulse.streams import BatchInput, topic_records
 from pulse.transforms.decode import decode
 from pulse.transforms.monitoring import (
     ACK_COLUMNS,
+    ARRIVAL_COLUMNS,
     BATCH_COLUMNS,
     ROLLUP_COLUMNS,
     ROLLUP_SCHEMA,
     ack_rows,
     batch_reports,
     latest_reports,
+    topic_arrivals,
     topic_rollups,
 )
 
@@ -44,9 +47,26 @@ class MonitorBatch:
     """Everything one batch gives its sinks, computed once."""
 
     rollups: pa.Table  # ROLLUP_COLUMNS
+    arrivals: pa.Table  # ARRIVAL_COLUMNS, to add to what earlier batches counted
     reports: pa.Table  # BATCH_COLUMNS
     latest: pa.Table  # BATCH_COLUMNS, the newest report per query
     acks: pa.Table  # ACK_COLUMNS
+
+
+def arrivals_sink(conf: PostgresConfig) -> PostgresUpsert:
+    """`topic_arrivals`: each batch's arrival counts added to the windows' totals (a backlog's
+    records go to the windows they arrived in), under the sink's ledger, so exactly once."""
+    return PostgresUpsert(
+        "arrivals",
+        conf,
+        "topic_arrivals",
+        ("topic", "window_start"),
+        ARRIVAL_COLUMNS,
+        merge=(
+            ("records", "topic_arrivals.records + EXCLUDED.records"),
+            ("last_arrival", "GREATEST(topic_arrivals.last_arrival, EXCLUDED.last_arrival)"),
+        ),
+    )
 
 
 def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
@@ -69,6 +89,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             rollups = topic_rollups(raw, window_seconds=trigger, processed_at=batch.started_at)
         return MonitorBatch(
             rollups=rollups,
+            arrivals=topic_arrivals(raw, window_seconds=trigger),
             reports=reports,
             latest=latest_reports(reports),
             acks=ack_rows(events),
@@ -85,8 +106,9 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             ),
             lambda batch: batch.rollups,
         ),
+        Derived(arrivals_sink(conf.postgres), lambda batch: batch.arrivals),
         Derived(
-            RedisState("topic_gauges", conf.redis, "gauge:topic:{topic}", ROLLUP_COLUMNS),
+            RedisState("topic_gauges", conf.redis, livestate.TOPIC_GAUGE, ROLLUP_COLUMNS),
             lambda batch: batch.rollups,
         ),
         Derived(
@@ -100,7 +122,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             lambda batch: batch.reports,
         ),
         Derived(
-            RedisState("query_gauges", conf.redis, "gauge:query:{query}", BATCH_COLUMNS[1:]),
+            RedisState("query_gauges", conf.redis, livestate.QUERY_GAUGE, BATCH_COLUMNS[1:]),
             lambda batch: batch.latest,
         ),
         Derived(

@@ -1,7 +1,8 @@
-"""Pipeline health: throughput, end-to-end latency, batches against the trigger, dead letters.
+"""Pipeline health: input rate, end-to-end latency, batches against the trigger, dead letters.
 
-From the monitor job's PostgreSQL tables (`monitoring_rollups` per topic per window,
-`query_batches` per micro-batch of every query) and the lake job's Delta `quarantine`.
+From the monitor job's PostgreSQL tables (`topic_arrivals` and `monitoring_rollups` per topic
+per window, `query_batches` per micro-batch of every query) and the lake job's Delta
+`quarantine`.
 """
 
 from __future__ import annotations
@@ -25,14 +26,36 @@ _OFFENDING_VALUE = re.compile(
 )
 
 
-def throughput(pg: Sql, start: datetime, window_seconds: float) -> pd.DataFrame:
-    """Events and bytes per second of each topic per rollup window since `start`."""
+# The headline's input rate: what arrived in the latest windows counted so far, this many.
+INPUT_SPAN_WINDOWS = 6
+
+
+def input_rates(pg: Sql, start: datetime, window_seconds: float) -> pd.DataFrame:
+    """Per topic and window since `start`, of Kafka timestamps: the events that arrived, the
+    latest arrival counted and the events per second. The input, whenever the monitor
+    processed it; a window still being read has a partial count."""
     return pg.frame(
-        "SELECT topic, window_start, records / %s::float8 AS events_per_second,"
-        " bytes / %s::float8 AS bytes_per_second"
-        " FROM monitoring_rollups WHERE window_start >= %s ORDER BY window_start, topic",
-        (window_seconds, window_seconds, start),
+        "SELECT topic, window_start, records, last_arrival,"
+        " records / %s::float8 AS events_per_second"
+        " FROM topic_arrivals WHERE window_start >= %s ORDER BY window_start, topic",
+        (window_seconds, start),
     )
+
+
+def input_rate(rates: pd.DataFrame, window_seconds: float) -> float | None:
+    """All topics' input in events/s over the latest `INPUT_SPAN_WINDOWS` windows counted: their
+    events over the time from the first one's start to the latest arrival counted (so that the
+    window still being read counts for the part of it that was read). None before any."""
+    if rates.empty:
+        return None
+    head = rates["window_start"].max()
+    first = max(
+        rates["window_start"].min(),
+        head - pd.Timedelta(seconds=(INPUT_SPAN_WINDOWS - 1) * window_seconds),
+    )
+    # At least a window: the first records alone, a moment after a window's start, are no rate.
+    seconds = max((rates["last_arrival"].max() - first).total_seconds(), window_seconds)
+    return float(rates.loc[rates["window_start"] >= first, "records"].sum() / seconds)
 
 
 def latencies(pg: Sql, start: datetime) -> pd.DataFrame:
@@ -94,13 +117,14 @@ class Headline:
     slowest_batch_ms: float | None
 
 
-def headline(rates: pd.DataFrame, latency: pd.DataFrame, batches: pd.DataFrame) -> Headline:
-    """The latest window's total events/s and worst p95, the largest lag and the slowest batch
-    among each query's latest report."""
-    events = p95 = lag = slowest = None
-    if not rates.empty:
-        latest = rates[rates["window_start"] == rates["window_start"].max()]
-        events = float(latest["events_per_second"].sum())
+def headline(
+    inputs: pd.DataFrame, window_seconds: float, latency: pd.DataFrame, batches: pd.DataFrame
+) -> Headline:
+    """The input rate (`input_rate` of `inputs`, windows of `window_seconds`), the latest
+    window's worst p95, the largest lag and the slowest batch among each query's latest
+    report."""
+    events = input_rate(inputs, window_seconds)
+    p95 = lag = slowest = None
     ninety_five = latency[latency["percentile"] == "p95"]
     if not ninety_five.empty:
         latest = ninety_five[ninety_five["window_start"] == ninety_five["window_start"].max()]

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from pulse.livestate import EMOJI, MATCH, pattern
 from pulse.reads.sources import RedisKeys, Sql
 
 SCOREBOARD_COLUMNS = (
@@ -21,7 +22,7 @@ _NUMBERS = ("home_score", "away_score", "period", "sequence")
 
 def scoreboards(redis: RedisKeys) -> pd.DataFrame:
     """Every match's scoreboard as the live job last wrote it (`match:{id}`), newest first."""
-    return scoreboard_frame(redis.hashes("match:*"))
+    return scoreboard_frame(redis.hashes(pattern(MATCH)))
 
 
 def scoreboard_frame(hashes: Sequence[dict[str, str]]) -> pd.DataFrame:
@@ -38,7 +39,7 @@ def scoreboard_frame(hashes: Sequence[dict[str, str]]) -> pd.DataFrame:
 
 def top_emojis(redis: RedisKeys) -> pd.DataFrame:
     """Each match's top emojis of its latest window (`emoji:{id}`), by match then rank."""
-    return top_emoji_frame(redis.hashes("emoji:*"))
+    return top_emoji_frame(redis.hashes(pattern(EMOJI)))
 
 
 def top_emoji_frame(hashes: Sequence[dict[str, str]]) -> pd.DataFrame:

@@ -15,8 +15,10 @@ and:
 - the row lines up with what is measured per batch, the consumer lag and the batch duration
   that the job adds to the same row;
 - records and bytes are what Pulse processed in the window; after a backlog that is the
-  catch-up, which is what monitoring should show. Arrival rates are in the Kafka timestamps,
-  should a notebook want them.
+  catch-up, which is what monitoring should show.
+The input rate is another matter: `topic_arrivals` counts records per window of their Kafka
+timestamps (when they arrived), added up over batches (PostgreSQL `topic_arrivals`), so that a
+batch that drains a backlog adds to the past windows the backlog arrived in.
 Replays are harmless: the sink's ledger skips a batch it already committed.
 """
 
@@ -26,7 +28,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -34,7 +36,15 @@ import pyarrow as pa
 from pulse.events.schema import parse_timestamp
 from pulse.kafka.lag import consumer_lag
 
-__all__ = ["ROLLUP_COLUMNS", "ack_rows", "batch_reports", "consumer_lag", "topic_rollups"]
+__all__ = [
+    "ARRIVAL_COLUMNS",
+    "ROLLUP_COLUMNS",
+    "ack_rows",
+    "batch_reports",
+    "consumer_lag",
+    "topic_arrivals",
+    "topic_rollups",
+]
 
 _TIME = pa.timestamp("us", tz="UTC")
 # The columns of `monitoring_rollups` that records give; lag and batch_duration_ms come from the
@@ -51,6 +61,16 @@ ROLLUP_SCHEMA = pa.schema(
     ]
 )
 ROLLUP_COLUMNS: tuple[str, ...] = tuple(ROLLUP_SCHEMA.names)
+# `topic_arrivals`: records per topic per window of Kafka timestamps, summed over batches.
+ARRIVAL_SCHEMA = pa.schema(
+    [
+        ("topic", pa.string()),
+        ("window_start", _TIME),
+        ("records", pa.int64()),
+        ("last_arrival", _TIME),
+    ]
+)
+ARRIVAL_COLUMNS: tuple[str, ...] = tuple(ARRIVAL_SCHEMA.names)
 BATCH_SCHEMA = pa.schema(
     [
         ("query", pa.string()),
@@ -119,6 +139,36 @@ def topic_rollups(records: pa.Table, *, window_seconds: float, processed_at: dat
             }
         )
     return pa.Table.from_pylist(rows, schema=ROLLUP_SCHEMA)
+
+
+def topic_arrivals(records: pa.Table, *, window_seconds: float) -> pa.Table:
+    """Per topic and window of the records' Kafka timestamps (when they arrived): how many of
+    this batch's records arrived then, and the latest of their timestamps. A window's total is
+    the sum over every batch, its last arrival the latest over every batch.
+
+    >>> at = datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC)
+    >>> raw = pa.table({"topic": ["t", "t", "t"], "timestamp": [at, at, at.replace(second=7)]})
+    >>> [(r["window_start"].second, r["records"])
+    ...  for r in topic_arrivals(raw, window_seconds=5).to_pylist()]
+    [(0, 2), (5, 1)]
+    """
+    if not window_seconds > 0:
+        raise ValueError(f"window_seconds must be positive (got {window_seconds})")
+    width = round(window_seconds * 1_000_000)
+    counts: dict[tuple[str, int], int] = defaultdict(int)
+    latest: dict[tuple[str, int], datetime] = {}
+    topics, times = (records.column(name).to_pylist() for name in ("topic", "timestamp"))
+    for topic, arrived in zip(topics, times, strict=True):
+        micros = round(arrived.timestamp() * 1_000_000)
+        window = (topic, micros - micros % width)
+        counts[window] += 1
+        latest[window] = max(arrived, latest.get(window, arrived))
+    rows = [
+        {"topic": topic, "window_start": datetime.fromtimestamp(start / 1_000_000, UTC),
+         "records": count, "last_arrival": latest[(topic, start)]}
+        for (topic, start), count in sorted(counts.items())
+    ]  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=ARRIVAL_SCHEMA)
 
 
 def batch_reports(events: Sequence[Mapping[str, Any]]) -> pa.Table:

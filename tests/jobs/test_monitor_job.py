@@ -1,4 +1,5 @@
-"""jobs/monitor.py end to end: topic rollups, the jobs' batch reports and acks by event id."""
+"""jobs/monitor.py end to end: topic rollups and arrivals, the jobs' batch reports and acks by
+event id."""
 
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ def test_monitor_job_rolls_up_topics_batches_and_acks(job_stack):
         )
         records, size, latency = cur.fetchone()
         cur.execute(
+            "SELECT sum(records) FROM topic_arrivals WHERE topic = %s", (conf.topics.emoji.name,)
+        )
+        [arrived] = cur.fetchone()
+        cur.execute(
             "SELECT count(*), min(duration_ms), sum(rows) FROM query_batches"
             " WHERE query = 'lake' AND reported_at > now() - interval '10 minutes'",
         )
@@ -59,6 +64,7 @@ def test_monitor_job_rolls_up_topics_batches_and_acks(job_stack):
     pg.close()
 
     assert records == len(emoji)
+    assert arrived == len(emoji)  # each record counted once, in the window it arrived in
     assert size == sum(len(r.key or b"") + len(r.value or b"") for r in emoji)
     assert latency > 0
     assert lake_batches >= 1 and shortest > 0 and lake_rows >= len(emoji)

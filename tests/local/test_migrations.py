@@ -35,6 +35,7 @@ POSTGRES_KEYS = {
     "events": ["id"],
     "user_segments": ["user_id"],
     "monitoring_rollups": ["topic", "window_start"],
+    "topic_arrivals": ["topic", "window_start"],
     "products_pim": ["product_id"],
     "query_batches": ["query", "batch_id", "reported_at"],
     "event_acks": ["event_id", "kind", "component"],

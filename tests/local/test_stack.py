@@ -17,13 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from confluent_kafka import Producer
 
+from pulse import queryhealth
 from pulse.config import load_config
 from pulse.kafka.admin import ensure_topics
 from pulse.local.broker import LocalBroker, accepts_connections, wait_until_ready
 from pulse.local.migrate import latest_version
 from tests.conftest import PulseRunner, free_tcp_port
+from tests.private_stores import PrivateRedis
 
 pytestmark = pytest.mark.broker
 
@@ -93,9 +96,22 @@ def test_second_up_is_harmless_and_keeps_the_same_broker(
     assert "created 8 of 8" not in second.stdout
 
 
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A Redis of the test's own: clearing a previous run's state must not touch the machine's
+    Redis, which a running platform or other tests may use."""
+    server = PrivateRedis()
+    yield server
+    server.remove()
+
+
 def test_a_fresh_broker_sets_the_previous_brokers_checkpoints_aside(
-    run_pulse: PulseRunner, own_stack: dict[str, str], tmp_path: Path
+    run_pulse: PulseRunner,
+    own_stack: dict[str, str],
+    tmp_path: Path,
+    private_redis: PrivateRedis,
 ) -> None:
+    own_stack["PULSE_REDIS__URL"] = private_redis.config.url
     checkpoints = Path(own_stack["PULSE_STREAMING__CHECKPOINT_DIR"])
     (checkpoints / "emoji_windows" / "offsets").mkdir(parents=True)
     (checkpoints / "emoji_windows" / "offsets" / "0").write_text("offsets of an old broker")
@@ -111,6 +127,40 @@ def test_a_fresh_broker_sets_the_previous_brokers_checkpoints_aside(
     assert f"moved to {aside[0]}" in first.stdout
     assert second.returncode == 0 and (checkpoints / "lake").is_dir()
     assert "checkpoints" not in second.stdout
+
+
+def test_a_second_run_shows_none_of_the_previous_runs_live_state(
+    run_pulse: PulseRunner,
+    own_stack: dict[str, str],
+    private_redis: PrivateRedis,
+) -> None:
+    own_stack["PULSE_REDIS__URL"] = private_redis.config.url
+    client = redis.Redis.from_url(private_redis.config.url)
+    old_run = {
+        "match:m-old": {"home_score": "3", "sequence": "9"},
+        "emoji:m-old": {"top": "[]"},
+        "gauge:topic:emoji.reactions": {"events": "10"},
+        "gauge:query:live": {"duration_ms": "900"},
+        "pulse:query:live": {"state": "failed"},
+    }
+    for name, fields in old_run.items():
+        client.hset(name, mapping=fields)
+    client.sadd(queryhealth.NAMES, "live")
+    client.set("someone-else:key", "kept")  # not live state of a run: left alone
+    first_run = run_pulse("up", env=own_stack)
+    assert first_run.returncode == 0, first_run.stdout + first_run.stderr
+    assert client.exists(*old_run, queryhealth.NAMES) == 6  # no checkpoints: nothing of ours
+    run_pulse("down", env=own_stack)
+    checkpoints = Path(own_stack["PULSE_STREAMING__CHECKPOINT_DIR"])
+    (checkpoints / "live" / "offsets").mkdir(parents=True)  # what the first run's jobs leave
+
+    second_run = run_pulse("up", env=own_stack)
+
+    assert second_run.returncode == 0, second_run.stdout + second_run.stderr
+    assert "cleared the previous run's live state (6 keys)" in second_run.stdout
+    assert client.exists(*old_run, queryhealth.NAMES) == 0
+    assert client.get("someone-else:key") == b"kept"
+    client.close()
 
 
 def test_up_prints_one_line_per_component(

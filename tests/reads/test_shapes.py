@@ -105,11 +105,13 @@ def test_dead_letter_reasons_are_counted_per_kind_without_the_offending_value():
     ]
 
 
-def test_the_headline_takes_the_latest_window_and_each_querys_latest_batch():
-    later = T0 + pd.Timedelta(seconds=2)
-    rates = pd.DataFrame(
+def test_the_headline_takes_the_input_rate_the_latest_p95_and_each_querys_latest_batch():
+    later = T0 + pd.Timedelta(seconds=5)
+    inputs = pd.DataFrame(
         {"topic": ["a", "b", "a"], "window_start": [T0, later, later],
-         "events_per_second": [100.0, 20.0, 30.0]}
+         "records": [500, 100, 150],
+         "last_arrival": [T0 + pd.Timedelta(seconds=4.9), later + pd.Timedelta(seconds=1),
+                          later + pd.Timedelta(seconds=2.5)]}
     )  # fmt: skip
     latency = pd.DataFrame(
         {"topic": ["a", "a", "b"], "window_start": [T0, later, later],
@@ -121,19 +123,20 @@ def test_the_headline_takes_the_latest_window_and_each_querys_latest_batch():
          "duration_ms": [5000.0, 800.0, 1200.0], "lag": [50.0, 0.0, None]}
     )  # fmt: skip
 
-    top = headline(rates, latency, batches)
+    top = headline(inputs, 5.0, latency, batches)
 
-    assert top.events_per_second == 50.0
+    assert top.events_per_second == 750 / 7.5  # from the first window's start to 7.5 s later
     assert top.latency_p95_ms == 900.0
     assert top.slowest_batch_ms == 1200.0
     assert top.lag == 0.0
 
 
 def test_nothing_measured_gives_no_headline_numbers():
-    empty = pd.DataFrame(columns=["window_start", "events_per_second", "percentile", "latency_ms"])
+    empty = pd.DataFrame(columns=["window_start", "records", "last_arrival", "percentile",
+                                  "latency_ms"])  # fmt: skip
     batches = pd.DataFrame(columns=["query", "reported_at", "duration_ms", "lag"])
 
-    top = headline(empty, empty, batches)
+    top = headline(empty, 5.0, empty, batches)
 
     assert (top.events_per_second, top.latency_p95_ms, top.lag, top.slowest_batch_ms) == (
         None, None, None, None

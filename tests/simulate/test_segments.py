@@ -7,7 +7,7 @@ from collections import Counter
 from pulse.simulate.media import user_ids
 from pulse.simulate.segments import SEGMENTS, seed_segments, segment_rows
 from pulse.stores import postgres_connect
-from tests.stacks import scratch_stores
+from tests.stacks import SCRATCH_REDIS_DB, scratch_stores
 
 
 def test_every_simulated_user_gets_one_segment_the_same_every_time():
@@ -21,7 +21,7 @@ def test_every_simulated_user_gets_one_segment_the_same_every_time():
 
 
 def test_seeding_fills_an_empty_dimension_and_leaves_a_filled_one_alone(conf, test_env, tmp_path):
-    with scratch_stores(conf, test_env, tmp_path, redis_db=11) as settings:
+    with scratch_stores(conf, test_env, tmp_path, SCRATCH_REDIS_DB) as settings:
         pg = conf.postgres.model_copy(update={"database": settings["PULSE_POSTGRES__DATABASE"]})
         conn = postgres_connect(pg)
         conn.autocommit = True

@@ -1,18 +1,21 @@
 """The Redis channels of the delivery tier, named in one place.
 
-`match:{id}` and `node:{id}` are written by the live job (`jobs/live.py`); `cluster:{c}:emoji`
-by the cluster publisher of cluster `c`, which relays the live job's `emoji.aggregated` topic.
+`match:{id}` (named in `pulse.livestate`, the same as the scoreboard's key) and `node:{id}` are
+written by the live job (`jobs/live.py`); `cluster:{c}:emoji` by the cluster publisher of
+cluster `c`, which relays the live job's `emoji.aggregated` topic.
 """
 
 from __future__ import annotations
 
-MATCH_PREFIX = "match:"
+from pulse import livestate
+
+MATCH_PREFIX = livestate.prefix(livestate.MATCH)
 NODE_PREFIX = "node:"
 
 
 def match_channel(match_id: str) -> str:
     """Where the live job publishes the scoreboard changes of a match."""
-    return f"{MATCH_PREFIX}{match_id}"
+    return livestate.key(livestate.MATCH, match_id=match_id)
 
 
 def node_channel(node_id: str) -> str:

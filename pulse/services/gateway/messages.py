@@ -93,7 +93,13 @@ def _message_id(kind: Kind, fields: dict[str, Any]) -> str:
     return f"game:{fields['update_id']}:{fields['subscriber_id']}"
 
 
-def welcome(node_id: str, cluster: str) -> str:
+def welcome(node_id: str, cluster: str, present: dict[str, Any]) -> str:
     """The first message on a connection: sent once the node listens for the client's match,
-    so that a client (or a test) knows that what is published from then on reaches it."""
-    return json.dumps({"type": "welcome", "node_id": node_id, "cluster": cluster})
+    so that a client (or a test) knows that what is published from then on reaches it. It
+    carries the match as it is (`present`: `web.match_now`), so that a viewer sees the score
+    and the top emojis at once, not only the changes after it joined."""
+    return json.dumps(
+        {"type": "welcome", "node_id": node_id, "cluster": cluster, **present},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )

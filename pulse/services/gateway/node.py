@@ -4,7 +4,7 @@ and its standing with the registry.
 A connection's life: the handshake is checked (path, parameters, Origin: HTTP 400/403/404
 before the upgrade); past `capacity` the socket is closed at once with 1013 ("try again
 later", the registry then gives another node); otherwise the node follows the client's match,
-says `welcome`, and takes the viewer's emoji until the socket closes.
+says `welcome` with the match as it is now, and takes the viewer's emoji until the socket closes.
 
 A Redis message is shaped once (`messages.delivery`), dropped when its id was seen
 (`RecentIds`), and offered to each recipient's outbox (`Roster.recipients`).
@@ -48,7 +48,7 @@ from pulse.services.gateway.viewer import (
     sent,
     viewer_emoji,
 )
-from pulse.services.gateway.web import PageSite
+from pulse.services.gateway.web import PageSite, match_now
 
 log = logging.getLogger("pulse.services.gateway")
 
@@ -123,9 +123,14 @@ class GatewayNode:
         outbox = Outbox(connection, self._conf.send_buffer_bytes)
         try:
             await self.listener.follow(match_channel(wanted.match_id))
+            # Read once the node follows the match: a change published from then on is in
+            # `present` or comes on the channel (the client keeps the highest sequence). The
+            # exception is a change whose message the listener hands out in the instant between
+            # this read's answer and the roster entry below: that client sees it with the next.
+            present = await match_now(self._site.redis, wanted.match_id)
             # No await between these two: the welcome is the first message the client gets.
             self._roster.add(outbox, wanted.match_id, wanted.subscriber_id)
-            outbox.offer(welcome(self.identity.node_id, self.identity.cluster))
+            outbox.offer(welcome(self.identity.node_id, self.identity.cluster, present))
             try:
                 await self._listen(connection, wanted, outbox)
             finally:

@@ -3,9 +3,12 @@ node's own port (the `websockets` server answers any request that is not a WebSo
 through `process_request`).
 
 - `GET /` and the page's files: `page/` of this package, no build step, nothing from a CDN.
-- `GET /api/matches`: the matches with a scoreboard in Redis (what the live job keeps).
-- `GET /api/scoreboard?match_id=M`: that scoreboard now, so the page does not wait for the next
-  change; later changes come on the socket, and the page keeps the highest `sequence`.
+- `GET /api/matches`: the matches with a scoreboard in Redis (what the live job keeps), most
+  recently updated first, each with its teams and status.
+- `GET /api/scoreboard?match_id=M`: the match as it is now (`match_now`: its scoreboard and its
+  latest top emojis, each null while the live job has written none), the same document a
+  node's `welcome` carries; later changes come on the socket, and the page keeps the highest
+  `sequence`.
 - `GET /api/assignment?match_id=M&client_id=C[&subscriber_id=S]`: registers the viewer with the
   registry and answers its node's WebSocket URL (often another node than the one serving the
   page); with a subscriber, that subscriber's node, the only one the live job sends its game
@@ -18,7 +21,8 @@ The page holds no key: the node speaks to the registry and, for emoji, to the in
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from importlib import resources
 from typing import Any
@@ -28,8 +32,8 @@ import redis.asyncio as aioredis
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from pulse.livestate import EMOJI, MATCH, key, pattern, prefix
 from pulse.services.gateway.admission import BadRequest, valid_id
-from pulse.services.gateway.channels import MATCH_PREFIX
 from pulse.services.gateway.registry import RegistryClient, RegistryError
 
 PAGE_FILES = {  # path -> (file in page/, content type)
@@ -38,6 +42,8 @@ PAGE_FILES = {  # path -> (file in page/, content type)
     "/style.css": ("style.css", "text/css; charset=utf-8"),
 }
 MAX_MATCHES = 50
+MATCHES_CACHE_SECONDS = 5.0  # every open page asks again; one SCAN per node per 5 s serves all
+LISTED_FIELDS = ("home_team", "away_team", "status", "updated_at")
 INTEGER_FIELDS = ("home_score", "away_score", "sequence")  # Redis keeps every value as text
 
 
@@ -67,12 +73,39 @@ def scoreboard(fields: dict[bytes, bytes]) -> dict[str, Any]:
     return board
 
 
-@dataclass(frozen=True)
+def top_emojis(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
+    """A Redis top-emoji hash (`top`: JSON text the live job wrote) as its window and its list
+    of rank, emoji, count and units; None if the list is not readable."""
+    try:
+        top = json.loads(fields.get(b"top", b""))
+    except ValueError:
+        return None
+    if not isinstance(top, list):
+        return None
+    return {"window_start": fields.get(b"window_start", b"").decode(), "top": top}
+
+
+async def match_now(redis: aioredis.Redis, match_id: str) -> dict[str, Any]:
+    """What a viewer joining `match_id` is shown first: its scoreboard and the top emojis of its
+    latest window as the live job last wrote them, each None while there is none yet."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(key(MATCH, match_id=match_id))
+        pipe.hgetall(key(EMOJI, match_id=match_id))
+        board, top = await pipe.execute()
+    return {
+        "match_id": match_id,
+        "scoreboard": scoreboard(board) if board else None,
+        "emojis": top_emojis(top) if top else None,
+    }
+
+
+@dataclass
 class PageSite:
     """The page's files and API of one node."""
 
     redis: aioredis.Redis
     registry: RegistryClient
+    _listed: tuple[float, list[dict[str, str]]] = field(default=(-MATCHES_CACHE_SECONDS, []))
 
     async def respond(self, request: Request) -> Response:
         """The answer to a plain HTTP request for `request.path`."""
@@ -86,7 +119,7 @@ class PageSite:
             if parts.path == "/api/matches":
                 return json_answer(200, {"matches": await self._matches()})
             if parts.path == "/api/scoreboard":
-                return await self._scoreboard(_parameter(query, "match_id"))
+                return json_answer(200, await match_now(self.redis, _parameter(query, "match_id")))
             if parts.path == "/api/assignment":
                 ids = [_parameter(query, name) for name in ("match_id", "client_id")]
                 subscriber = (
@@ -97,19 +130,33 @@ class PageSite:
             return json_answer(exc.status, {"error": "invalid", **exc.details, "message": str(exc)})
         return json_answer(404, {"error": "not_found", "path": parts.path})
 
-    async def _matches(self) -> list[str]:
-        found: set[str] = set()
-        async for key in self.redis.scan_iter(match=f"{MATCH_PREFIX}*", count=500):
-            found.add(key.decode().removeprefix(MATCH_PREFIX))
-            if len(found) >= MAX_MATCHES:
-                break
-        return sorted(found)
-
-    async def _scoreboard(self, match_id: str) -> Response:
-        fields = await self.redis.hgetall(f"{MATCH_PREFIX}{match_id}")
-        if not fields:
-            return json_answer(404, {"error": "no_scoreboard", "match_id": match_id})
-        return json_answer(200, {"scoreboard": scoreboard(fields)})
+    async def _matches(self) -> list[dict[str, str]]:
+        """The `MAX_MATCHES` most recently updated matches. Redis keeps every match a run ever
+        scored (and tests' ones), so the newest are picked from all, not the first found."""
+        now = time.monotonic()
+        listed_at, listed = self._listed
+        if now - listed_at < MATCHES_CACHE_SECONDS:
+            return listed
+        # SCAN may name a key twice: each match once.
+        ids = list(
+            dict.fromkeys(
+                [
+                    found.decode().removeprefix(prefix(MATCH))
+                    async for found in self.redis.scan_iter(match=pattern(MATCH), count=1000)
+                ]
+            )
+        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for match_id in ids:
+                pipe.hmget(key(MATCH, match_id=match_id), LISTED_FIELDS)
+            values = await pipe.execute()
+        matches = [
+            {"match_id": match_id, **_decoded(LISTED_FIELDS, row)}
+            for match_id, row in zip(ids, values, strict=True)
+        ]
+        matches.sort(key=lambda match: match["updated_at"], reverse=True)
+        self._listed = (now, matches[:MAX_MATCHES])
+        return self._listed[1]
 
     async def _assignment(
         self, match_id: str, client_id: str, subscriber_id: str | None
@@ -122,6 +169,10 @@ class PageSite:
             status = 503 if exc.retryable else 502
             return json_answer(status, {"error": "no_node", "message": str(exc)})
         return json_answer(200, {"node_id": node.node_id, "cluster": node.cluster, "url": node.url})
+
+
+def _decoded(names: tuple[str, ...], values: list[bytes | None]) -> dict[str, str]:
+    return {name: (value or b"").decode() for name, value in zip(names, values, strict=True)}
 
 
 def _parameter(query: dict[str, list[str]], name: str) -> str:

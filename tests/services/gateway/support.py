@@ -20,15 +20,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from pulse.config import PROJECT_ROOT
+from pulse import livestate
+from pulse.config import PROJECT_ROOT, RedisConfig
 from pulse.routing import rendezvous_node
+from pulse.sinks.base import BatchContext
+from pulse.sinks.redis import RedisState
+from pulse.transforms.emoji import TOP_COLUMNS
+from pulse.transforms.sports import SCOREBOARD_COLUMNS
 from tests.conftest import free_tcp_port
 from tests.polling import wait_for
 
@@ -41,6 +48,7 @@ class FakeRegistry:
     """The node and client endpoints of the registry API, in this process, on a free port."""
 
     live_seconds: float = 2.0
+    key: str = REGISTRY_KEY  # the one API key it accepts
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     clients: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
@@ -108,7 +116,7 @@ class FakeRegistry:
 def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
-            if self.headers.get("X-API-Key") != REGISTRY_KEY:
+            if self.headers.get("X-API-Key") != registry.key:
                 status, body = 401, {"detail": "bad key"}
             else:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -243,3 +251,30 @@ def score(match_id: str, sequence: int, batch_id: int = 1, seq: int = 0) -> str:
         {"match_id": match_id, "home_score": sequence, "away_score": 0, "sequence": sequence,
          "updated_at": "2026-01-01T00:00:00Z", "batch_id": batch_id, "seq": seq}
     )  # fmt: skip
+
+
+def write_scoreboard(conf: RedisConfig, match_id: str, home: int, away: int, sequence: int) -> None:
+    """Write (and publish) a scoreboard through the live job's Redis sink, as the job would."""
+    row = {"match_id": match_id, "home_team": "Lions", "away_team": "Tigers", "home_score": home,
+           "away_score": away, "period": 2, "status": "live", "sequence": sequence,
+           "updated_at": datetime.now(UTC)}  # fmt: skip
+    sink = RedisState(
+        "match_state", conf, livestate.MATCH, SCOREBOARD_COLUMNS,
+        channel=livestate.MATCH, version_field="sequence",
+    )  # fmt: skip
+    sink.write(pa.Table.from_pylist([row]), _context())
+
+
+def write_top_emojis(conf: RedisConfig, match_id: str, top: list[tuple[str, int]]) -> None:
+    """Write a match's latest top emojis (emoji, count) through the live job's Redis sink."""
+    ranked = [{"rank": rank, "emoji": emoji, "count": count, "units": -(-count // 10)}
+              for rank, (emoji, count) in enumerate(top, start=1)]  # fmt: skip
+    row = {"match_id": match_id, "window_start": datetime.now(UTC),
+           "top": json.dumps(ranked, ensure_ascii=False)}  # fmt: skip
+    sink = RedisState("emoji_top", conf, livestate.EMOJI, TOP_COLUMNS, channel=livestate.EMOJI)
+    sink.write(pa.Table.from_pylist([row]), _context())
+
+
+def _context() -> BatchContext:
+    """A batch of a checkpoint of its own: the sink's ledger never takes it for a replay."""
+    return BatchContext("live", f"test-{uuid.uuid4().hex[:8]}", 0)

@@ -74,6 +74,7 @@ def test_a_malformed_message_is_named(data, problem):
         delivery("score", "match:m-1", data)
 
 
-def test_welcome_names_the_node():
-    expected = {"type": "welcome", "node_id": "n-1", "cluster": "c1"}
-    assert json.loads(welcome("n-1", "c1")) == expected
+def test_welcome_names_the_node_and_carries_the_match_as_it_is():
+    present = {"match_id": "m-1", "scoreboard": None, "emojis": {"top": [{"emoji": "😂"}]}}
+    expected = {"type": "welcome", "node_id": "n-1", "cluster": "c1", **present}
+    assert json.loads(welcome("n-1", "c1", present)) == expected

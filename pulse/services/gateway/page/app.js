@@ -1,5 +1,6 @@
 // Pulse live page: pick a match, get a node from the registry (through this node), watch the
 // scoreboard, emoji units and game updates on the socket, send emoji through the socket.
+// The node's welcome carries the match as it is (score, latest top emojis); changes follow.
 // Plain browser JavaScript: no build step, nothing loaded from elsewhere.
 "use strict";
 
@@ -19,17 +20,40 @@ async function getJson(path) {
   return body;
 }
 
+const MATCHES_EVERY_MS = 10000;  // matches start while the page is open
+
+function matchLabel(m) {
+  const teams = m.home_team && m.away_team ? `${m.home_team} – ${m.away_team}` : m.match_id;
+  return m.status ? `${teams} (${m.status})` : teams;
+}
+
 async function loadMatches() {
   const { matches } = await getJson("/api/matches");
   const select = $("match");
-  select.replaceChildren(...matches.map((m) => new Option(m, m)));
-  if (!matches.length) status("No live match yet: type a match id.");
+  const chosen = select.value;
+  select.replaceChildren(...matches.map((m) => new Option(matchLabel(m), m.match_id)));
+  if (matches.some((m) => m.match_id === chosen)) select.value = chosen;
+  if (state.matchId) return;
+  if (matches.length) watch(select.value);  // the newest match, until the viewer picks one
+  else status("No live match yet: type a match id.");
+}
+
+async function keepMatchesListed() {
+  try { await loadMatches(); } catch (error) { status(`Cannot list matches: ${error.message}`); }
+  setTimeout(keepMatchesListed, MATCHES_EVERY_MS);
+}
+
+function noScoreYet() {
+  for (const id of ["home-team", "away-team", "home-score", "away-score"]) $(id).textContent = "";
+  $("score-meta").textContent = "No score yet: the match has not been scored.";
+  $("scoreboard").classList.add("unscored");
 }
 
 function showScore(board) {
   const sequence = Number(board.sequence);
   if (sequence <= state.sequence) return;  // an older state, or one already shown
   state.sequence = sequence;
+  $("scoreboard").classList.remove("unscored");
   $("home-team").textContent = board.home_team; $("away-team").textContent = board.away_team;
   $("home-score").textContent = board.home_score; $("away-score").textContent = board.away_score;
   $("score-meta").textContent = `${board.status || ""} · sequence ${sequence}`;
@@ -45,11 +69,33 @@ function showEmoji(message) {
   row.className = "unit-row";
   row.innerHTML = "<td></td><td></td><td></td>";
   row.cells[0].textContent = message.emoji;
+  row.cells[0].className = "emoji";
   row.cells[1].textContent = message.count;
   row.cells[2].textContent = message.units;
   rows.prepend(row);
   while (rows.rows.length > 12) rows.deleteRow(-1);
   for (let i = 0; i < Math.min(message.units - before, 20); i += 1) floatUnit(message.emoji);
+}
+
+function showTop(emojis) {
+  const rows = $("top").tBodies[0];
+  rows.replaceChildren();
+  $("top-window").textContent = emojis ? `window from ${emojis.window_start}` : "none yet";
+  for (const entry of emojis ? emojis.top : []) {
+    const row = rows.insertRow();
+    row.className = "top-row";
+    row.dataset.emoji = entry.emoji;
+    for (const value of [entry.rank, entry.emoji, entry.count, entry.units]) {
+      row.insertCell().textContent = value;
+    }
+    row.cells[1].className = "emoji";
+  }
+}
+
+function welcomed(message) {
+  status(`Watching ${state.matchId} on node ${message.node_id} (cluster ${message.cluster}).`);
+  if (message.scoreboard) showScore(message.scoreboard); else if (state.sequence < 0) noScoreYet();
+  showTop(message.emojis);
 }
 
 function floatUnit(emoji) {
@@ -69,7 +115,7 @@ function showGame(message) {
 }
 
 const handlers = {
-  welcome: (m) => status(`Watching ${state.matchId} on node ${m.node_id} (cluster ${m.cluster}).`),
+  welcome: welcomed,
   score: showScore,
   emoji: showEmoji,
   game: showGame,
@@ -83,8 +129,6 @@ async function watch(matchId) {
   state.matchId = matchId; state.sequence = -1;
   status(`Finding a node for ${matchId}…`);
   try {
-    const board = await fetch(`/api/scoreboard?match_id=${encodeURIComponent(matchId)}`);
-    if (board.ok) showScore((await board.json()).scoreboard);
     const params = new URLSearchParams({ client_id: clientId, match_id: matchId });
     const subscriber = $("subscriber").value.trim();
     if (subscriber) params.set("subscriber_id", subscriber);
@@ -124,4 +168,5 @@ $("pick").addEventListener("submit", (event) => {
   const matchId = $("match-id").value.trim() || $("match").value;
   if (matchId) watch(matchId); else status("Pick or type a match.");
 });
-loadMatches().catch((error) => status(`Cannot list matches: ${error.message}`));
+$("match").addEventListener("change", () => { $("match-id").value = ""; watch($("match").value); });
+keepMatchesListed();

@@ -1,0 +1,82 @@
+"""The live state the jobs keep in Redis, named once, and the clearing of a previous run's.
+
+Each name is a template over the columns of the rows written under it; the same text is the
+key of a hash and, where the state is also pushed, the channel of its changes:
+
+- `match:{match_id}`: a match's scoreboard (hash and channel), written by the live job;
+- `emoji:{match_id}`: the top emojis of a match's latest window (hash and channel);
+- `delivery:{update_id}:{subscriber_id}`: a game update for its subscriber (expires);
+- `event:{id}`: an enriched media event (expires);
+- `gauge:topic:{topic}`, `gauge:query:{query}`: the monitor's latest figures.
+
+The sinks' ledger (`pulse.sinks.redis.LEDGER_KEY`) is not live state: its entries are per
+checkpoint, so a new checkpoint starts its own and the old entries are never read again.
+
+>>> key(MATCH, match_id="m-1")
+'match:m-1'
+>>> pattern(QUERY_GAUGE)
+'gauge:query:*'
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import redis
+
+from pulse.queryhealth import KEY as QUERY_HEALTH
+from pulse.queryhealth import NAMES as QUERY_HEALTH_NAMES
+
+log = logging.getLogger("pulse.livestate")
+
+MATCH = "match:{match_id}"
+EMOJI = "emoji:{match_id}"
+DELIVERY = "delivery:{update_id}:{subscriber_id}"
+EVENT = "event:{id}"
+TOPIC_GAUGE = "gauge:topic:{topic}"
+QUERY_GAUGE = "gauge:query:{query}"
+
+# Everything a run of the jobs leaves in Redis that a reader would show as current.
+RUN_STATE = (MATCH, EMOJI, DELIVERY, EVENT, TOPIC_GAUGE, QUERY_GAUGE, QUERY_HEALTH)
+_FIELD = re.compile(r"\{[^}]*\}")
+_UNLINK_BATCH = 1000
+
+
+def key(template: str, **columns: object) -> str:
+    """The key (or channel) of `template` for these column values."""
+    return template.format(**columns)
+
+
+def prefix(template: str) -> str:
+    """The fixed start of `template`'s keys: `match:` for `match:{match_id}`."""
+    return template.split("{", 1)[0]
+
+
+def pattern(template: str) -> str:
+    """A SCAN pattern matching every key of `template`."""
+    return _FIELD.sub("*", template)
+
+
+def clear_run_state(client: redis.Redis) -> int:
+    """Delete every key of `RUN_STATE` and the query-health index; how many were deleted.
+
+    Called when the queries' checkpoints are set aside for a fresh broker (`pulse up`, `pulse
+    run`): the state came from those checkpoints' run, and would otherwise be shown as the new
+    run's (scores, top emojis and query health with no TTL). Cleared rather than namespaced by
+    run: every reader (gateway, dashboard, `pulse status`, notebooks) would otherwise need to
+    know the current run, and a local stack has one run at a time.
+    """
+    deleted = 0
+    batch: list[bytes] = []
+    for template in RUN_STATE:
+        for found in client.scan_iter(match=pattern(template), count=1000):
+            batch.append(found)
+            if len(batch) >= _UNLINK_BATCH:
+                deleted += client.unlink(*batch)
+                batch.clear()
+    if batch:
+        deleted += client.unlink(*batch)
+    deleted += client.unlink(QUERY_HEALTH_NAMES)
+    log.info("cleared %d keys of the previous run's live state", deleted)
+    return deleted

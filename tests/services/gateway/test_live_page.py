@@ -1,0 +1,93 @@
+"""The live page of a node (`pulse serve gateway`, real Redis, a fake registry) in headless
+Chromium: on joining it shows the match as the live job left it in Redis (score, top emojis),
+then its changes; a match not scored yet says so; the match list is filled; emojis are drawn
+in colour. Screenshots: test-artifacts/live-page-present.png, live-page-unscored.png.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+import uuid
+
+import pytest
+from PIL import Image
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from tests.browser import chromium, screenshot
+from tests.polling import wait_for
+from tests.services.gateway.support import write_scoreboard, write_top_emojis
+
+pytestmark = pytest.mark.broker  # the session's test stack (its configuration)
+
+
+@pytest.fixture(scope="module")
+def node(start_node):
+    """One node, serving the page."""
+    return start_node()
+
+
+def _coloured_pixels(png: bytes) -> int:
+    """How many pixels are clearly coloured (a yellow or red face, not a grey outline)."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return sum(1 for r, g, b in image.getdata() if max(r, g, b) - min(r, g, b) > 120)
+
+
+def test_the_scoreboard_api_answers_a_match_not_scored_yet_with_no_score(node):
+    match_id = f"m-{uuid.uuid4().hex[:8]}"
+    url = f"http://127.0.0.1:{node.port}/api/scoreboard?match_id={match_id}"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.status == 200
+        assert json.loads(answer.read()) == {
+            "match_id": match_id, "scoreboard": None, "emojis": None
+        }  # fmt: skip
+
+
+def test_the_page_shows_the_match_as_it_is_then_its_changes_in_colour(node, conf):
+    match_id = f"m-{uuid.uuid4().hex[:8]}"
+    write_scoreboard(conf.redis, match_id, home=3, away=1, sequence=7)
+    write_top_emojis(conf.redis, match_id, [("😂", 41), ("🔥", 17), ("😮", 4)])
+    with chromium() as browser:
+        browser.get(f"http://127.0.0.1:{node.port}/")
+
+        def text(element_id: str) -> str:
+            return browser.find_element(By.ID, element_id).text
+
+        def listed() -> bool:
+            options = browser.find_elements(By.CSS_SELECTOR, "#match option")
+            return match_id in {option.get_attribute("value") for option in options}
+
+        wait_for(listed, 15, "the match in the page's list")
+        Select(browser.find_element(By.ID, "match")).select_by_value(match_id)
+        browser.find_element(By.ID, "watch").click()
+        wait_for(lambda: text("status").startswith("Watching"), 15, "the page's socket")
+        assert (text("home-team"), text("home-score"), text("away-score")) == ("Lions", "3", "1")
+        top = browser.find_elements(By.CSS_SELECTOR, "#top tr.top-row")
+        assert [row.text.split() for row in top] == [
+            ["1", "😂", "41", "5"], ["2", "🔥", "17", "2"], ["3", "😮", "4", "1"]
+        ]  # fmt: skip
+        write_scoreboard(conf.redis, match_id, home=4, away=1, sequence=8)
+        wait_for(lambda: text("home-score") == "4", 10, "the score change on the page")
+        picture = screenshot(browser, "live-page-present")
+        buttons = browser.find_element(By.ID, "emoji-buttons").screenshot_as_png
+        assert _coloured_pixels(buttons) > 500, f"emojis drawn without colour: see {picture}"
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == [], errors
+
+
+def test_the_page_says_a_match_has_no_score_yet(node):
+    match_id = f"m-{uuid.uuid4().hex[:8]}"
+    with chromium() as browser:
+        browser.get(f"http://127.0.0.1:{node.port}/")
+        browser.find_element(By.ID, "match-id").send_keys(match_id)
+        browser.find_element(By.ID, "watch").click()
+
+        def text(element_id: str) -> str:
+            return browser.find_element(By.ID, element_id).text
+
+        wait_for(lambda: text("status").startswith("Watching"), 15, "the page's socket")
+        assert text("score-meta") == "No score yet: the match has not been scored."
+        assert text("top-window") == "none yet"
+        screenshot(browser, "live-page-unscored")
