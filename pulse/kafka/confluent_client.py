@@ -170,7 +170,7 @@ class ConfluentClient:
                     for found in consumer.position([TopicPartition(*tp) for tp in todo]):
                         tp = (found.topic, found.partition)
                         if found.offset >= todo[tp][1]:
-                            del todo[tp]
+                            _done(consumer, todo, tp)
                     idle_polls += 1
                     if todo and idle_polls * _MANY_POLL_SECONDS >= _MANY_IDLE_SECONDS:
                         (topic, partition), (_, end) = next(iter(todo.items()))
@@ -193,7 +193,7 @@ class ConfluentClient:
                     if offset < positions[tp]:  # a batch can begin before the seek offset
                         continue
                     if offset >= todo[tp][1]:
-                        del todo[tp]
+                        _done(consumer, todo, tp)
                         continue
                     kind, millis = message.timestamp()
                     builders[tp].append(
@@ -206,7 +206,7 @@ class ConfluentClient:
                     )
                     positions[tp] = offset + 1
                     if positions[tp] >= todo[tp][1]:
-                        del todo[tp]
+                        _done(consumer, todo, tp)
             for builder in builders.values():
                 if builder.size:
                     yield builder.build()
@@ -269,3 +269,11 @@ class ConfluentClient:
                 yield builder.build()
         finally:
             consumer.unassign()
+
+
+def _done(consumer: Consumer, todo: dict[TP, tuple[int, int]], tp: TP) -> None:
+    """A partition read through: paused, so that the consumer stops fetching records past the
+    batch's end for it while the others finish (they would be dropped, and as the batches
+    grew, so did the fetches: a slow batch made the next one slower)."""
+    del todo[tp]
+    consumer.pause([TopicPartition(*tp)])
