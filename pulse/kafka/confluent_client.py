@@ -211,6 +211,9 @@ class ConfluentClient:
                 if builder.size:
                     yield builder.build()
         finally:
+            # A pause outlives the assignment (librdkafka keeps it per partition): the next
+            # batch would wait on a paused partition for ever.
+            consumer.resume([TopicPartition(*tp) for tp in builders])
             consumer.unassign()
 
     def read(

@@ -91,3 +91,21 @@ def test_a_read_of_several_ranges_gives_exactly_their_records(conf, big_batches,
         (partition, offset) for _, partition, start, end in ranges for offset in range(start, end)
     )
     assert read == expected
+
+
+def test_reads_of_the_same_ranges_one_after_another_give_the_same_records(conf, big_batches):
+    """One client reads batch after batch (the driver's): what one read leaves behind (a
+    paused partition, a position) must not change the next."""
+    options = SourceOptions.parse(
+        {"kafka.bootstrap.servers": conf.kafka.bootstrap, "subscribe": big_batches}
+    )
+    ranges = [(big_batches, 0, 0, 10), (big_batches, 1, 0, 20_000)]
+    reader = open_client(options)
+    try:
+        counts = [
+            sum(b.num_rows for b in reader.read_many(ranges, include_headers=False))
+            for _ in range(3)
+        ]
+    finally:
+        reader.close()
+    assert counts == [20_010] * 3
