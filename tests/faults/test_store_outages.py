@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from pulse.queryhealth import describe, read_all
 from pulse.stores import mysql_connect, postgres_connect, redis_client
 from tests.exact import enrich_sinks, live_sinks, report
 from tests.faults.conftest import FaultStack
@@ -43,6 +44,12 @@ def written(stack: FaultStack) -> dict[str, int]:
     return {"postgres": postgres, "mariadb": mysql, "redis": keys}
 
 
+def restarting_queries(stack: FaultStack) -> list[str]:
+    """The query health lines (`pulse status`) of queries reporting a restart and its error."""
+    lines = [describe(report) for report in read_all(redis_client(stack.conf.redis))]
+    return [line for line in lines if "restarting" in line and "last error:" in line]
+
+
 def test_each_store_stopped_for_30_s_delays_the_sinks_and_loses_nothing(
     fault_stack: FaultStack,
 ) -> None:
@@ -58,7 +65,16 @@ def test_each_store_stopped_for_30_s_delays_the_sinks_and_loses_nothing(
             before = written(stack)[name]
             server.stop()
             stopped_at = time.monotonic()
-            time.sleep(OUTAGE_SECONDS)  # the outage itself
+            if name == "postgres":
+                # What an operator sees (`pulse status`, the console, the dashboard): a query
+                # that meets the stopped store says it is restarting, and why.
+                wait_for(
+                    lambda: restarting_queries(stack), OUTAGE_SECONDS - 5, "a query to report it"
+                )
+                failing = restarting_queries(stack)
+                print(f"\npostgres stopped; pulse status after {time.monotonic() - stopped_at:.1f}"
+                      f" s: {failing}")  # fmt: skip
+            time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped_at)))  # the outage
             for job, process in jobs.items():
                 assert process.poll() is None, f"{job} exited while {name} was down"
             server.start()
