@@ -68,3 +68,47 @@ def emoji_trend(pg: Sql, start: datetime, match_id: str | None = None) -> pd.Dat
         " GROUP BY window_start, emoji ORDER BY window_start, emoji",
         (start, match_id, match_id),
     )
+
+
+def recount_windows(
+    windows: pd.DataFrame, events: pd.DataFrame, window_seconds: float, watermark_seconds: float
+) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """The live job's window counts (`emoji_windows`: match_id, emoji, window_start, count)
+    beside a recount of the lake's events (`silver/emoji`: event_id, match_id, emoji, ts), for
+    the windows both jobs have completed; and the cutoff.
+
+    The two jobs run on their own clocks (the lake every 30 s, the live job every 2 s). Events
+    come in event-time order give or take the watermark (later ones are late, and the live job
+    drops them), so a window is complete in a job once the job has seen an event a watermark
+    past the window's end. The cutoff is the earlier of the two jobs' latest event times, less
+    the watermark: windows ending after it are left out, not counted as different. Each event
+    id counts once.
+
+    >>> at = pd.Timestamp("2026-01-01T00:00:00Z")
+    >>> later = at + pd.Timedelta(seconds=20)
+    >>> windows = pd.DataFrame({"match_id": ["m", "m"], "emoji": ["🔥", "🔥"],
+    ...                         "window_start": [at, later], "count": [1, 1]})
+    >>> events = pd.DataFrame({"event_id": ["e1", "e1", "e2"], "match_id": ["m"] * 3,
+    ...                        "emoji": ["🔥"] * 3, "ts": [at, at, later]})
+    >>> compared, cutoff = recount_windows(windows, events, 2, 10)
+    >>> compared[["count", "recount"]].values.tolist(), str(cutoff)
+    ([[1, 1]], '2026-01-01 00:00:10+00:00')
+    """
+    width = pd.Timedelta(seconds=window_seconds)
+    if windows.empty or events.empty:
+        return pd.DataFrame(columns=["count", "recount"]), None
+    lake_until = events["ts"].max()
+    live_until = windows["window_start"].max() + width
+    cutoff = min(lake_until, live_until) - pd.Timedelta(seconds=watermark_seconds)
+    unique = events.drop_duplicates("event_id")
+    starts = unique["ts"].dt.floor(f"{window_seconds:g}s")
+    recount = (
+        unique.assign(window_start=starts)
+        .groupby(["match_id", "emoji", "window_start"])
+        .size()
+        .rename("recount")
+    )
+    keyed = windows.set_index(["match_id", "emoji", "window_start"])["count"]
+    joined = pd.concat([keyed, recount], axis=1)
+    ends = joined.index.get_level_values("window_start") + width
+    return joined[ends <= cutoff], cutoff
