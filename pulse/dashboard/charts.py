@@ -9,6 +9,12 @@ import pandas as pd
 _HEIGHT = 260
 
 
+def _legend() -> alt.Legend:
+    """Below the chart, in columns: at the side, the legend of eight topics ran past the
+    chart's height and Streamlit cut it off ("sports.scores" half shown)."""
+    return alt.Legend(orient="bottom", columns=3, labelLimit=220)
+
+
 def _time(field: str) -> alt.X:
     return alt.X(f"{field}:T", title=None, axis=alt.Axis(format="%H:%M:%S"))
 
@@ -34,11 +40,11 @@ def lines(
             axis=alt.Axis(format="~s"),
             scale=alt.Scale(domain={"unionWith": [0, 1]}),
         ),
-        "color": alt.Color(f"{series}:N", title=series),
+        "color": alt.Color(f"{series}:N", title=series, legend=_legend()),
         "tooltip": [f"{x}:T", f"{series}:N", alt.Tooltip(f"{y}:Q", format=",.1f")],
     }
     if dash:
-        encoding["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash)
+        encoding["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash, legend=_legend())
         encoding["tooltip"].append(f"{dash}:N")
     # Points too: a series of one window (a job's first minutes) is a point, not nothing.
     return alt.Chart(frame, title=title, height=_HEIGHT).mark_line(point=True).encode(**encoding)
@@ -65,7 +71,7 @@ def bars(
         "tooltip": [f"{category}:N", alt.Tooltip(f"sum({value}):Q", title=value)],
     }
     if series:
-        encoding["color"] = alt.Color(f"{series}:N", title=series)
+        encoding["color"] = alt.Color(f"{series}:N", title=series, legend=_legend())
         encoding["tooltip"].append(f"{series}:N")
     return alt.Chart(frame, title=title).mark_bar().encode(**encoding)
 
@@ -80,7 +86,7 @@ def stacked_areas(
         .encode(
             x=_time(x),
             y=alt.Y(f"{y}:Q", stack="zero", title=y_title),
-            color=alt.Color(f"{series}:N", title=series),
+            color=alt.Color(f"{series}:N", title=series, legend=_legend()),
             tooltip=[f"{x}:T", f"{series}:N", f"{y}:Q"],
         )
     )
