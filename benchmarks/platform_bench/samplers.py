@@ -52,7 +52,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         began = time.monotonic()
         next_at = began + INTERVAL
-        _, _, last = self._tree_cpu()  # the baseline of the first CPU figure
+        *_, last = self._tree_cpu()  # the baseline of the first CPU figure
         while not self.stopping.wait(max(0.0, next_at - time.monotonic())):
             t = time.monotonic() - began
             self._sample_lag(t)
