@@ -135,7 +135,7 @@ def measure(
         restarts=restarts(window),
         samples=sampler.samples,
         triggers=query_triggers,
-        path_triggers={"product": query_triggers["products"], "lake": query_triggers["lake"]},
+        path_triggers={"product": query_triggers["enrich"], "lake": query_triggers["lake"]},
         missing_queries=missing,
         notes=notes,
     )
