@@ -25,7 +25,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from pulse.config import PulseConfig, load_config
 from pulse.progress import drain_progress, publish_progress
-from pulse.queryhealth import HealthBoard
+from pulse.queryhealth import HealthBoard, error_line
 from pulse.sinks.base import Prepare, Sink, batch_writer
 from pulse.spark import session
 from pulse.stores import redis_client
@@ -135,7 +135,7 @@ def run(
                 item.query = None
                 report(item, "finished")
                 continue
-            item.last_error = str(error).strip().splitlines()[0][:300] if str(error) else "?"
+            item.last_error = error_line(str(error))
             if available_now and item.restarts >= _AVAILABLE_NOW_RESTARTS:
                 log.error("query %s failed %d times, giving up: %s", name, item.restarts + 1, error)
                 failed = True

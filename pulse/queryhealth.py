@@ -33,6 +33,9 @@ STALE_SECONDS = 10.0
 TTL_SECONDS = 24 * 3600  # a driver that is gone leaves its last word for a day, marked stale
 
 
+ERROR_CHARACTERS = 300  # of a query's last error, as the panel shows it
+
+
 class HealthBoard:
     """Writes query health to Redis; a failure to write is logged once and never raised (the
     data path must not depend on its monitoring)."""
@@ -114,3 +117,29 @@ def _number(text: str | None) -> float | None:
         return float(text) if text not in (None, "") else None
     except ValueError:
         return None
+
+
+def error_line(message: str) -> str:
+    """The line of a query's failure that says what went wrong, for the health panel.
+
+    A failure in `foreachBatch` reaches the driver as Spark's wrapper ("An exception was raised
+    by the Python Proxy. Return Message: Traceback (most recent call last): ..."): its first
+    line says nothing. The line that does is the Python exception after the traceback's frames
+    (the first line that is not indented).
+
+    >>> error_line("Wrapped. Return Message: Traceback (most recent call last):\\n"
+    ...            "  File \\"x.py\\", line 1, in f\\n    connect()\\n"
+    ...            "psycopg.OperationalError: connection refused\\n\\tat org.apache.X")
+    'psycopg.OperationalError: connection refused'
+    >>> error_line("PYTHON_WORKER_FAILED\\nmore")
+    'PYTHON_WORKER_FAILED'
+    """
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "?"
+    for index, line in enumerate(lines):
+        if line.rstrip().endswith("Traceback (most recent call last):"):
+            for after in lines[index + 1 :]:
+                if not after[0].isspace():
+                    return after.strip()[:ERROR_CHARACTERS]
+    return lines[0].strip()[:ERROR_CHARACTERS]

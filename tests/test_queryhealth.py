@@ -9,7 +9,7 @@ import uuid
 import redis
 
 from pulse.config import load_config
-from pulse.queryhealth import KEY, HealthBoard, describe, read_all
+from pulse.queryhealth import KEY, HealthBoard, describe, error_line, read_all
 from pulse.stores import redis_client
 
 
@@ -45,3 +45,16 @@ def test_a_report_that_stopped_coming_names_the_driver():
 def test_a_board_without_redis_never_raises():
     board = HealthBoard(redis.Redis(port=1, socket_connect_timeout=0.2))
     board.update("live", state="running")  # logged, not raised: monitoring never stops a job
+
+
+def test_a_foreach_batch_failure_shows_the_python_exception_not_sparks_wrapper():
+    message = (
+        "[FOREACH_BATCH_USER_FUNCTION_ERROR] An error occurred in the user provided function in"
+        " foreach batch sink. Reason: An exception was raised by the Python Proxy. Return"
+        " Message: Traceback (most recent call last):\n"
+        '  File "/pulse/sinks/base.py", line 84, in run\n'
+        "    action()\n"
+        "psycopg.OperationalError: connection failed: Connection refused\n"
+        "\tat org.apache.spark.sql.execution.streaming.MicroBatchExecution.run(X.scala:1)\n"
+    )
+    assert error_line(message) == "psycopg.OperationalError: connection failed: Connection refused"
