@@ -26,7 +26,7 @@ from pyspark.sql.streaming import StreamingQuery
 from pulse.config import PulseConfig, load_config
 from pulse.progress import drain_progress, publish_progress
 from pulse.queryhealth import HealthBoard, error_line
-from pulse.sinks.base import Prepare, Sink, batch_writer
+from pulse.sinks.base import Prepare, Sink, WriteWatch, batch_writer
 from pulse.spark import session
 from pulse.stores import redis_client
 
@@ -56,8 +56,15 @@ def checkpoint_of(conf: PulseConfig, name: str) -> Path:
     return Path(conf.streaming.checkpoint_dir) / name
 
 
-def start(spec: QuerySpec, conf: PulseConfig, *, available_now: bool = False) -> StreamingQuery:
-    """Start one query with its checkpoint, trigger and `foreachBatch` writer."""
+def start(
+    spec: QuerySpec,
+    conf: PulseConfig,
+    *,
+    available_now: bool = False,
+    watch: WriteWatch | None = None,
+) -> StreamingQuery:
+    """Start one query with its checkpoint, trigger and `foreachBatch` writer (`watch` is told
+    of each failed write attempt, see pulse.sinks.base.WriteWatch)."""
     checkpoint = checkpoint_of(conf, spec.name)
     # A query runs its batches in the pool named after it (FAIR scheduling, conf/
     # spark-defaults.conf): the query's thread takes the local properties set when it starts.
@@ -66,7 +73,7 @@ def start(spec: QuerySpec, conf: PulseConfig, *, available_now: bool = False) ->
         spec.frame.writeStream.queryName(spec.name)
         .outputMode(spec.output_mode)
         .option("checkpointLocation", str(checkpoint))
-        .foreachBatch(batch_writer(spec.name, checkpoint, spec.sinks, spec.prepare))
+        .foreachBatch(batch_writer(spec.name, checkpoint, spec.sinks, spec.prepare, watch=watch))
     )
     if available_now:
         writer = writer.trigger(availableNow=True)
@@ -100,18 +107,32 @@ def run(
     job_of = dict(jobs or {})
 
     def report(item: _Supervised, state: str) -> None:
+        if state == "running" and item.write_error:
+            state = "retrying a failed write"
         board.update(
             item.spec.name,
             job=job_of.get(item.spec.name, ""),
             state=state,
             restarts=item.restarts,
-            last_error=item.last_error,
+            last_error=item.write_error or item.last_error,
             trigger_seconds=item.spec.trigger_seconds,
         )
 
+    def watcher(item: _Supervised) -> WriteWatch:
+        def watch(error: str) -> None:
+            was, item.write_error = item.write_error, error_line(error) if error else ""
+            if error or was:  # said at once: the supervisor's next report is up to 1 s away
+                report(item, "running")
+
+        return watch
+
+    def launch(item: _Supervised) -> StreamingQuery:
+        item.write_error = ""
+        return start(item.spec, conf, available_now=available_now, watch=watcher(item))
+
     for item in supervised.values():
         report(item, "starting")
-        item.query = start(item.spec, conf, available_now=available_now)
+        item.query = launch(item)
         _await_first_plan(item.query)
         report(item, "running")
     failed = False
@@ -152,7 +173,7 @@ def run(
                 break
             item.pause = min(item.pause * 2, _MAX_RESTART_PAUSE)
             item.restarts += 1
-            item.query = start(item.spec, conf, available_now=available_now)
+            item.query = launch(item)
             item.started_at = time.monotonic()
             report(item, "running")
     for item in supervised.values():
@@ -179,6 +200,7 @@ class _Supervised:
     started_at: float = field(default_factory=time.monotonic)
     reported: float = 0.0
     last_error: str = ""
+    write_error: str = ""  # of the batch now retrying a failed write; "" when none is
 
 
 def _await_first_plan(query: StreamingQuery, timeout: float = 120.0) -> None:

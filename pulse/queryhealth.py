@@ -34,6 +34,14 @@ TTL_SECONDS = 24 * 3600  # a driver that is gone leaves its last word for a day,
 
 
 ERROR_CHARACTERS = 300  # of a query's last error, as the panel shows it
+# States that make `pulse status` fail and the panels turn red: a batch whose write to a store
+# failed and is being retried, a query waiting to restart, one that gave up.
+TROUBLED = ("retrying", "restarting", "failed")
+
+
+def troubled(report: Mapping[str, str]) -> bool:
+    """Whether a query's report says it is not doing its work now."""
+    return report.get("state", "").startswith(TROUBLED)
 
 
 class HealthBoard:

@@ -13,6 +13,7 @@ import psutil
 from platform_bench.launch import Platform
 from pulse.config import PulseConfig
 from pulse.kafka.admin import end_offsets
+from pulse.kafka.confluent_client import ConfluentClient
 from pulse.stores import redis_client
 
 INTERVAL = 2.0
@@ -43,6 +44,9 @@ class Sampler(threading.Thread):
         super().__init__(name="sampler", daemon=True)
         self._conf, self._platform = conf, platform
         self._redis = redis_client(conf.redis)
+        # One client kept for the whole run: its follower reads the ends without ListOffsets,
+        # whose cost on Tansu grows with the data (the sampler must not load what it measures).
+        self._kafka = ConfluentClient(conf.kafka.client_params())
         self._topics = [getattr(conf.topics, d).name for d in INPUT_DOMAINS]
         self._cpu_times: dict[int, float] = {}
         self.samples = Samples()
@@ -64,6 +68,7 @@ class Sampler(threading.Thread):
             self.samples.cpu.append((t, 100 * cpu_seconds / max(at - last, 1e-3)))
             last = at
             next_at = max(next_at + INTERVAL, time.monotonic())
+        self._kafka.close()
 
     def _sample_lag(self, t: float) -> None:
         try:
@@ -80,7 +85,7 @@ class Sampler(threading.Thread):
 
     def _sample_offsets(self, t: float) -> None:
         try:
-            ends = end_offsets(self._conf.kafka, self._topics)
+            ends = end_offsets(self._conf.kafka, self._topics, self._kafka, recent=True)
             self.samples.offsets.append((t, sum(sum(p.values()) for p in ends.values())))
         except Exception as exc:
             self._note(f"end offsets: {exc}")

@@ -44,7 +44,7 @@ def queries() -> None:
             st.info("No streaming query has reported yet: `make run` starts them.")
             return
         lines = [queryhealth.describe(report) for report in sorted(reports, key=_by_query)]
-        troubled = [r for r in reports if r.get("state", "").startswith(("restarting", "failed"))]
+        troubled = any(queryhealth.troubled(report) for report in reports)
         (st.error if troubled else st.success)("\n\n".join(lines))
 
 

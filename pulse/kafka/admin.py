@@ -88,15 +88,21 @@ def delete_topics(kafka: KafkaConfig, names: list[str]) -> None:
 
 
 def end_offsets(
-    kafka: KafkaConfig, topics: list[str], client: ConfluentClient | None = None
+    kafka: KafkaConfig,
+    topics: list[str],
+    client: ConfluentClient | None = None,
+    *,
+    recent: bool = False,
 ) -> dict[str, dict[int, int]]:
     """The true end offset of every partition of the given topics that exist; with `client`,
     through that one (a caller that asks every few seconds keeps one: a new client each time
-    cost `pulse run` a quarter of a core, and its probes the broker as much)."""
+    cost `pulse run` a quarter of a core, and its probes the broker as much). `recent`: the ends
+    the client's follower last heard, a moment old and free on Tansu (a kept `client` only)."""
     own = client is None
     client = client or ConfluentClient(kafka.client_params())
     try:
-        marks = client.watermarks(select_partitions(client.topics(), topics, None))
+        partitions = select_partitions(client.topics(), topics, None)
+        marks = client.recent_watermarks(partitions) if recent else client.watermarks(partitions)
     finally:
         if own:
             client.close()

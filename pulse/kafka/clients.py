@@ -38,6 +38,11 @@ class KafkaClient(Protocol):
         """(earliest, true end) offsets per partition."""
         ...
 
+    def recent_watermarks(self, partitions: list[TP]) -> dict[TP, tuple[int, int]]:
+        """(earliest, end) offsets per partition, the end possibly a moment old: cheaper on
+        brokers where `watermarks` costs more as partitions grow (Tansu)."""
+        ...
+
     def read(
         self, topic: str, partition: int, start: int, end: int, include_headers: bool
     ) -> Iterator[pa.RecordBatch]:

@@ -75,6 +75,10 @@ class KafkaPythonClient:
             counts[name] = len(partitions)
         return counts
 
+    def recent_watermarks(self, partitions: list[TP]) -> dict[TP, tuple[int, int]]:
+        """The exact watermarks: this client follows no partition between calls."""
+        return self.watermarks(partitions)
+
     def watermarks(self, partitions: list[TP]) -> dict[TP, tuple[int, int]]:
         """(earliest, end) offsets per partition, end being the true next offset.
 

@@ -115,7 +115,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return ReadMaxRows(limit) if limit else ReadAllAvailable()
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
-        marks = self._marks = self._watermarks()
+        # A live trigger plans to the ends the follower last heard (a fetch wait old at most:
+        # what arrived since goes to the next batch); an AvailableNow run to its exact target.
+        marks = self._marks = self._watermarks(recent=self._target is None)
         previous = self._latest or {}
         self._latest = {tp: high for tp, (_, high) in marks.items()}
         arrived = sum(high - previous.get(tp, high) for tp, high in self._latest.items())
@@ -173,7 +175,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             self._client.close()
             self._client = None
 
-    def _watermarks(self, only: Offsets | None = None) -> dict[tuple[str, int], tuple[int, int]]:
+    def _watermarks(
+        self, only: Offsets | None = None, *, recent: bool = False
+    ) -> dict[tuple[str, int], tuple[int, int]]:
         if self._client is None:
             self._client = open_client(self.options)
         if only is not None:
@@ -185,6 +189,8 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             partitions = select_partitions(
                 self._client.topics(), self.options.subscribe, self.options.pattern
             )
+        if recent:
+            return self._client.recent_watermarks(partitions)
         return self._client.watermarks(partitions)
 
     # -- executor side ----------------------------------------------------------------------

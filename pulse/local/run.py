@@ -310,7 +310,7 @@ def _watch(
         while True:
             problem = ""
             try:
-                offsets = end_offsets(conf.kafka, topics, kafka)
+                offsets = end_offsets(conf.kafka, topics, kafka, recent=True)
             except (KafkaSourceError, KafkaException) as exc:
                 offsets, problem = {}, f"cannot read end offsets from {conf.kafka.bootstrap}: {exc}"
             totals = {topic: sum(ends.values()) for topic, ends in offsets.items()}

@@ -31,7 +31,7 @@ from pulse.local.migrate import (
     migrate_mysql,
     migrate_postgres,
 )
-from pulse.queryhealth import describe, read_all
+from pulse.queryhealth import describe, read_all, troubled
 from pulse.stores import (
     StoreUnavailable,
     mysql_address,
@@ -275,9 +275,8 @@ def _status_queries(conf: PulseConfig) -> bool:
         return _say("queries", "none reported yet (no job has run against this Redis)")
     healthy = True
     for report in reports:
-        state = report.get("state", "")
         line = describe(report)
-        if state.startswith(("restarting", "failed")):
+        if troubled(report):
             healthy = _fail("queries", line)
         else:
             _say("queries", line)

@@ -101,6 +101,10 @@ def checkpoint_id(checkpoint: Path) -> str:
 
 
 Prepare = Callable[[DataFrame, BatchContext], Any]
+# Told what went wrong at each failed write attempt ("<sink>: <error>"), and "" once a batch is
+# written: the query's health says "retrying" from the first failure, not only when the retries
+# run out and the query restarts (seconds later).
+WriteWatch = Callable[[str], None]
 
 
 def batch_writer(
@@ -109,6 +113,7 @@ def batch_writer(
     sinks: Sequence[Sink],
     prepare: Prepare | None = None,
     retry: RetryPolicy | None = None,
+    watch: WriteWatch | None = None,
 ) -> Callable[[DataFrame, int], None]:
     """The `foreachBatch` function of a query: prepare the batch once, write every sink.
 
@@ -133,7 +138,9 @@ def batch_writer(
         def attempt(sink: Sink) -> None:
             try:
                 sink.write(cached[0], ctx)
-            except Exception:
+            except Exception as exc:
+                if watch is not None:
+                    watch(f"{sink.name}: {type(exc).__name__}: {exc}")
                 if not isinstance(cached[0], DataFrame):
                     raise  # plain data on the driver: nothing in it to go stale
                 # The next attempt starts from a freshly planned and cached batch: a failure in
@@ -151,6 +158,8 @@ def batch_writer(
         finally:
             if isinstance(cached[0], DataFrame):
                 cached[0].unpersist()
+        if watch is not None:
+            watch("")
         # Where a batch's time goes, sink by sink: the first thing to read when batches run long.
         log.info("%s batch %d written: %s", query, batch_id, ", ".join(timings))
 

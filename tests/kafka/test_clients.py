@@ -15,6 +15,7 @@ from confluent_kafka import Producer
 from pulse.kafka.admin import ensure_topics
 from pulse.kafka.clients import open_client
 from pulse.kafka.options import SourceOptions
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -109,3 +110,39 @@ def test_reads_of_the_same_ranges_one_after_another_give_the_same_records(conf, 
     finally:
         reader.close()
     assert counts == [20_010] * 3
+
+
+@pytest.mark.parametrize("client", ["confluent", "kafka-python"])
+def test_the_recent_end_is_the_true_end_and_follows_new_records(conf, client):
+    """What a live trigger plans with: the true end, and a new end soon after records arrive
+    (on Tansu the confluent client learns it from a follower's fetches, not from ListOffsets)."""
+    topic = f"clients-recent-end-{client}"
+    ensure_topics(conf.kafka, {topic: PARTITIONS})
+    producer = Producer({"bootstrap.servers": conf.kafka.bootstrap, "linger.ms": 5})
+    for i in range(1_000):
+        producer.produce(topic, value=b"x", partition=i % PARTITIONS)
+    assert producer.flush(30) == 0
+    options = SourceOptions.parse(
+        {
+            "kafka.bootstrap.servers": conf.kafka.bootstrap,
+            "kafka.client": client,
+            "subscribe": topic,
+        }
+    )
+    reader = open_client(options)
+    partitions = [(topic, p) for p in range(PARTITIONS)]
+    try:
+        before = reader.recent_watermarks(partitions)
+        assert before == reader.watermarks(partitions)
+        for _ in range(7):
+            producer.produce(topic, value=b"y", partition=1)
+        assert producer.flush(30) == 0
+        wanted = (before[(topic, 1)][0], before[(topic, 1)][1] + 7)
+        wait_for(
+            lambda: reader.recent_watermarks(partitions)[(topic, 1)] == wanted,
+            30,
+            f"the recent end of partition 1 to reach {wanted}",
+        )
+        assert reader.recent_watermarks(partitions) == {**before, (topic, 1): wanted}
+    finally:
+        reader.close()

@@ -85,11 +85,13 @@ def test_a_failing_sink_is_retried_then_fails_the_batch(
 ) -> None:
     make_sink, error = UNREACHABLE[store]
     sink = make_sink(conf, free_port)
+    told: list[str] = []  # what the query's health hears, attempt by attempt
     writer = batch_writer(
         unique("q"),
         fake_checkpoint(tmp_path / "ck"),
         [sink],
         retry=RetryPolicy(attempts=3, first_delay_seconds=0.01),
+        watch=told.append,
     )
     batch = spark.createDataFrame([("a", "A")], "match_id string, status string").selectExpr(
         "match_id", "match_id AS product_id", "match_id AS id", "status", "status AS name"
@@ -100,6 +102,7 @@ def test_a_failing_sink_is_retried_then_fails_the_batch(
 
     retries = [r.getMessage() for r in caplog.records if f"-> {sink.name} failed" in r.message]
     assert [message.split("(attempt ")[1][:6] for message in retries] == ["1 of 3", "2 of 3"]
+    assert len(told) == 3 and all(line.startswith(f"{sink.name}: ") for line in told), told
 
 
 @pytest.mark.broker
