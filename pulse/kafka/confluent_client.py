@@ -283,58 +283,7 @@ class ConfluentClient:
         self, topic: str, partition: int, start: int, end: int, include_headers: bool
     ) -> Iterator[pa.RecordBatch]:
         """Rows `[start, end)` of one partition as Arrow record batches in Spark's Kafka schema."""
-        consumer = self._read_consumer()
-        consumer.assign([TopicPartition(topic, partition, start)])
-        builder = RecordBatchBuilder(topic, partition, include_headers)
-        position = start
-        idle_polls = 0
-        try:
-            while position < end:
-                # consume(n) blocks for its whole timeout when fewer than n are there: ask for
-                # no more than remain.
-                messages = consumer.consume(min(_BATCH, end - position), 1.0)
-                if not messages:
-                    # Offsets can have gaps (transaction markers, compaction): the consumer's
-                    # position says whether the range is already read through.
-                    (assigned,) = consumer.position([TopicPartition(topic, partition)])
-                    if assigned.offset >= end:
-                        break
-                    idle_polls += 1
-                    if idle_polls >= 30:
-                        raise KafkaSourceError(
-                            f"{topic}[{partition}]: no records arrive from offset {position} "
-                            f"although the broker reported data up to {end}"
-                        )
-                    continue
-                idle_polls = 0
-                for message in messages:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            continue
-                        raise KafkaSourceError(f"{topic}[{partition}] at {position}: {error}")
-                    offset = message.offset()
-                    if offset < position:  # a batch can begin before the seek offset
-                        continue
-                    if offset >= end:
-                        position = end
-                        break
-                    kind, millis = message.timestamp()
-                    builder.append(
-                        message.key(),
-                        message.value(),
-                        offset,
-                        millis,
-                        kind - 1,  # librdkafka: 1 create, 2 log-append; Spark: 0 and 1
-                        message.headers() if include_headers else None,
-                    )
-                    position = offset + 1
-                if builder.size >= _BATCH:
-                    yield builder.build()
-            if builder.size:
-                yield builder.build()
-        finally:
-            consumer.unassign()
+        return self.read_many([(topic, partition, start, end)], include_headers)
 
 
 def _done(consumer: Consumer, todo: dict[TP, tuple[int, int]], tp: TP) -> None:

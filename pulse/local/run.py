@@ -37,7 +37,10 @@ from pulse.simulate.segments import seed_segments
 from pulse.stores import redis_client
 
 REFRESH_SECONDS = 2.0
-LAKE_NICENESS = 10  # the lake driver's `nice`: the CPU goes to the live queries first
+# The `nice` of the processes that yield the cores to the live path: the lake driver and the
+# dashboard's server. On two cores, a dashboard open in a browser (its server's queries and
+# charts every refresh) took half a core, and live batches went from 0.8 s to 8-40 s.
+YIELDING_NICENESS = 10
 STOP_SECONDS = 15.0  # a child's grace to flush and exit after SIGTERM, before SIGKILL
 API_KEYS_ENV = "PULSE_INGEST__API_KEYS"
 REGISTRY_KEYS_ENV = "PULSE_REGISTRY__API_KEYS"  # what the registry accepts
@@ -136,8 +139,8 @@ CHILDREN: tuple[Child, ...] = (
     # held the interpreter while live batches waited; niced, it takes the cores the live
     # queries leave, and falls behind first under overload.
     Child("jobs", job_command("live_views")),
-    Child("lake", ("nice", "-n", str(LAKE_NICENESS), *job_command("lake"))),
-    Child("dashboard", pulse_command("dashboard")),
+    Child("lake", ("nice", "-n", str(YIELDING_NICENESS), *job_command("lake"))),
+    Child("dashboard", ("nice", "-n", str(YIELDING_NICENESS), *pulse_command("dashboard"))),
 )
 
 

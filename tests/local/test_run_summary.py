@@ -106,8 +106,10 @@ def test_children_are_the_services_the_simulators_two_drivers_and_the_dashboard(
     jobs = [c for c in CHILDREN if "spark-submit.sh" in " ".join(c.argv)]
     assert [c.argv[-1] for c in jobs] == ["jobs/live_views.py", "jobs/lake.py"]
     assert jobs[1].argv[:3] == ("nice", "-n", "10")  # the lake yields the cores to live views
-    dashboards = [c for c in pulse if c.argv[3] == "dashboard"]
-    assert len(dashboards) == 1
+    (dashboard,) = [c for c in CHILDREN if c.name == "dashboard"]
+    assert dashboard.argv[:6] == ("nice", "-n", "10", sys.executable, "-m", "pulse")
+    assert dashboard.argv[6] == "dashboard"  # it yields the cores too
+    dashboards = [dashboard]
     assert len(services) + len(simulators) + len(jobs) + len(dashboards) == len(CHILDREN)
 
 
