@@ -14,11 +14,12 @@ from pulse.simulate.records import Send
 # Records the broker has not acknowledged after this long fail, and stop the run (the default,
 # five minutes, would leave a simulator sending into a dead broker unnoticed).
 DELIVERY_TIMEOUT_MS = 30_000
-# Simulated traffic is sent in record batches of up to 100 ms per partition (the producer's
-# default is 20 ms). On the local broker (Tansu) every read that returns records walks the list
-# of all record batches its partition holds, so five times fewer batches make every read of a
-# long run cheaper; the cost is at most 100 ms more between an event's time and its send.
-SIMULATOR_LINGER_MS = 100
+# Simulated traffic is sent in record batches of up to 250 ms per partition (the producer's
+# default is 20 ms). On the local broker (Tansu 0.6, in memory) every read that returns records
+# lists all the record batches its partition holds, so its cost grows with the batches written:
+# at 20 ms the emoji simulator alone wrote 50 batches a second per partition. The cost: up to
+# 250 ms more between an event's time and its send. (docs/ARCHITECTURE.md, "The local broker".)
+SIMULATOR_LINGER_MS = 250
 
 
 class SimulateError(RuntimeError):

@@ -127,6 +127,10 @@ async function watch(matchId) {
   if (state.socket) { state.socket.onclose = null; state.socket.close(); }
   clearTimeout(state.retry);
   state.matchId = matchId; state.sequence = -1;
+  // What the page shows belongs to one match: another match's units and updates go.
+  state.units = new Map();
+  $("units").tBodies[0].replaceChildren();
+  $("game-updates").replaceChildren();
   status(`Finding a node for ${matchId}…`);
   try {
     const params = new URLSearchParams({ client_id: clientId, match_id: matchId });
