@@ -67,7 +67,9 @@ def with_limit(chart: alt.Chart, value: float, label: str) -> alt.LayerChart:
         .mark_rule(color="firebrick", strokeDash=[6, 4])
         .encode(y="value:Q", tooltip=["label:N", "value:Q"])
     )
-    return _sized(alt.layer(chart, rule, title=chart.title))
+    inner = chart.copy()
+    inner.autosize = alt.Undefined  # a layer takes the sizing of its parts only at its top
+    return _sized(alt.layer(inner, rule, title=chart.title))
 
 
 def bars(

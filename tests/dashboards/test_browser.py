@@ -56,7 +56,9 @@ def dashboard(produced: Stores, tmp_path_factory: pytest.TempPathFactory) -> Ite
 @pytest.mark.parametrize("page", PAGES)
 def test_a_page_in_the_browser_draws_its_charts_without_errors(dashboard, page):
     path, expected = PAGES[page]
-    with chromium(1400, 1600) as browser:
+    # Tall enough for every chart of a page (a chart out of view is not painted): the health
+    # page's five, each with its legend below it.
+    with chromium(1400, 2600) as browser:
         browser.get(f"{dashboard}/{path}")
 
         def drawn() -> bool:
@@ -64,8 +66,10 @@ def test_a_page_in_the_browser_draws_its_charts_without_errors(dashboard, page):
             painted = browser.find_elements(By.CSS_SELECTOR, f"{CHART} canvas, {CHART} svg")
             return len(charts) >= expected and len(painted) >= expected
 
-        wait_for(drawn, 60, f"{expected} charts on the {page} page")
-        screenshot(browser, f"dashboard-{page}")
+        try:
+            wait_for(drawn, 60, f"{expected} charts on the {page} page")
+        finally:
+            screenshot(browser, f"dashboard-{page}")
         body = browser.find_element(By.TAG_NAME, "body").text
         assert browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]') == []
         assert "Traceback" not in body and "Error" not in body, body[:2000]
