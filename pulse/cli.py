@@ -11,11 +11,11 @@ import logging
 import os
 import sys
 import uuid
+from collections.abc import Callable
 
-from pulse.config import ConfigError, load_config
+from pulse.config import ConfigError, PulseConfig, load_config
 
 SIMULATED_DOMAINS = ("game", "sports", "emoji", "product", "media", "all")
-SERVICES = ("ingest", "registry", "cdc", "gateway", "publisher", "forwarder")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     serve = commands.add_parser("serve", help="run a service until SIGTERM or Ctrl-C")
-    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("service", choices=tuple(_SERVICES))
     serve.add_argument(
         "--host",
         default=None,
@@ -158,47 +158,41 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pulse: configuration error: {exc}", file=sys.stderr)
         return 2
-    if args.command in ("up", "setup", "down", "status"):
-        from pulse.local import stack
+    return _COMMANDS[args.command](args, conf)
 
-        return getattr(stack, args.command)(conf)
-    if args.command == "run":
-        from pulse.local.run import run
 
-        return run(conf, traffic_scale=args.traffic_scale)
-    if args.command == "dashboard":
-        from pulse.dashboard.server import serve as serve_dashboard
+# One handler per command and per service (each imports what it runs: `pulse status` must not
+# pay for Spark or uvicorn). Every name argparse accepts has its entry, so nothing falls
+# through to another command.
+Handler = Callable[[argparse.Namespace, PulseConfig], int]
 
-        return serve_dashboard(conf)
-    if args.command == "serve" and args.service == "forwarder":
-        from pulse.services.forwarder import serve as serve_forwarder
 
-        return serve_forwarder(conf)
-    if args.command == "serve" and args.service == "cdc":
-        from pulse.services.cdc.relay import serve as serve_cdc
+def _stack(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.local import stack
 
-        return serve_cdc(conf)
-    if args.command == "serve" and args.service == "registry":
-        from pulse.services.registry.server import serve as serve_registry
+    return int(getattr(stack, args.command)(conf))
 
-        return serve_registry(conf, host=args.host, port=args.port)
-    if args.command == "serve" and args.service == "gateway":
-        from pulse.services.gateway.server import serve as serve_gateway
 
-        return serve_gateway(conf, args.cluster, args.node, port=args.port)
-    if args.command == "serve" and args.service == "publisher":
-        from pulse.services.publisher.relay import serve as serve_publisher
+def _run(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.local.run import run
 
-        return serve_publisher(conf, args.cluster, from_beginning=args.from_beginning)
-    if args.command == "client":
-        from pulse.services.gateway.client import run_client
+    return run(conf, traffic_scale=args.traffic_scale)
 
-        client_id = args.client_id or f"client-{uuid.uuid4().hex[:12]}"
-        return run_client(conf, args.match, client_id, args.subscriber, args.count, args.seconds)
-    if args.command == "serve":
-        from pulse.services.ingest.server import serve
 
-        return serve(conf, host=args.host, port=args.port, workers=args.workers)
+def _dashboard(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.dashboard.server import serve
+
+    return serve(conf)
+
+
+def _client(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.services.gateway.client import run_client
+
+    client_id = args.client_id or f"client-{uuid.uuid4().hex[:12]}"
+    return run_client(conf, args.match, client_id, args.subscriber, args.count, args.seconds)
+
+
+def _simulate(args: argparse.Namespace, conf: PulseConfig) -> int:
     from pulse.simulate.clients import ApiOptions
     from pulse.simulate.runner import simulate
 
@@ -220,6 +214,69 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.quiet,
         via_api=via_api,
     )
+
+
+def _serve_ingest(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.services.ingest.server import serve
+
+    return serve(conf, host=args.host, port=args.port, workers=args.workers)
+
+
+def _serve_registry(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.services.registry.server import serve
+
+    return serve(conf, host=args.host, port=args.port)
+
+
+def _serve_cdc(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.services.cdc.relay import serve
+
+    return serve(conf)
+
+
+def _serve_gateway(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.services.gateway.server import serve
+
+    return serve(conf, args.cluster, args.node, port=args.port)
+
+
+def _serve_publisher(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.services.publisher.relay import serve
+
+    return serve(conf, args.cluster, from_beginning=args.from_beginning)
+
+
+def _serve_forwarder(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.services.forwarder import serve
+
+    return serve(conf)
+
+
+_SERVICES: dict[str, Handler] = {
+    "ingest": _serve_ingest,
+    "registry": _serve_registry,
+    "cdc": _serve_cdc,
+    "gateway": _serve_gateway,
+    "publisher": _serve_publisher,
+    "forwarder": _serve_forwarder,
+}
+
+
+def _serve(args: argparse.Namespace, conf: PulseConfig) -> int:
+    return _SERVICES[args.service](args, conf)
+
+
+_COMMANDS: dict[str, Handler] = {
+    "up": _stack,
+    "setup": _stack,
+    "down": _stack,
+    "status": _stack,
+    "run": _run,
+    "dashboard": _dashboard,
+    "simulate": _simulate,
+    "serve": _serve,
+    "client": _client,
+}
 
 
 def _positive_float(text: str) -> float:
