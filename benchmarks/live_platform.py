@@ -5,7 +5,7 @@
 
 For each traffic scale (default: 1, the simulators' own rates, about 2,410 events/s; scale X is
 X times that, `pulse run --traffic-scale X`), it starts `pulse run` (broker, two Spark drivers
-(`jobs/live_views.py`, `jobs/lake.py`) with every streaming query, ingest API, registry,
+(`jobs/live_views.py`, `jobs/lake_monitor.py`) with every streaming query, ingest API, registry,
 gateway nodes, dashboard, simulators), waits until every query has logged a batch, warms up
 for `--warmup` seconds, then measures for `--minutes`:
 
@@ -17,7 +17,7 @@ for `--warmup` seconds, then measures for `--minutes`:
    every 30 s a media probe into the lake (Delta silver/media, every second). See
    platform_bench/probes.py.
 2. Batch duration p50/p95 per query against its trigger, from the drivers' logs
-   (`.pulse/logs/jobs.log` and `lake.log`: pulse/progress.py's batch lines).
+   (`.pulse/logs/<driver>.log`: pulse/progress.py's batch lines).
 3. Consumer lag per query every 2 s (Redis `gauge:query:<query>`: only as fresh as the
    monitor's last batch, so it moves in steps when the monitor is slow), plotted to
    docs/benchmarks/platform-lag[-x<scale>].png; events/s produced from the topics' end offsets.

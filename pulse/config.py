@@ -117,6 +117,7 @@ class StreamingConfig(_Section):
     """Micro-batch cadence and where queries keep their checkpoints."""
 
     trigger_seconds: float = Field(gt=0)
+    enrich_trigger_seconds: float = Field(gt=0)
     lake_trigger_seconds: float = Field(gt=0)
     lake_max_batch_records: int = Field(gt=0)
     monitor_trigger_seconds: float = Field(gt=0)

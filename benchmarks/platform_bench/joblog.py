@@ -1,6 +1,6 @@
-"""The Spark drivers' logs (`.pulse/logs/jobs.log` and `lake.log`), read from given offsets:
-the batch line every query logs (pulse/progress.py: `<query> batch <id>: <rows> rows in <ms> ms
-(...)`) and the supervisor's `failed, restarting` lines (pulse/queries.py)."""
+"""The Spark drivers' logs (`.pulse/logs/<driver>.log`), read from given offsets: the batch line
+every query logs (pulse/progress.py: `<query> batch <id>: <rows> rows in <ms> ms (...)`) and the
+supervisor's `failed, restarting` lines (pulse/queries.py)."""
 
 from __future__ import annotations
 

@@ -18,13 +18,11 @@ import psutil
 
 from platform_bench.joblog import JobLog
 from pulse.config import PROJECT_ROOT
-from pulse.local.run import CHILDREN
+from pulse.local.run import DRIVERS as DRIVER_CHILDREN
 
 STOP_TIMEOUT = 150.0  # `pulse run` gives each child 15 s, then stops the broker it started
-# What a platform left behind would look like (`pgrep -f` patterns): the drivers' scripts (the
-# rows of `CHILDREN` that submit `jobs/<name>.py`) and the `pulse` services, simulators and
-# dashboard.
-DRIVER_CHILDREN = tuple(child for child in CHILDREN if child.argv[-1].startswith("jobs/"))
+# What a platform left behind would look like (`pgrep -f` patterns): the drivers' scripts and the
+# `pulse` services, simulators and dashboard.
 DRIVERS = tuple(child.argv[-1] for child in DRIVER_CHILDREN)
 LEFTOVER_PATTERNS = (*DRIVERS, "pulse serve", "pulse simulate", "pulse dashboard")
 PORTS = (8080, 8081, 8100, 8501)

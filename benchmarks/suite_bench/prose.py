@@ -130,8 +130,8 @@ SECTIONS: dict[str, Section] = {
     "platform": Section(
         "Platform: everything `make run` starts, under its own traffic",
         "The benchmark runs `pulse run` (broker, the two Spark drivers (`jobs/live_views.py`, "
-        "`jobs/lake.py`), ingest API, registry, gateway nodes, dashboard, simulators at about "
-        "2,410 events/s, or a multiple with `--scales`) and, after every query's first batch "
+        "`jobs/lake_monitor.py`), ingest API, registry, gateway nodes, dashboard, simulators at "
+        "about 2,410 events/s, or a multiple with `--scales`) and, after every query's first batch "
         "and a warm-up, measures end-to-end latency from the event's `ts` to its sink: score "
         "and game-delivery messages on their Redis channels, and probes sent through the "
         "ingest API once a second (emoji to its match's channel, media to Redis `event:<id>`, "

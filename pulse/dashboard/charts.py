@@ -10,9 +10,10 @@ _HEIGHT = 260
 
 
 def _legend() -> alt.Legend:
-    """Below the chart, in columns: at the side, the legend of eight topics ran past the
-    chart's height and Streamlit cut it off ("sports.scores" half shown)."""
-    return alt.Legend(orient="bottom", columns=3, labelLimit=220)
+    """Below the chart, in two columns: at the side, the legend of eight topics ran past the
+    chart's height and Streamlit cut it off ("sports.scores" half shown); in three columns it
+    ran past the width of a half-page chart ("product.chang")."""
+    return alt.Legend(orient="bottom", columns=2, labelLimit=220)
 
 
 def _sized(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
@@ -53,7 +54,9 @@ def lines(
         "tooltip": [f"{x}:T", f"{series}:N", alt.Tooltip(f"{y}:Q", format=",.1f")],
     }
     if dash:
-        encoding["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash, legend=_legend())
+        # Above the plot, in a row: below, beside the series' legend, it ran past the width.
+        dashes = alt.Legend(orient="top", direction="horizontal")
+        encoding["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash, legend=dashes)
         encoding["tooltip"].append(f"{dash}:N")
     # Points too: a series of one window (a job's first minutes) is a point, not nothing.
     return _sized(alt.Chart(frame, title=title).mark_line(point=True).encode(**encoding))

@@ -133,15 +133,18 @@ CHILDREN: tuple[Child, ...] = (
     Child("simulate-product", pulse_command("simulate", "product", "--rate", "50", "--quiet")),
     Child("simulate-media", pulse_command("simulate", "media", "--rate", "200", "--quiet")),
     Child("simulate-emoji-api", pulse_command(*VIA_API.split()), api_key=True),
-    # The live views' queries in one driver: on two cores, a JVM and Python workers per job cost
-    # more than the queries themselves. The lake in a driver of its own, at a lower CPU priority
-    # (nice 10): its large batches are computed on the driver and, in the same Python process,
-    # held the interpreter while live batches waited; niced, it takes the cores the live
-    # queries leave, and falls behind first under overload.
-    Child("jobs", job_command("live_views")),
-    Child("lake", ("nice", "-n", str(YIELDING_NICENESS), *job_command("lake"))),
+    # The live views' queries (live, enrich) in one driver: on two cores, a JVM and Python
+    # workers per job cost more than the queries themselves. The lake and the monitor in a
+    # second driver, at a lower CPU priority (nice 10): their batches are computed on the driver
+    # and, in the same Python process, held the interpreter while live batches waited; niced,
+    # they take the cores the live queries leave, and fall behind first under overload.
+    Child("live-views", job_command("live_views")),
+    Child("lake-monitor", ("nice", "-n", str(YIELDING_NICENESS), *job_command("lake_monitor"))),
     Child("dashboard", ("nice", "-n", str(YIELDING_NICENESS), *pulse_command("dashboard"))),
 )
+# The Spark drivers among them (`jobs/<driver>.py`, pulse.pipelines.LOCAL_DRIVERS): their logs
+# hold every query's batch lines.
+DRIVERS: tuple[Child, ...] = tuple(c for c in CHILDREN if c.argv[-1].startswith("jobs/"))
 
 
 def scale_traffic(children: tuple[Child, ...], scale: float) -> tuple[Child, ...]:

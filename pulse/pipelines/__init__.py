@@ -1,11 +1,13 @@
 """The jobs as definitions: each pipeline is `queries(spark, conf) -> list[QuerySpec]`.
 
-`jobs/<job>.py` submits one of them to a cluster; `jobs/live_views.py` hosts three of them in
-one driver (what `pulse run` starts on a laptop, beside the lake's: two JVMs and sets of Python
-workers instead of four), and a test can build any of them in-process.
+`jobs/<job>.py` submits one of them to a cluster; on a laptop `pulse run` starts the
+`LOCAL_DRIVERS` (two JVMs and sets of Python workers instead of four), and a test can build any
+of them in-process.
 
 >>> sorted(PIPELINES)
 ['enrich', 'lake', 'live', 'monitor']
+>>> sorted(hosted("live_views"))
+['enrich', 'live']
 """
 
 from __future__ import annotations
@@ -20,4 +22,19 @@ PIPELINES: dict[str, Pipeline] = {
     "lake": lake.queries,
 }
 
-__all__ = ["PIPELINES"]
+# The drivers `pulse run` starts (`jobs/<driver>.py`) and the pipelines each hosts, in its own
+# FAIR pool. The live views' queries alone in one Python process: the lake's and the monitor's
+# batches are computed on the driver too and, in the same process, held the interpreter while
+# live batches waited (docs/ARCHITECTURE.md, "Jobs are definitions").
+LOCAL_DRIVERS: dict[str, tuple[str, ...]] = {
+    "live_views": ("live", "enrich"),
+    "lake_monitor": ("lake", "monitor"),
+}
+
+
+def hosted(driver: str) -> dict[str, Pipeline]:
+    """The pipelines a local driver hosts, by job name."""
+    return {job: PIPELINES[job] for job in LOCAL_DRIVERS[driver]}
+
+
+__all__ = ["LOCAL_DRIVERS", "PIPELINES", "hosted"]

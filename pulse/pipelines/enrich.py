@@ -49,8 +49,8 @@ class EnrichBatch:
 
 
 def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
-    """The enrich job's one query, on the live trigger (`streaming.trigger_seconds`)."""
-    trigger = conf.streaming.trigger_seconds
+    """The enrich job's one query, on `streaming.enrich_trigger_seconds`."""
+    trigger = conf.streaming.enrich_trigger_seconds
     topics = {getattr(conf.topics, domain).name: domain for domain in DOMAINS}
     segments = SegmentCache(conf.postgres, conf.enrich.segments_refresh_seconds)
     batches = BatchInput(conf, QUERY, ",".join(topics))

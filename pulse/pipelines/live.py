@@ -168,7 +168,7 @@ class LivePrepare:
 
 
 def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
-    """The live job's one query, on the live trigger (`streaming.trigger_seconds`)."""
+    """The live job's one query, on `streaming.trigger_seconds`."""
     trigger = conf.streaming.trigger_seconds
     topics = ",".join(getattr(conf.topics, domain).name for domain in DOMAINS)
     sinks = [

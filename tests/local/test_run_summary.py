@@ -6,8 +6,10 @@ import subprocess
 import sys
 from collections import Counter
 
-from pulse.local.run import CHILDREN, delivery_children, process_state
+from pulse.config import PROJECT_ROOT
+from pulse.local.run import CHILDREN, DRIVERS, delivery_children, process_state
 from pulse.local.summary import BARS, Board, RateMeter, TopicRow, render, sparkline
+from pulse.pipelines import LOCAL_DRIVERS, PIPELINES
 
 
 def test_sparkline_scales_to_the_highest_value() -> None:
@@ -104,8 +106,9 @@ def test_children_are_the_services_the_simulators_two_drivers_and_the_dashboard(
     (via_api,) = [c for c in simulators if "--via-api" in c.argv]
     assert via_api.argv[4] == "emoji"
     jobs = [c for c in CHILDREN if "spark-submit.sh" in " ".join(c.argv)]
-    assert [c.argv[-1] for c in jobs] == ["jobs/live_views.py", "jobs/lake.py"]
-    assert jobs[1].argv[:3] == ("nice", "-n", "10")  # the lake yields the cores to live views
+    assert [c.argv[-1] for c in jobs] == ["jobs/live_views.py", "jobs/lake_monitor.py"]
+    assert jobs[0].argv[0] != "nice"
+    assert jobs[1].argv[:3] == ("nice", "-n", "10")  # lake and monitor yield the cores
     (dashboard,) = [c for c in CHILDREN if c.name == "dashboard"]
     assert dashboard.argv[:6] == ("nice", "-n", "10", sys.executable, "-m", "pulse")
     assert dashboard.argv[6] == "dashboard"  # it yields the cores too
@@ -134,3 +137,12 @@ def test_a_child_that_exited_says_so() -> None:
     process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     process.wait()
     assert process_state(process) == "exited with code 3: see its log"
+
+
+def test_the_local_drivers_host_every_pipeline_once_each_from_its_script() -> None:
+    hosted = [job for jobs in LOCAL_DRIVERS.values() for job in jobs]
+    assert sorted(hosted) == sorted(PIPELINES)
+    assert [c.argv[-1] for c in DRIVERS] == [f"jobs/{driver}.py" for driver in LOCAL_DRIVERS]
+    for driver in LOCAL_DRIVERS:
+        script = (PROJECT_ROOT / "jobs" / f"{driver}.py").read_text()
+        assert f'hosted("{driver}")' in script

@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from pulse.config import PROJECT_ROOT, load_config
 from pulse.events.schema import format_timestamp, parse_timestamp
+from pulse.local.run import DRIVERS
 from pulse.services.gateway.client import GatewayClient
 from pulse.services.gateway.registry import RegistryClient
 from pulse.simulate.product import product_events
@@ -35,6 +36,8 @@ FRESH_SECONDS = 30.0  # the generous bound within which each surface must show n
 INGEST_KEY = "platform-test-ingest-key"
 REGISTRY_KEY = "platform-test-registry-key"
 FAILURE = re.compile(r"query \S+ failed")
+DRIVER_SCRIPTS = [child.argv[-1] for child in DRIVERS]
+DRIVER_CHILDREN = [child.name for child in DRIVERS]
 
 
 def wait_until(what: str, check, timeout: float, every: float = 0.5):
@@ -99,7 +102,7 @@ def platform():
         finally:
             console.close()
     left = subprocess.run(
-        ["pgrep", "-f", "jobs/live_views.py|jobs/lake.py|pulse (serve|simulate|dashboard)"],
+        ["pgrep", "-f", "|".join([*DRIVER_SCRIPTS, "pulse (serve|simulate|dashboard)"])],
         capture_output=True,
         text=True,
     ).stdout.split()
@@ -161,7 +164,7 @@ def test_five_minutes_of_traffic_leave_every_surface_fresh_and_no_query_restarte
 
     failures = [
         line
-        for driver in ("jobs", "lake")
+        for driver in DRIVER_CHILDREN
         for line in (logs / f"{driver}.log").read_text().splitlines()
         if FAILURE.search(line)
     ]
