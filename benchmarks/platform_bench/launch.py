@@ -21,10 +21,9 @@ from pulse.config import PROJECT_ROOT
 from pulse.local.run import DRIVERS as DRIVER_CHILDREN
 
 STOP_TIMEOUT = 150.0  # `pulse run` gives each child 15 s, then stops the broker it started
-# What a platform left behind would look like (`pgrep -f` patterns): the drivers' scripts and the
-# `pulse` services, simulators and dashboard.
+# A platform already running shows as its drivers' scripts (`pgrep -f`) or its busy ports; the
+# services a test starts on ports of its own are not one.
 DRIVERS = tuple(child.argv[-1] for child in DRIVER_CHILDREN)
-LEFTOVER_PATTERNS = (*DRIVERS, "pulse serve", "pulse simulate", "pulse dashboard")
 PORTS = (8080, 8081, 8100, 8501)
 
 
@@ -68,11 +67,11 @@ def busy_ports() -> list[int]:
 
 def start(scale: float, log_path: Path) -> Platform:
     """`pulse run --traffic-scale <scale>` in its own session, its console into `log_path`."""
-    leftovers = find_leftovers()
-    if leftovers or busy_ports():
+    drivers = running_drivers()
+    if drivers or busy_ports():
         raise LaunchError(
-            f"a platform seems to run already (pids {leftovers}, busy ports {busy_ports()}): "
-            "stop it first"
+            f"a platform seems to run already (driver pids {drivers}, busy ports "
+            f"{busy_ports()}): stop it first"
         )
     api_key, registry_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     env = {
@@ -146,13 +145,26 @@ def stop(platform: Platform, say) -> list[int]:
     return killed
 
 
-def find_leftovers() -> list[int]:
-    """Pids of processes that look like a platform's (`pgrep -f` on `LEFTOVER_PATTERNS`)."""
+def running_drivers() -> list[int]:
+    """Pids of processes running a local driver's script (`pgrep -f`)."""
     found: set[int] = set()
-    for pattern in LEFTOVER_PATTERNS:
-        result = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    for script in DRIVERS:
+        result = subprocess.run(["pgrep", "-f", script], capture_output=True, text=True)
         found.update(int(pid) for pid in result.stdout.split())
     found.discard(os.getpid())
+    return sorted(found)
+
+
+def leftovers(platform: Platform) -> list[int]:
+    """Pids of live processes that this run started, wherever they were reparented: every child
+    of `pulse run` inherits its environment, and with it the run's own random API key."""
+    marker = platform.api_key
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            ours = process.environ().get("PULSE_INGEST__API_KEYS") == marker
+            if ours and process.pid != os.getpid() and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
     return sorted(found)
 
 

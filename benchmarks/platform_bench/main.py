@@ -70,7 +70,7 @@ def run_scale(conf: PulseConfig, scale: float, args: argparse.Namespace) -> repo
     finally:
         say("stopping pulse run (SIGINT) and waiting for it")
         killed = launch.stop(platform_, say)
-        left = launch.find_leftovers()
+        left = launch.leftovers(platform_)
         if result is not None:
             result.leftovers = left
             if killed:
@@ -188,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(report.console_table(result), flush=True)
                 path = report.plot_lag(result, plot_path(args.plot, scale, len(scales) > 1))
                 if path:
-                    plots.append(str(path.relative_to(PROJECT_ROOT)))
+                    inside = path.resolve().is_relative_to(PROJECT_ROOT)
+                    plots.append(str(path.resolve().relative_to(PROJECT_ROOT) if inside else path))
                     say(f"lag plot: {path}")
     except KeyboardInterrupt:
         say("interrupted: pulse run has been stopped")
