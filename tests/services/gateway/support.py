@@ -32,8 +32,10 @@ from websockets.sync.client import ClientConnection, connect
 from pulse import livestate
 from pulse.config import PROJECT_ROOT, RedisConfig
 from pulse.routing import rendezvous_node
+from pulse.services.gateway.channels import cluster_emoji_channel
 from pulse.sinks.base import BatchContext
 from pulse.sinks.redis import RedisState
+from pulse.stores import redis_client
 from pulse.transforms.emoji import TOP_COLUMNS
 from pulse.transforms.sports import SCOREBOARD_COLUMNS
 from tests.conftest import free_tcp_port
@@ -273,6 +275,20 @@ def write_top_emojis(conf: RedisConfig, match_id: str, top: list[tuple[str, int]
            "top": json.dumps(ranked, ensure_ascii=False)}  # fmt: skip
     sink = RedisState("emoji_top", conf, livestate.EMOJI, TOP_COLUMNS, channel=livestate.EMOJI)
     sink.write(pa.Table.from_pylist([row]), _context())
+
+
+def publish_emoji(
+    conf: RedisConfig, match_id: str, emoji: str, window_start: str, count: int
+) -> None:
+    """Publish a window's new count on the test node's cluster channel (`c-test`), as the
+    cluster publisher relays it from `emoji.aggregated`."""
+    message = {"match_id": match_id, "emoji": emoji, "window_start": window_start,
+               "count": count, "units": -(-count // 10), "batch_id": 1, "seq": 0}  # fmt: skip
+    client = redis_client(conf)
+    try:
+        client.publish(cluster_emoji_channel("c-test"), json.dumps(message, ensure_ascii=False))
+    finally:
+        client.close()
 
 
 def _context() -> BatchContext:

@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.browser import chromium, screenshot
 from tests.polling import wait_for
-from tests.services.gateway.support import write_scoreboard, write_top_emojis
+from tests.services.gateway.support import publish_emoji, write_scoreboard, write_top_emojis
 
 pytestmark = pytest.mark.broker  # the session's test stack (its configuration)
 
@@ -70,6 +70,18 @@ def test_the_page_shows_the_match_as_it_is_then_its_changes_in_colour(node, conf
         ]  # fmt: skip
         write_scoreboard(conf.redis, match_id, home=4, away=1, sequence=8)
         wait_for(lambda: text("home-score") == "4", 10, "the score change on the page")
+
+        # The top follows the window's changes: 🔥 passes 😂, then a newer window starts over.
+        def top_rows() -> list[list[str]]:
+            return [r.text.split() for r in browser.find_elements(By.CSS_SELECTOR, "#top tr")][1:]
+
+        window = text("top-window").removeprefix("window from ")
+        publish_emoji(conf.redis, match_id, "🔥", window, count=50)
+        wait_for(lambda: top_rows()[0] == ["1", "🔥", "50", "5"], 10, "🔥 at the top")
+        assert top_rows()[1] == ["2", "😂", "41", "5"]
+        newer = window.replace(window[:4], str(int(window[:4]) + 1), 1)  # a year later
+        publish_emoji(conf.redis, match_id, "😮", newer, count=7)
+        wait_for(lambda: top_rows() == [["1", "😮", "7", "1"]], 10, "the newer window alone")
         picture = screenshot(browser, "live-page-present")
         buttons = browser.find_element(By.ID, "emoji-buttons").screenshot_as_png
         assert _coloured_pixels(buttons) > 500, f"emojis drawn without colour: see {picture}"

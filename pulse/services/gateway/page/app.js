@@ -7,6 +7,9 @@
 const EMOJIS = ["🔥", "👏", "😂", "😮", "😢", "❤️", "🎉", "🏏", "⚽", "💯"];
 const $ = (id) => document.getElementById(id);
 const state = { socket: null, matchId: null, sequence: -1, sent: 0, units: new Map(), retry: null };
+// The top emojis of the newest window: the welcome's, then kept up by every change of a window.
+const TOP_SHOWN = 5;
+const topEmojis = { window: null, counts: new Map() };
 const clientId = sessionStorage.getItem("pulse-client") ||
   `web-${Math.random().toString(36).slice(2, 12)}`;
 sessionStorage.setItem("pulse-client", clientId);
@@ -75,27 +78,48 @@ function showEmoji(message) {
   rows.prepend(row);
   while (rows.rows.length > 12) rows.deleteRow(-1);
   for (let i = 0; i < Math.min(message.units - before, 20); i += 1) floatUnit(message.emoji);
+  countTop(message);
 }
 
-function showTop(emojis) {
+function seedTop(emojis) {
+  topEmojis.window = emojis ? emojis.window_start : null;
+  topEmojis.counts = new Map((emojis ? emojis.top : []).map((e) => [e.emoji, e]));
+  showTop();
+}
+
+function countTop(message) {
+  // Fixed-width ISO-8601 times in UTC: their text order is their time order.
+  if (topEmojis.window !== null && message.window_start < topEmojis.window) return;
+  if (message.window_start !== topEmojis.window) {
+    topEmojis.window = message.window_start;
+    topEmojis.counts = new Map();
+  }
+  const known = topEmojis.counts.get(message.emoji);
+  if (!known || message.count > known.count) topEmojis.counts.set(message.emoji, message);
+  showTop();
+}
+
+function showTop() {
   const rows = $("top").tBodies[0];
   rows.replaceChildren();
-  $("top-window").textContent = emojis ? `window from ${emojis.window_start}` : "none yet";
-  for (const entry of emojis ? emojis.top : []) {
+  $("top-window").textContent = topEmojis.window ? `window from ${topEmojis.window}` : "none yet";
+  const ranked = [...topEmojis.counts.values()].sort((a, b) => b.count - a.count);
+  ranked.length = Math.min(ranked.length, TOP_SHOWN);
+  ranked.forEach((entry, index) => {
     const row = rows.insertRow();
     row.className = "top-row";
     row.dataset.emoji = entry.emoji;
-    for (const value of [entry.rank, entry.emoji, entry.count, entry.units]) {
+    for (const value of [index + 1, entry.emoji, entry.count, entry.units]) {
       row.insertCell().textContent = value;
     }
     row.cells[1].className = "emoji";
-  }
+  });
 }
 
 function welcomed(message) {
   status(`Watching ${state.matchId} on node ${message.node_id} (cluster ${message.cluster}).`);
   if (message.scoreboard) showScore(message.scoreboard); else if (state.sequence < 0) noScoreYet();
-  showTop(message.emojis);
+  seedTop(message.emojis);
 }
 
 function floatUnit(emoji) {
@@ -127,10 +151,11 @@ async function watch(matchId) {
   if (state.socket) { state.socket.onclose = null; state.socket.close(); }
   clearTimeout(state.retry);
   state.matchId = matchId; state.sequence = -1;
-  // What the page shows belongs to one match: another match's units and updates go.
+  // What the page shows belongs to one match: another match's units, top and updates go.
   state.units = new Map();
   $("units").tBodies[0].replaceChildren();
   $("game-updates").replaceChildren();
+  seedTop(null);
   status(`Finding a node for ${matchId}…`);
   try {
     const params = new URLSearchParams({ client_id: clientId, match_id: matchId });
