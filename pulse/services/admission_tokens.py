@@ -28,9 +28,11 @@ from dataclasses import dataclass, replace
 from pydantic import SecretStr
 
 from pulse.events.schema import escaped
+from pulse.services.registry.models import ID_PATTERN
 
 SEPARATOR = "~"
-_TOKEN = re.compile(r"([A-Za-z0-9._:-]{1,64})~([0-9]{1,12})~([0-9a-f]{64})")
+_ID = ID_PATTERN.removeprefix("^").removesuffix("$")
+_TOKEN = re.compile(SEPARATOR.join((f"({_ID})", "([0-9]{1,12})", "([0-9a-f]{64})")))
 
 
 class NoAdmissionSecret(RuntimeError):
@@ -56,8 +58,9 @@ class Grant:
     subscriber_id: str | None
     node_id: str
 
-    def _signed_text(self, expires: int) -> bytes:
-        # Ids never hold a newline (`ID_PATTERN`), so the fields cannot run into each other.
+    def signed_text(self, expires: int) -> bytes:
+        """What the MAC covers: every field and the expiry, one a line (ids never hold a
+        newline, `ID_PATTERN`, so fields cannot run into each other)."""
         fields = (self.client_id, self.match_id, self.subscriber_id or "", self.node_id)
         return "\n".join((*fields, str(expires))).encode()
 
@@ -97,7 +100,7 @@ class AdmissionKey:
             )
 
     def _mac(self, grant: Grant, expires: int) -> str:
-        return hmac.new(self.secret, grant._signed_text(expires), hashlib.sha256).hexdigest()
+        return hmac.new(self.secret, grant.signed_text(expires), hashlib.sha256).hexdigest()
 
 
 def configured_key(secret: SecretStr | None) -> AdmissionKey:
