@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             "PULSE_REGISTRY__URL": f"http://127.0.0.1:{registry_port}",
             "PULSE_GATEWAY__REGISTRY_KEY": KEY,
             "PULSE_GATEWAY__CAPACITY": str(max(sizes) + 100),
+            "PULSE_GATEWAY__ADMISSION_SECRET": secrets.token_urlsafe(32),
         }
         registry = _service("registry", ["--port", str(registry_port)], env, work)
         cleanup.callback(registry.stop)
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for("the gateway node", lambda: "node n0 of cluster c0" in node.tail(), 60)
         publisher = redis.Redis.from_url(stack.conf.redis.url)
         results = [
-            _measure(size, args, node, publisher, f"ws://127.0.0.1:{node_port}/ws", work)
+            _measure(size, args, node, publisher, f"ws://127.0.0.1:{node_port}/ws", env)
             for size in sizes
             for _ in range(args.runs)
         ]
@@ -180,13 +183,13 @@ def _measure(
     node: GroupProcess,
     publisher: redis.Redis,
     url: str,
-    work: Path,
+    env: dict[str, str],
 ) -> SizeResult:
     match_id = f"m-{uuid.uuid4().hex[:8]}"
     shares = [size // args.processes + (i < size % args.processes) for i in range(args.processes)]
     started = time.monotonic()
     viewers = [
-        _viewers(url, match_id, share, args.messages, f"v{i}")
+        _viewers(url, match_id, share, args.messages, f"v{i}", env)
         for i, share in enumerate(shares)
         if share
     ]
@@ -219,13 +222,20 @@ def _measure(
     )
 
 
-def _viewers(url: str, match_id: str, count: int, messages: int, tag: str) -> subprocess.Popen:
-    """A viewer process of `count` clients; it says `ready` once all are welcomed."""
-    options = {"--url": url, "--match": match_id, "--count": count, "--messages": messages}
+def _viewers(
+    url: str, match_id: str, count: int, messages: int, tag: str, env: dict[str, str]
+) -> subprocess.Popen:
+    """A viewer process of `count` clients of node n0, which sign their tokens with the
+    benchmark's admission secret (in `env`); it says `ready` once all are welcomed."""
+    options = {
+        "--url": url, "--node": "n0", "--match": match_id, "--count": count,
+        "--messages": messages,
+    }  # fmt: skip
     command = [sys.executable, str(VIEWERS), *(f"{k}={v}" for k, v in options.items())]
     return subprocess.Popen(
         [*command, f"--tag={tag}"],
         cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

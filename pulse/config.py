@@ -42,6 +42,7 @@ SECRET_KEYS = frozenset(
         "registry.api_keys",
         "gateway.registry_key",
         "gateway.ingest_key",
+        "gateway.admission_secret",
     }
 )
 
@@ -270,6 +271,11 @@ def _split_api_keys(value: Any) -> Any:
     return value
 
 
+def _blank_as_unset(value: Any) -> Any:
+    """An empty secret (`PULSE_X=` in a deployment file) is no secret, not a short one."""
+    return None if value == "" else value
+
+
 # A comma-separated list of keys (a secret, so from the environment only): several keys let a
 # key be rotated by running with the old and the new one for a while.
 ApiKeyList = Annotated[tuple[SecretStr, ...], BeforeValidator(_split_api_keys)]
@@ -351,6 +357,10 @@ class GatewayConfig(_Section):
     `allowed_origins` are browser origins allowed to open a socket, `*` matching any run of
     characters (`http://localhost:*`); a client that sends no Origin header (not a browser) is
     always let in.
+    `admission_secret` (from `PULSE_GATEWAY__ADMISSION_SECRET` only) is shared by the registry,
+    which signs each assignment's admission token with it, and the nodes, which check the token
+    at the handshake (`pulse.services.admission_tokens`); a token lives
+    `admission_token_seconds`, long enough to connect, since a client asks again to reconnect.
     """
 
     host: str = Field(min_length=1)
@@ -363,6 +373,10 @@ class GatewayConfig(_Section):
     registry_key: SecretStr | None = None
     ingest_key: SecretStr | None = None
     emoji_per_second: float = Field(gt=0)
+    admission_secret: Annotated[SecretStr | None, BeforeValidator(_blank_as_unset)] = Field(
+        default=None, min_length=32
+    )
+    admission_token_seconds: float = Field(gt=0)
 
 
 class PulseConfig(_Section):

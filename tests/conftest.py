@@ -46,6 +46,11 @@ def broker(workdir: Path) -> Iterator[LocalBroker]:
     local.stop()
 
 
+# The test stacks' admission secret: their registries sign with it, their nodes check it, and
+# tests that play the registry sign their own tokens with it.
+ADMISSION_SECRET = "admission-secret-of-the-test-stacks-0123456789"
+
+
 @pytest.fixture(scope="session")
 def test_env(broker: LocalBroker, workdir: Path) -> dict[str, str]:
     """`PULSE_*` overrides that point a configuration or a `pulse` subprocess at the test stack."""
@@ -54,6 +59,7 @@ def test_env(broker: LocalBroker, workdir: Path) -> dict[str, str]:
         "PULSE_LOCAL__STATE_DIR": str(workdir / "state"),
         "PULSE_STREAMING__CHECKPOINT_DIR": str(workdir / "checkpoints"),
         "PULSE_LAKE__PATH": str(workdir / "lake"),
+        "PULSE_GATEWAY__ADMISSION_SECRET": ADMISSION_SECRET,
     }
 
 

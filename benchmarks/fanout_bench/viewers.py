@@ -2,8 +2,12 @@
 on one node, each timing every score message from its publish (`sent_at`, same machine
 clock) to its receipt.
 
-    python benchmarks/fanout_bench/viewers.py --url ws://127.0.0.1:P/ws --match M --count N
-                                              --messages K --tag T
+    python benchmarks/fanout_bench/viewers.py --url ws://127.0.0.1:P/ws --node N0 --match M
+                                              --count N --messages K --tag T
+
+Each client presents an admission token for the node, signed here as the registry would with
+`PULSE_GATEWAY__ADMISSION_SECRET` (the benchmark's), just before it connects: the benchmark
+measures the fan-out, not the registry.
 
 It prints `ready` once every client has had its welcome (the node then delivers to all of
 them), then, when every client has its K messages or the parent closes stdin, one JSON line:
@@ -27,7 +31,11 @@ import os
 import resource
 import sys
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+
+from pulse.services.admission_tokens import AdmissionKey, Grant
+
+TOKEN_SECONDS = 60
 
 OPENING_AT_ONCE = 100
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
@@ -125,11 +133,17 @@ async def main(args: argparse.Namespace) -> None:
     latencies: list[float] = []
     viewers: list[Viewer] = []
     gate = asyncio.Semaphore(OPENING_AT_ONCE)
+    key = AdmissionKey(os.environ["PULSE_GATEWAY__ADMISSION_SECRET"].encode())
 
     async def open_one(index: int) -> None:
-        target = f"{url.path}?client_id={args.tag}-{index}&match_id={args.match}"
-        request = upgrade(url.netloc, target)
+        client_id = f"{args.tag}-{index}"
         async with gate:
+            grant = Grant(
+                client_id=client_id, match_id=args.match, subscriber_id=None, node_id=args.node
+            )
+            token = key.issue(grant, int(time.time() + TOKEN_SECONDS))
+            query = urlencode({"client_id": client_id, "match_id": args.match, "token": token})
+            request = upgrade(url.netloc, f"{url.path}?{query}")
             _, viewer = await loop.create_connection(
                 lambda: Viewer(request, args.messages, latencies), url.hostname, url.port
             )
@@ -153,6 +167,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
+    parser.add_argument("--node", required=True, help="the node's id (its tokens name it)")
     parser.add_argument("--match", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--messages", type=int, required=True)

@@ -46,6 +46,8 @@ API_KEYS_ENV = "PULSE_INGEST__API_KEYS"
 REGISTRY_KEYS_ENV = "PULSE_REGISTRY__API_KEYS"  # what the registry accepts
 INGEST_KEY_ENV = "PULSE_GATEWAY__INGEST_KEY"  # what nodes present to forward viewers' emoji
 REGISTRY_KEY_ENV = "PULSE_GATEWAY__REGISTRY_KEY"  # what nodes and clients present
+# Signs (the registry) and checks (the nodes) the tokens that admit clients to their node.
+ADMISSION_SECRET_ENV = "PULSE_GATEWAY__ADMISSION_SECRET"
 # The delivery tier of the local platform: 3 clusters of 3 nodes, one publisher per cluster.
 CLUSTERS = ("c1", "c2", "c3")
 NODES_PER_CLUSTER = 3
@@ -55,8 +57,9 @@ NODES_PER_CLUSTER = 3
 class Child:
     """A process of the platform: a name for the console and logs, its command line, whether
     it gets the run's ingest API key (`PULSE_INGEST__API_KEYS`), and the variable, if any, in
-    which it gets the run's registry key (the registry's list, or the key nodes present), and
-    whether it forwards to the ingest API with the run's key (`PULSE_GATEWAY__INGEST_KEY`)."""
+    which it gets the run's registry key (the registry's list, or the key nodes present; those
+    children, the registry and the nodes, also get the run's admission secret), and whether it
+    forwards to the ingest API with the run's key (`PULSE_GATEWAY__INGEST_KEY`)."""
 
     name: str
     argv: tuple[str, ...]
@@ -185,6 +188,9 @@ def run(
         print(f"pulse run: no {API_KEYS_ENV} set; the ingest API key of this run: {api_key}")
     given = conf.gateway.registry_key
     registry_key = given.get_secret_value() if given else secrets.token_urlsafe(24)
+    # Made for each run unless configured: only this run's registry and nodes share it.
+    signing = conf.gateway.admission_secret
+    admission_secret = signing.get_secret_value() if signing else secrets.token_urlsafe(32)
     broker = LocalBroker(conf.kafka.bootstrap, conf.local.state_dir)
     running_before = broker.pid() is not None
     started_broker = False
@@ -200,7 +206,7 @@ def run(
                 print("pulse run: user_segments was empty; filled for the simulated users")
             # The console and `pulse status` show this run's queries, not a previous run's.
             forget_all(redis_client(conf.redis))
-            processes = start_children(children, logs, api_key, registry_key)
+            processes = start_children(children, logs, api_key, registry_key, admission_secret)
             places = _places(conf, broker, started_broker, logs, api_key, registry_key)
             try:
                 _watch(conf, processes, places)
@@ -231,9 +237,10 @@ def start_children(
     logs: Path,
     api_key: str | None = None,
     registry_key: str | None = None,
+    admission_secret: str | None = None,
 ) -> dict[str, subprocess.Popen]:
-    """Start every child, its output to `logs/<name>.log`; `api_key` and `registry_key` to
-    those that need them."""
+    """Start every child, its output to `logs/<name>.log`; `api_key`, `registry_key` and
+    `admission_secret` to those that need them."""
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for child in children:
@@ -242,6 +249,8 @@ def start_children(
             env[API_KEYS_ENV] = api_key
         if registry_key and child.registry_key_env:
             env[child.registry_key_env] = registry_key
+        if admission_secret and child.registry_key_env:
+            env[ADMISSION_SECRET_ENV] = admission_secret
         if child.forwards_to_ingest and INGEST_KEY_ENV not in env:
             # The run's made key, else the first configured one: viewers' emoji get through.
             given = os.environ.get(API_KEYS_ENV, "").split(",")[0].strip()

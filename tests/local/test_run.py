@@ -80,6 +80,23 @@ def test_the_runs_api_key_reaches_only_the_children_that_need_it(
     assert (tmp_path / "plain.log").read_text() == "None\n"
 
 
+def test_the_runs_admission_secret_reaches_the_registry_and_the_nodes_only(
+    tmp_path: Path,
+) -> None:
+    code = "import os; print(os.environ.get('PULSE_GATEWAY__ADMISSION_SECRET'))"
+    children = (
+        Child("registry", python(code), registry_key_env="PULSE_REGISTRY__API_KEYS"),
+        Child("node", python(code), registry_key_env="PULSE_GATEWAY__REGISTRY_KEY"),
+        Child("plain", python(code)),
+    )
+    processes = start_children(children, tmp_path, admission_secret="secret-of-the-run")
+    for process in processes.values():
+        process.wait(10)
+    for signing in ("registry", "node"):
+        assert (tmp_path / f"{signing}.log").read_text() == "secret-of-the-run\n"
+    assert (tmp_path / "plain.log").read_text() == "None\n"
+
+
 def accepted_emoji(port: int) -> float:
     """`pulse_ingest_events_accepted_total{domain="emoji"}` of the API on `port` (0: no answer)."""
     try:

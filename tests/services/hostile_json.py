@@ -1,6 +1,7 @@
-"""Hostile JSON for the services' tests: documents that are valid but for one field, whose value
-is nested 100,000 levels deep, an integer of 5,000 digits, or text that is not valid Unicode
-(JSON-escaped lone surrogates), placed in every field that a schema declares.
+"""Hostile JSON and text for the services' tests: documents that are valid but for one field,
+whose value is nested 100,000 levels deep, an integer of 5,000 digits, or text that is not
+valid Unicode (JSON-escaped lone surrogates), placed in every field that a schema declares;
+and text for query parameters that no id pattern lets through.
 
 Each case is raw bytes: `json.dumps` cannot write such values, so a marker is placed in the
 document and replaced by the hostile text.
@@ -145,7 +146,22 @@ def surrogate_name(document: Mapping[str, Any]) -> bytes:
     return (text[:-1] + ', "\\ud800": 1}').encode()
 
 
-# -- Hypothesis strategies: hostile JSON, drawn ---------------------------------------------
+# -- Hypothesis strategies: hostile JSON and text, drawn ----------------------------------
+
+# Text a parameter may be given that is no id: injection, paths, markup, escapes, NUL.
+ODD_TEXT = ("x';DROP--", "ü", "../../etc/passwd", "<script>", "%00", "\x00", "a b", "~", "")
+
+
+@st.composite
+def hostile_text(draw: st.DrawFn) -> str:
+    """Text for a query parameter or a header value: any Unicode (lone surrogates and control
+    characters included), an odd string of `ODD_TEXT`, or too long for an id (65 to 2,000)."""
+    kind = draw(st.sampled_from(("any", "odd", "long")))
+    if kind == "any":
+        return draw(st.text(max_size=80))
+    if kind == "odd":
+        return draw(st.sampled_from(ODD_TEXT))
+    return draw(st.sampled_from("abc-._:")) * draw(st.integers(65, 2000))
 
 
 @st.composite

@@ -14,8 +14,9 @@ from mysql.connector.abstracts import MySQLConnectionAbstract
 from pulse.config import MySQLConfig
 from pulse.directory import read_directory
 from pulse.routing import rendezvous_node
+from pulse.services.admission_tokens import AdmissionKey, Grant
 from pulse.services.registry.assignment import Node, client_node
-from tests.conftest import PulseRunner, free_tcp_port
+from tests.conftest import ADMISSION_SECRET, PulseRunner, free_tcp_port
 from tests.services.support import KEYS, Service
 
 
@@ -47,6 +48,38 @@ def add_subscriber(registry: Service, games: tuple[str, ...] = ()) -> str:
 def register(registry: Service, client: str, match: str = "m-1") -> Any:
     """POST /v1/clients; the answer."""
     return registry.post("/v1/clients", {"client_id": client, "match_id": match})
+
+
+def assign_again(registry: Service, client: str) -> Any:
+    """POST /v1/clients/{client}/assignment; the answer."""
+    return registry.request("POST", f"/v1/clients/{client}/assignment")
+
+
+def subscriber_assignment(registry: Service, subscriber: str, client: str) -> Any:
+    """POST /v1/subscribers/{subscriber}/assignment for `client`; the answer."""
+    return registry.post(f"/v1/subscribers/{subscriber}/assignment", {"client_id": client})
+
+
+def assert_token_admits(body: dict[str, Any], subscriber: str | None = None) -> None:
+    """The answer's token lets its client in at its node (and nowhere else), for about
+    `gateway.admission_token_seconds` (60) from now."""
+    grant = Grant(
+        client_id=body["client_id"],
+        match_id=body["match_id"],
+        subscriber_id=subscriber,
+        node_id=body["node_id"],
+    )
+    key = AdmissionKey(ADMISSION_SECRET.encode())
+    now = datetime.now(UTC).timestamp()
+    key.check(body["token"], grant, now + 55)
+    node_id, expires, _ = body["token"].split("~")
+    assert node_id == body["node_id"]
+    assert now + 58 <= int(expires) <= now + 61
+
+
+def without_token(body: dict[str, Any]) -> dict[str, Any]:
+    """An assignment's answer less its token (which changes with the time of asking)."""
+    return {name: value for name, value in body.items() if name != "token"}
 
 
 # -- keys and health ----------------------------------------------------------------------------
@@ -128,20 +161,20 @@ def test_deleting_a_subscriber_removes_its_subscriptions_and_keeps_its_inbox(
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "body"),
     [
-        ("GET", "/v1/subscribers/{id}"),
-        ("DELETE", "/v1/subscribers/{id}"),
-        ("PUT", "/v1/subscribers/{id}/subscriptions/g-1"),
-        ("DELETE", "/v1/subscribers/{id}/subscriptions/g-1"),
-        ("GET", "/v1/subscribers/{id}/assignment"),
-        ("GET", "/v1/subscribers/{id}/inbox"),
+        ("GET", "/v1/subscribers/{id}", None),
+        ("DELETE", "/v1/subscribers/{id}", None),
+        ("PUT", "/v1/subscribers/{id}/subscriptions/g-1", None),
+        ("DELETE", "/v1/subscribers/{id}/subscriptions/g-1", None),
+        ("POST", "/v1/subscribers/{id}/assignment", {"client_id": "c-1"}),
+        ("GET", "/v1/subscribers/{id}/inbox", None),
     ],
 )
-def test_an_unknown_subscriber_gets_404_naming_it(registry, method, path) -> None:
+def test_an_unknown_subscriber_gets_404_naming_it(registry, method, path, body) -> None:
     subscriber = unique("nobody")
 
-    answer = registry.request(method, path.format(id=subscriber))
+    answer = registry.request(method, path.format(id=subscriber), body)
 
     assert answer.status == 404
     assert (answer.body["field"], answer.body["value"]) == ("subscriber_id", subscriber)
@@ -306,9 +339,10 @@ def test_a_node_without_a_recent_heartbeat_is_not_live_and_gets_no_client(
 
 
 def test_a_subscriber_without_a_live_node_gets_503_no_live_node(registry, registry_db) -> None:
-    subscriber = add_subscriber(registry)
+    subscriber, client = add_subscriber(registry), unique("c")
+    register(registry, client)  # registered, with no node (503)
 
-    answer = registry.request("GET", f"/v1/subscribers/{subscriber}/assignment")
+    answer = subscriber_assignment(registry, subscriber, client)
 
     assert (answer.status, answer.body["error"]) == (503, "no_live_node")
     assert answer.headers["retry-after"].isdigit()
@@ -320,21 +354,42 @@ def test_a_subscriber_is_assigned_the_node_the_live_job_routes_it_to(
     for n in range(4):
         add_node(registry, f"n-{n}", cluster=f"c-{n % 2}")
     subscribers = [add_subscriber(registry, games=("g-1",)) for _ in range(40)]
+    client = unique("c")
+    assert register(registry, client, "m-3").status == 200
 
-    answers = {
-        s: registry.request("GET", f"/v1/subscribers/{s}/assignment").body for s in subscribers
-    }
+    answers = {s: subscriber_assignment(registry, s, client).body for s in subscribers}
     live = read_directory(registry_mysql, heartbeat_seconds=15).live_nodes
 
     assert live == ["n-0", "n-1", "n-2", "n-3"]
     for subscriber, answer in answers.items():
         node = rendezvous_node(subscriber, live)
-        assert answer == {
+        assert without_token(answer) == {
+            "client_id": client,
+            "match_id": "m-3",
             "node_id": node,
             "cluster": f"c-{int(node[-1]) % 2}",
             "url": f"ws://127.0.0.1:9/{node}",
         }
+        assert_token_admits(answer, subscriber)
     assert len({answer["node_id"] for answer in answers.values()}) > 1
+
+
+def test_a_subscriber_assignment_for_a_client_never_registered_is_a_404_naming_it(
+    registry, registry_db
+) -> None:
+    add_node(registry, "n-0")
+    subscriber, client = add_subscriber(registry), unique("nobody")
+
+    answer = subscriber_assignment(registry, subscriber, client)
+
+    assert (answer.status, answer.body["field"], answer.body["value"]) == (404, "client_id", client)
+
+
+@pytest.mark.parametrize("path", ["/v1/clients/c-1/assignment", "/v1/subscribers/s-1/assignment"])
+def test_an_assignment_is_a_post_and_a_get_is_refused_with_405(registry, path) -> None:
+    answer = registry.request("GET", path)
+
+    assert (answer.status, answer.headers["allow"]) == (405, "POST")
 
 
 # -- clients ----------------------------------------------------------------------------------
@@ -346,7 +401,7 @@ def test_a_client_registers_keeps_its_node_and_leaves(registry, registry_db) -> 
     client = unique("c")
 
     registered = register(registry, client, "m-7")
-    again = registry.request("GET", f"/v1/clients/{client}/assignment")
+    again = assign_again(registry, client)
     nodes = {
         n["node_id"]: n["assigned"] for n in registry.request("GET", "/v1/nodes").body["nodes"]
     }
@@ -354,18 +409,20 @@ def test_a_client_registers_keeps_its_node_and_leaves(registry, registry_db) -> 
 
     node = rendezvous_node(client, ["n-0", "n-1", "n-2"])
     assert registered.status == 200
-    assert registered.body == {
+    assert without_token(registered.body) == {
         "client_id": client,
         "match_id": "m-7",
         "node_id": node,
         "cluster": "c1",
         "url": f"ws://127.0.0.1:9/{node}",
     }
-    assert again.body == registered.body
+    assert without_token(again.body) == without_token(registered.body)
+    assert_token_admits(registered.body)
+    assert_token_admits(again.body)
     assert nodes[node] == 1
     assert left.status == 204
     for method, path in [
-        ("GET", f"/v1/clients/{client}/assignment"),
+        ("POST", f"/v1/clients/{client}/assignment"),
         ("DELETE", f"/v1/clients/{client}"),
     ]:
         gone = registry.request(method, path)
@@ -404,7 +461,7 @@ def test_no_client_is_assigned_to_a_full_node(registry, registry_db) -> None:
     assert {n["node_id"]: n["assigned"] for n in listed} == capacities
     # a client leaving frees a place for a refused one
     assert registry.request("DELETE", f"/v1/clients/{next(iter(placed))}").status == 204
-    assert registry.request("GET", f"/v1/clients/{refused[0]}/assignment").status == 200
+    assert assign_again(registry, refused[0]).status == 200
 
 
 def test_a_deregistered_node_moves_only_its_own_clients(registry, registry_db) -> None:
@@ -415,9 +472,7 @@ def test_a_deregistered_node_moves_only_its_own_clients(registry, registry_db) -
     before = {c: register(registry, c).body["node_id"] for c in clients}
 
     assert registry.request("DELETE", "/v1/nodes/n-2").status == 204
-    after = {
-        c: registry.request("GET", f"/v1/clients/{c}/assignment").body["node_id"] for c in clients
-    }
+    after = {c: assign_again(registry, c).body["node_id"] for c in clients}
 
     moved = {c for c in clients if before[c] != after[c]}
     assert moved == {c for c in clients if before[c] == "n-2"}
@@ -435,6 +490,16 @@ def test_the_registry_refuses_to_start_without_a_key(run_pulse: PulseRunner) -> 
 
     assert result.returncode == 1
     assert "PULSE_REGISTRY__API_KEYS" in result.stderr
+
+
+def test_the_registry_refuses_to_start_without_the_admission_secret(
+    run_pulse: PulseRunner,
+) -> None:
+    env = {"PULSE_REGISTRY__API_KEYS": KEYS[0], "PULSE_GATEWAY__ADMISSION_SECRET": ""}
+    result = run_pulse("serve", "registry", env=env, timeout=60)
+
+    assert result.returncode == 1
+    assert "PULSE_GATEWAY__ADMISSION_SECRET" in result.stderr
 
 
 def test_the_registry_names_mysql_when_it_cannot_reach_it(run_pulse: PulseRunner) -> None:

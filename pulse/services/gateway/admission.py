@@ -4,9 +4,11 @@
   a browser is let in only from `gateway.allowed_origins`. Programs (`pulse client`, load
   tests, other services) send none and are let in: the Origin check protects browsers' users
   from other sites, it is not authentication.
-- Parameters: `/ws?client_id=..&match_id=..[&subscriber_id=..]`, each an id as the registry
-  takes it (`ID_PATTERN`: 1 to 64 characters of `[A-Za-z0-9._:-]`), so that what a node lets
-  through is never refused by the registry after it.
+- Parameters: `/ws?client_id=..&match_id=..[&subscriber_id=..]&token=..`, each id as the
+  registry takes it (`ID_PATTERN`: 1 to 64 characters of `[A-Za-z0-9._:-]`), so that what a
+  node lets through is never refused by the registry after it; `token` is the registry's
+  admission token for exactly these ids on this node (`pulse.services.admission_tokens`),
+  checked by the node, which lets in only the clients the registry assigned to it.
 
 Capacity is not checked here: it is the node's state at the moment of the upgrade
 (`pulse.services.gateway.node`).
@@ -21,6 +23,7 @@ from fnmatch import fnmatchcase
 from urllib.parse import parse_qs, urlsplit
 
 from pulse.events.schema import escaped
+from pulse.services.admission_tokens import Grant
 from pulse.services.registry.models import ID_PATTERN
 
 PATH = "/ws"
@@ -40,12 +43,22 @@ class BadRequest(ValueError):
 
 @dataclass(frozen=True)
 class ClientRequest:
-    """A client's connection parameters: who it is, which match, and optionally which
-    subscriber's game updates it takes."""
+    """A client's connection parameters: who it is, which match, optionally which
+    subscriber's game updates it takes, and the registry's token for them (None: none given)."""
 
     client_id: str
     match_id: str
     subscriber_id: str | None = None
+    token: str | None = None
+
+    def grant(self, node_id: str) -> Grant:
+        """What the client asks to be let in for, on node `node_id`."""
+        return Grant(
+            client_id=self.client_id,
+            match_id=self.match_id,
+            subscriber_id=self.subscriber_id,
+            node_id=node_id,
+        )
 
 
 def origin_allowed(origin: str | None, allowed: Sequence[str]) -> bool:
@@ -68,16 +81,17 @@ def client_request(target: str) -> ClientRequest:
         client_id=str(values["client_id"]),
         match_id=str(values["match_id"]),
         subscriber_id=values["subscriber_id"],
+        token=_single(query, "token", check=False),  # its shape is the token's check
     )
 
 
-def _single(query: dict[str, list[str]], name: str) -> str | None:
+def _single(query: dict[str, list[str]], name: str, check: bool = True) -> str | None:
     values = query.get(name)
     if values is None:
         return None
     if len(values) > 1:
         raise BadRequest(f"{name} is given {len(values)} times")
-    return valid_id(name, values[0])
+    return valid_id(name, values[0]) if check else values[0]
 
 
 def valid_id(name: str, value: str) -> str:

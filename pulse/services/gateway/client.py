@@ -1,14 +1,15 @@
 """`GatewayClient`: a viewer that registers, connects to its node and follows it when it moves.
 
-The client registers with the registry (`POST /v1/clients`), connects to the node it was given,
-and yields every JSON message from it. When the connection ends for any reason (the node
-stopped: 1001; it was full: 1013; it died: no close frame; the client was too slow: 1008) the
-client asks the registry for its assignment again (`GET /v1/clients/{id}/assignment`) and
-connects there. A client that also takes a subscriber's game updates connects instead to the
-node the live job routes that subscriber to (`GET /v1/subscribers/{id}/assignment`), since
-those updates are published on that node's channel only. After a node is killed the registry
-keeps naming it until its heartbeat expires, so the client keeps asking, every `RETRY_SECONDS`,
-until a connection succeeds or `patience` seconds have passed without one (`ClientGaveUp`).
+The client registers with the registry (`POST /v1/clients`), connects to the node it was given, and
+yields every JSON message from it. When the connection ends for any reason (the node stopped: 1001;
+it was full: 1013; it died: no close frame; the client was too slow: 1008) the client asks the
+registry for its assignment again (`POST /v1/clients/{id}/assignment`) and connects there. A client
+that also takes a subscriber's game updates connects instead to the node the live job routes that
+subscriber to (`POST /v1/subscribers/{id}/assignment`), since those updates are published on that
+node's channel only. Each assignment carries a fresh admission token, which the client presents to
+the node (`?token=`). After a node is killed the registry keeps naming it until its heartbeat
+expires, so the client keeps asking, every `RETRY_SECONDS`, until a connection succeeds or
+`patience` seconds have passed without one (`ClientGaveUp`).
 
 Used by `pulse client`, the tests and the load tests, so that they all behave as a real viewer.
 """
@@ -98,12 +99,13 @@ class GatewayClient:
         subscriber = self.subscriber_id
         if subscriber is None:
             return node
-        return await self._ask(lambda: self.registry.subscriber_node(subscriber))
+        return await self._ask(lambda: self.registry.subscriber_node(subscriber, self.client_id))
 
     def _url(self, node: NodeAddress) -> str:
         params = {"client_id": self.client_id, "match_id": self.match_id}
         if self.subscriber_id is not None:
             params["subscriber_id"] = self.subscriber_id
+        params["token"] = node.token
         return f"{node.url}?{urlencode(params)}"
 
     async def _ask(self, call: Callable[[], Awaitable[NodeAddress]]) -> NodeAddress:

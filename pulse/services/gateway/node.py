@@ -1,10 +1,11 @@
 """`GatewayNode`: one WebSocket delivery node: its connections, its Redis feeds, its fan-out,
 and its standing with the registry.
 
-A connection's life: the handshake is checked (path, parameters, Origin: HTTP 400/403/404
-before the upgrade); past `capacity` the socket is closed at once with 1013 ("try again
-later", the registry then gives another node); otherwise the node follows the client's match,
-says `welcome` with the match as it is now, and takes the viewer's emoji until the socket closes.
+A connection's life: the handshake is checked (path, parameters, Origin, the registry's admission
+token: HTTP 400/401/403/404 before the upgrade); past `capacity` the socket is closed at once with
+1013 ("try again later", the registry then gives another node); otherwise the node follows the
+client's match, says `welcome` with the match as it is now, and takes the viewer's emoji until the
+socket closes.
 
 A Redis message is shaped once (`messages.delivery`), dropped when its id was seen
 (`RecentIds`), and offered to each recipient's outbox (`Roster.recipients`).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -26,6 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from pulse.config import GatewayConfig
+from pulse.services.admission_tokens import AdmissionKey, TokenRefused
 from pulse.services.gateway.admission import (
     PATH,
     BadRequest,
@@ -74,11 +77,13 @@ class GatewayNode:
         conf: GatewayConfig,
         redis: aioredis.Redis,
         registry: RegistryClient,
+        admission: AdmissionKey,
         ingest: IngestClient | None = None,
     ) -> None:
         self.identity = identity
         self._ingest = ingest
-        self._site = PageSite(redis, registry)
+        self._admission = admission
+        self._site = PageSite(redis, registry, conf.allowed_origins)
         self._conf = conf
         self._registry = registry
         self._roster: Roster[Outbox] = Roster()
@@ -100,15 +105,16 @@ class GatewayNode:
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
         """`process_request` of the server: a plain HTTP request gets the page or its API; a
-        socket with a bad target or origin is refused before the upgrade."""
+        socket with a bad target, origin or token is refused before the upgrade."""
         if urlsplit(request.path).path != PATH:
             return await self._site.respond(request)
         origin = request.headers.get("Origin")
         if not origin_allowed(origin, self._conf.allowed_origins):
             return connection.respond(HTTPStatus.FORBIDDEN, f"origin {origin} is not allowed\n")
         try:
-            client_request(request.path)
-        except BadRequest as exc:
+            wanted = client_request(request.path)
+            self._admission.check(wanted.token, wanted.grant(self.identity.node_id), time.time())
+        except (BadRequest, TokenRefused) as exc:
             return connection.respond(HTTPStatus(exc.status), f"{exc}\n")
         return None
 

@@ -23,11 +23,13 @@ class RegistryError(ApiError):
 
 @dataclass(frozen=True)
 class NodeAddress:
-    """A delivery node the registry chose, and where to reach it."""
+    """A delivery node the registry chose, where to reach it, and the token that lets the
+    client in there."""
 
     node_id: str
     cluster: str
     url: str
+    token: str
 
     @classmethod
     def from_answer(cls, body: dict[str, Any]) -> NodeAddress:
@@ -62,12 +64,13 @@ class RegistryClient(JsonApi):
     async def assignment(self, client_id: str) -> NodeAddress:
         """A registered client's node, chosen again among the live nodes (after a lost node)."""
         path = f"/v1/clients/{quote(client_id, safe='')}/assignment"
-        return NodeAddress.from_answer(await self._call("GET", path))
+        return NodeAddress.from_answer(await self._call("POST", path))
 
-    async def subscriber_node(self, subscriber_id: str) -> NodeAddress:
-        """The node the live job sends a subscriber's game updates to."""
+    async def subscriber_node(self, subscriber_id: str, client_id: str) -> NodeAddress:
+        """The node the live job sends a subscriber's game updates to, with a token for the
+        registered client `client_id` to take them there."""
         path = f"/v1/subscribers/{quote(subscriber_id, safe='')}/assignment"
-        return NodeAddress.from_answer(await self._call("GET", path))
+        return NodeAddress.from_answer(await self._call("POST", path, {"client_id": client_id}))
 
     async def deregister_client(self, client_id: str) -> None:
         """Forget a client that is leaving."""

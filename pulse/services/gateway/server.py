@@ -1,6 +1,7 @@
 """`pulse serve gateway --cluster C --node N [--port P]`: run one delivery node until stopped.
 
-Start: Redis must answer and a registry key be configured (else exit 1 saying what to do);
+Start: Redis must answer and a registry key and the admission secret be configured (else exit 1
+saying what to do);
 the socket is bound, the node's two lifelong feeds are followed, and only then is the node
 registered (`PUT /v1/nodes/{N}`, retried while the registry is starting, up to
 `REGISTRY_PATIENCE` seconds), so the registry never hands out a node that cannot take clients.
@@ -25,6 +26,7 @@ import uvloop
 from websockets.asyncio.server import serve as websocket_server
 
 from pulse.config import PulseConfig
+from pulse.services.admission_tokens import AdmissionKey, NoAdmissionSecret, configured_key
 from pulse.services.gateway.admission import PATH
 from pulse.services.gateway.connection import bounded_connections
 from pulse.services.gateway.ingest import IngestClient
@@ -49,6 +51,11 @@ def serve(conf: PulseConfig, cluster: str, node_id: str, port: int | None = None
         )
         return 1
     try:
+        admission = configured_key(conf.gateway.admission_secret)
+    except NoAdmissionSecret as exc:
+        print(f"pulse serve gateway: {exc}", file=sys.stderr)
+        return 1
+    try:
         sync = redis_client(conf.redis)
         try:
             redis_ping(sync)
@@ -60,7 +67,7 @@ def serve(conf: PulseConfig, cluster: str, node_id: str, port: int | None = None
     _raise_open_files_limit(conf.gateway.capacity)
     bind_port = port or conf.gateway.base_port
     identity = NodeIdentity(node_id, cluster, f"ws://{conf.gateway.host}:{bind_port}{PATH}")
-    return uvloop.run(_run(conf, identity, bind_port))
+    return uvloop.run(_run(conf, identity, bind_port, admission))
 
 
 def _raise_open_files_limit(capacity: int) -> None:
@@ -78,7 +85,9 @@ def _raise_open_files_limit(capacity: int) -> None:
         )
 
 
-async def _run(conf: PulseConfig, identity: NodeIdentity, port: int) -> int:
+async def _run(
+    conf: PulseConfig, identity: NodeIdentity, port: int, admission: AdmissionKey
+) -> int:
     assert conf.gateway.registry_key is not None
     registry = RegistryClient(conf.registry.url, conf.gateway.registry_key.get_secret_value())
     redis = aioredis.Redis.from_url(
@@ -87,7 +96,7 @@ async def _run(conf: PulseConfig, identity: NodeIdentity, port: int) -> int:
     )
     ingest_key = conf.gateway.ingest_key
     ingest = IngestClient(conf.ingest.url, ingest_key.get_secret_value()) if ingest_key else None
-    node = GatewayNode(identity, conf.gateway, redis, registry, ingest)
+    node = GatewayNode(identity, conf.gateway, redis, registry, admission, ingest)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

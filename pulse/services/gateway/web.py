@@ -9,20 +9,25 @@ through `process_request`).
   latest top emojis, each null while the live job has written none), the same document a
   node's `welcome` carries; later changes come on the socket, and the page keeps the highest
   `sequence`.
-- `GET /api/assignment?match_id=M&client_id=C[&subscriber_id=S]`: registers the viewer with the
-  registry and answers its node's WebSocket URL (often another node than the one serving the
-  page); with a subscriber, that subscriber's node, the only one the live job sends its game
-  updates to (as `pulse client --subscriber` does).
+- `POST /api/assignment?match_id=M&client_id=C[&subscriber_id=S]`: registers the viewer with
+  the registry and answers its node's WebSocket URL (often another node than the one serving
+  the page) and the registry's admission token for it there; with a subscriber, that
+  subscriber's node, the only one the live job sends its game updates to (as `pulse client
+  --subscriber` does). A POST (it registers, and a token is a credential) with its parameters
+  in the query: the `websockets` server reads no request body. A browser sends it only from an
+  allowed origin (`gateway.allowed_origins`), as it opens sockets.
 
-Only GET: the server parses nothing else. Refusals are JSON naming the parameter and value.
-The page holds no key: the node speaks to the registry and, for emoji, to the ingest API.
+Everything else is GET; another method is a 405 naming the allowed one. Refusals are JSON
+naming the parameter and value. The page holds no key: the node speaks to the registry and,
+for emoji, to the ingest API.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from importlib import resources
 from typing import Any
@@ -33,7 +38,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from pulse.livestate import EMOJI, MATCH, key, pattern, prefix
-from pulse.services.gateway.admission import BadRequest, valid_id
+from pulse.services.gateway.admission import BadRequest, origin_allowed, valid_id
 from pulse.services.gateway.registry import RegistryClient, RegistryError
 
 PAGE_FILES = {  # path -> (file in page/, content type)
@@ -47,21 +52,27 @@ LISTED_FIELDS = ("home_team", "away_team", "status", "updated_at")
 INTEGER_FIELDS = ("home_score", "away_score", "sequence")  # Redis keeps every value as text
 
 
-def answer(status: int, body: bytes, content_type: str) -> Response:
+ASSIGNMENT = "/api/assignment"  # the one POST
+
+
+def answer(
+    status: int, body: bytes, content_type: str, extra: Sequence[tuple[str, str]] = ()
+) -> Response:
     """An HTTP answer with its length and type; never cached (the page changes with releases)."""
     headers = Headers(
         [
             ("Content-Type", content_type),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
+            *extra,
         ]
     )
     return Response(status, HTTPStatus(status).phrase, headers, body)
 
 
-def json_answer(status: int, document: Any) -> Response:
+def json_answer(status: int, document: Any, extra: Sequence[tuple[str, str]] = ()) -> Response:
     """`document` as a JSON answer."""
-    return answer(status, json.dumps(document).encode(), "application/json")
+    return answer(status, json.dumps(document).encode(), "application/json", extra)
 
 
 def scoreboard(fields: dict[bytes, bytes]) -> dict[str, Any]:
@@ -105,11 +116,19 @@ class PageSite:
 
     redis: aioredis.Redis
     registry: RegistryClient
+    allowed_origins: Sequence[str] = ()
     _listed: tuple[float, list[dict[str, str]]] = field(default=(-MATCHES_CACHE_SECONDS, []))
 
     async def respond(self, request: Request) -> Response:
         """The answer to a plain HTTP request for `request.path`."""
         parts = urlsplit(request.path)
+        method = "POST" if parts.path == ASSIGNMENT else "GET"
+        if request.method != method:
+            return json_answer(
+                405,
+                {"error": "method_not_allowed", "message": f"{parts.path} takes {method} only"},
+                [("Allow", method)],
+            )
         try:
             if parts.path in PAGE_FILES:
                 name, content_type = PAGE_FILES[parts.path]
@@ -120,7 +139,10 @@ class PageSite:
                 return json_answer(200, {"matches": await self._matches()})
             if parts.path == "/api/scoreboard":
                 return json_answer(200, await match_now(self.redis, _parameter(query, "match_id")))
-            if parts.path == "/api/assignment":
+            if parts.path == ASSIGNMENT:
+                origin = request.headers.get("Origin")
+                if not origin_allowed(origin, self.allowed_origins):
+                    raise BadRequest(f"origin {origin} is not allowed", status=403)
                 ids = [_parameter(query, name) for name in ("match_id", "client_id")]
                 subscriber = (
                     _parameter(query, "subscriber_id") if "subscriber_id" in query else None
@@ -164,11 +186,11 @@ class PageSite:
         try:
             node = await self.registry.register_client(client_id, match_id)
             if subscriber_id is not None:
-                node = await self.registry.subscriber_node(subscriber_id)
+                node = await self.registry.subscriber_node(subscriber_id, client_id)
         except RegistryError as exc:
             status = 503 if exc.retryable else 502
             return json_answer(status, {"error": "no_node", "message": str(exc)})
-        return json_answer(200, {"node_id": node.node_id, "cluster": node.cluster, "url": node.url})
+        return json_answer(200, asdict(node))
 
 
 def _decoded(names: tuple[str, ...], values: list[bytes | None]) -> dict[str, str]:

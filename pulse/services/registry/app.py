@@ -1,16 +1,20 @@
 """The registry API's routes: thin FastAPI handlers over `RegistryStore` and the pure choices.
 
 Every `/v1` route needs a valid `X-API-Key` (the `Security` dependency also documents it in the
-OpenAPI document). Every refusal is a JSON `Problem`: 401, 404 naming the unknown id, 422 naming
-the field and the value (FastAPI's own 422 body is replaced), 503 naming MySQL or saying that
-no node is live or has room, with `Retry-After`.
+OpenAPI document). Every answer that names a client's node carries an admission token for it
+(`pulse.services.admission_tokens`): the node lets in no one without one; so the routes that assign
+are POSTs, never GETs. Every refusal is a JSON `Problem`: 401, 404 naming the unknown id, 422
+naming the field and the value (FastAPI's own 422 body is replaced), 503 naming MySQL or saying
+that no node is live or has room, with `Retry-After`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, Security
@@ -21,12 +25,13 @@ from pydantic import AwareDatetime
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from pulse.services.admission_tokens import AdmissionKey, Grant
 from pulse.services.auth import HEADER, ApiKeys
 from pulse.services.json_input import InvalidJson, decode_json
 from pulse.services.registry.assignment import Node, subscriber_node
 from pulse.services.registry.models import (
     ID_PATTERN,
-    Assignment,
+    AssignmentInput,
     ClientAssignment,
     ClientInput,
     Health,
@@ -132,8 +137,29 @@ def _no_node(error: str, message: str) -> Refused:
     )
 
 
-def build_app(store: RegistryStore, keys: ApiKeys) -> FastAPI:
-    """The application, over `store`, letting in requests that carry one of `keys`."""
+@dataclass(frozen=True)
+class TokenIssuer:
+    """Admission tokens for the clients the registry assigns, valid for `seconds`."""
+
+    key: AdmissionKey
+    seconds: float
+
+    def assignment(self, grant: Grant, node: Node) -> ClientAssignment:
+        """The answer naming `node` for `grant`'s client, with its token."""
+        expires = int(time.time() + self.seconds)
+        return ClientAssignment(
+            client_id=grant.client_id,
+            match_id=grant.match_id,
+            node_id=node.node_id,
+            cluster=node.cluster,
+            url=node.url,
+            token=self.key.issue(grant, expires),
+        )
+
+
+def build_app(store: RegistryStore, keys: ApiKeys, tokens: TokenIssuer) -> FastAPI:
+    """The application, over `store`, letting in requests that carry one of `keys` and signing
+    the assignments it gives with `tokens`."""
     app = FastAPI(
         title="Pulse registry",
         version="1",
@@ -191,14 +217,24 @@ def build_app(store: RegistryStore, keys: ApiKeys) -> FastAPI:
         """Stop following a game."""
         store.unsubscribe(subscriber_id, game_id)
 
-    @v1.get("/subscribers/{subscriber_id}/assignment")
-    def subscriber_assignment(subscriber_id: SubscriberId) -> Assignment:
-        """The node the live job sends this subscriber's game updates to, as it would now."""
+    @v1.post("/subscribers/{subscriber_id}/assignment")
+    def subscriber_assignment(
+        subscriber_id: SubscriberId, body: AssignmentInput
+    ) -> ClientAssignment:
+        """The node the live job sends this subscriber's game updates to, as it would now, with
+        a token that lets the registered client `client_id` in there to take them."""
         store.subscriber(subscriber_id)  # 404 for an unknown subscriber
+        match_id = store.client_match(body.client_id)  # 404 for a client never registered
         node = subscriber_node(subscriber_id, store.live_nodes())
         if node is None:
             raise _no_node("no_live_node", "no delivery node is live")
-        return Assignment(node_id=node.node_id, cluster=node.cluster, url=node.url)
+        grant = Grant(
+            client_id=body.client_id,
+            match_id=match_id,
+            subscriber_id=subscriber_id,
+            node_id=node.node_id,
+        )
+        return tokens.assignment(grant, node)
 
     @v1.get("/subscribers/{subscriber_id}/inbox")
     def inbox(
@@ -223,12 +259,13 @@ def build_app(store: RegistryStore, keys: ApiKeys) -> FastAPI:
     @v1.post("/clients")
     def register_client(body: ClientInput) -> ClientAssignment:
         """Register (or re-register) a viewer of a match and assign it a node with room."""
-        return _client_answer(body.client_id, *store.assign_client(body.client_id, body.match_id))
+        match_id, node = store.assign_client(body.client_id, body.match_id)
+        return _client_answer(tokens, body.client_id, match_id, node)
 
-    @v1.get("/clients/{client_id}/assignment")
+    @v1.post("/clients/{client_id}/assignment")
     def client_assignment(client_id: ClientId) -> ClientAssignment:
-        """The client's node, chosen again now (after its node died, say)."""
-        return _client_answer(client_id, *store.assign_client(client_id))
+        """The client's node, chosen again now (after its node died, say), with a new token."""
+        return _client_answer(tokens, client_id, *store.assign_client(client_id))
 
     @v1.delete("/clients/{client_id}", status_code=204, response_class=Response)
     def delete_client(client_id: ClientId) -> None:
@@ -275,17 +312,14 @@ def build_app(store: RegistryStore, keys: ApiKeys) -> FastAPI:
     return app
 
 
-def _client_answer(client_id: str, match_id: str, node: Node | None) -> ClientAssignment:
+def _client_answer(
+    tokens: TokenIssuer, client_id: str, match_id: str, node: Node | None
+) -> ClientAssignment:
     if node is None:
         log.warning("client %s (match %s): no live node has room", client_id, match_id)
         raise _no_node("no_capacity", "every live delivery node is full, or none is live")
-    return ClientAssignment(
-        client_id=client_id,
-        match_id=match_id,
-        node_id=node.node_id,
-        cluster=node.cluster,
-        url=node.url,
-    )
+    grant = Grant(client_id=client_id, match_id=match_id, subscriber_id=None, node_id=node.node_id)
+    return tokens.assignment(grant, node)
 
 
 def _add_refusal_handlers(app: FastAPI) -> None:

@@ -53,6 +53,13 @@ class ClientInput(_Input):
     match_id: Id
 
 
+class AssignmentInput(_Input):
+    """The body of `POST /v1/subscribers/{subscriber_id}/assignment`: the registered client
+    that will take the subscriber's game updates (its admission token names both)."""
+
+    client_id: Id
+
+
 class NodeInput(_Input):
     """The body of `PUT /v1/nodes/{node_id}`: a delivery node registering itself."""
 
@@ -85,10 +92,12 @@ class Assignment(BaseModel):
 
 
 class ClientAssignment(Assignment):
-    """A client's node, with the client and its match."""
+    """A client's node, with the client, its match, and the admission token the node checks
+    at the handshake (`?token=`; valid for `gateway.admission_token_seconds`)."""
 
     client_id: str
     match_id: str
+    token: str
 
 
 class InboxUpdate(BaseModel):

@@ -1,5 +1,5 @@
-"""`pulse serve registry`: check what the API needs (a key, a reachable and migrated MySQL),
-then serve it with uvicorn until SIGTERM or Ctrl-C.
+"""`pulse serve registry`: check what the API needs (a key, the admission secret, a reachable and
+migrated MySQL), then serve it with uvicorn until SIGTERM or Ctrl-C.
 
 uvicorn stops gracefully on SIGTERM or Ctrl-C (no new connections, requests in flight
 answered); the registry holds nothing in memory, so a stop loses nothing. Exit codes: 0 after
@@ -14,8 +14,9 @@ import sys
 import uvicorn
 
 from pulse.config import PulseConfig
+from pulse.services.admission_tokens import NoAdmissionSecret, configured_key
 from pulse.services.auth import NoApiKey, configured_keys
-from pulse.services.registry.app import build_app
+from pulse.services.registry.app import TokenIssuer, build_app
 from pulse.services.registry.store import RegistryStore, SchemaMissing
 from pulse.services.serving import serve_until_stopped, time_bounds
 from pulse.stores import StoreUnavailable
@@ -28,8 +29,11 @@ def serve(conf: PulseConfig, host: str | None = None, port: int | None = None) -
     store = RegistryStore(conf.mysql, conf.streaming.node_heartbeat_seconds)
     try:
         keys = configured_keys(conf.registry.api_keys, "PULSE_REGISTRY__API_KEYS")
+        tokens = TokenIssuer(
+            configured_key(conf.gateway.admission_secret), conf.gateway.admission_token_seconds
+        )
         store.check()
-    except (NoApiKey, StoreUnavailable, SchemaMissing) as exc:
+    except (NoApiKey, NoAdmissionSecret, StoreUnavailable, SchemaMissing) as exc:
         print(f"pulse serve registry: {exc}", file=sys.stderr)
         return 1
     bind_host, bind_port = host or conf.registry.host, port or conf.registry.port
@@ -43,7 +47,7 @@ def serve(conf: PulseConfig, host: str | None = None, port: int | None = None) -
         conf.streaming.node_heartbeat_seconds,
     )
     config = uvicorn.Config(
-        build_app(store, keys),
+        build_app(store, keys, tokens),
         host=bind_host,
         port=bind_port,
         log_config=None,  # keep the `pulse` command's logging; access lines are kept (low load)

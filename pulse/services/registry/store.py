@@ -247,6 +247,15 @@ class RegistryStore:
             )
         return match_id, node
 
+    def client_match(self, client_id: str) -> str:
+        """The match a registered client watches (`UnknownId` for a client never registered)."""
+        with self._transaction() as cur:
+            cur.execute("SELECT match_id FROM clients WHERE client_id = %s", (client_id,))
+            row = cur.fetchone()
+        if row is None:
+            raise UnknownId("client", client_id)
+        return str(row[0])
+
     def delete_client(self, client_id: str) -> None:
         """Forget a client; its place on its node is free."""
         with self._transaction() as cur:

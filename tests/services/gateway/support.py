@@ -4,7 +4,9 @@ registry (the end-to-end tests run the real one).
 
 The fake answers the node and client endpoints of the registry API's contract: nodes are live
 while their last heartbeat is younger than `live_seconds`, a client goes to the live node of
-highest rendezvous weight (`pulse.routing`, as the real one), 503 when there is none.
+highest rendezvous weight (`pulse.routing`, as the real one), 503 when there is none, and every
+assignment carries an admission token signed with the test stacks' secret. Tests that connect
+to a node themselves sign their own (`admitted_url`), as the registry would.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pyarrow as pa
 import pytest
@@ -32,17 +35,34 @@ from websockets.sync.client import ClientConnection, connect
 from pulse import livestate
 from pulse.config import PROJECT_ROOT, RedisConfig
 from pulse.routing import rendezvous_node
+from pulse.services.admission_tokens import AdmissionKey, Grant
 from pulse.services.gateway.channels import cluster_emoji_channel
 from pulse.sinks.base import BatchContext
 from pulse.sinks.redis import RedisState
 from pulse.stores import redis_client
 from pulse.transforms.emoji import TOP_COLUMNS
 from pulse.transforms.sports import SCOREBOARD_COLUMNS
-from tests.conftest import free_tcp_port
+from tests.conftest import ADMISSION_SECRET, free_tcp_port
 from tests.polling import wait_for
 
 QUIET = 0.5  # seconds a client waits to be sure nothing more comes
 REGISTRY_KEY = "registry-key-0123456789"
+ADMISSION = AdmissionKey(ADMISSION_SECRET.encode())
+TOKEN_SECONDS = 60
+
+
+def admission_token(
+    node_id: str,
+    client_id: str,
+    match_id: str,
+    subscriber_id: str | None = None,
+    expires: float | None = None,
+) -> str:
+    """The token the registry would give `client_id` for `node_id` (valid `TOKEN_SECONDS`)."""
+    grant = Grant(
+        client_id=client_id, match_id=match_id, subscriber_id=subscriber_id, node_id=node_id
+    )
+    return ADMISSION.issue(grant, int(expires or time.time() + TOKEN_SECONDS))
 
 
 @dataclass
@@ -86,27 +106,32 @@ class FakeRegistry:
             if parts[0] == "nodes" and method == "DELETE":
                 self.nodes.pop(parts[1], None)
                 return 204, None
-            if parts[0] == "clients" and method == "POST":
+            if parts == ["clients"] and method == "POST":
                 self.clients[body["client_id"]] = body["match_id"]
                 return self._assignment(body["client_id"])
-            if parts[0] == "clients" and method == "GET":
+            if parts[0] == "clients" and parts[-1] == "assignment" and method == "POST":
                 return self._assignment(parts[1])
+            if parts[0] == "subscribers" and parts[-1] == "assignment" and method == "POST":
+                return self._assignment(body["client_id"], parts[1])
             if parts[0] == "clients" and method == "DELETE":
                 self.clients.pop(parts[1], None)
                 return 204, None
         return 404, {"detail": f"no route {method} {path}"}
 
-    def _assignment(self, client_id: str) -> tuple[int, Any]:
-        node = rendezvous_node(client_id, self.live())
+    def _assignment(self, client_id: str, subscriber_id: str | None = None) -> tuple[int, Any]:
+        node = rendezvous_node(subscriber_id or client_id, self.live())
         if node is None:
             return 503, {"detail": "no live node"}
-        where = self.nodes[node]
+        if client_id not in self.clients:
+            return 404, {"detail": f"no client {client_id}"}
+        where, match_id = self.nodes[node], self.clients[client_id]
         return 200, {
             "client_id": client_id,
-            "match_id": self.clients[client_id],
+            "match_id": match_id,
             "node_id": node,
             "cluster": where["cluster"],
             "url": where["url"],
+            "token": admission_token(node, client_id, match_id, subscriber_id),
         }
 
     def close(self) -> None:
@@ -224,15 +249,30 @@ def service_starter(
                 service.stop()
 
 
+def admitted_url(
+    node: Service,
+    match_id: str,
+    subscriber_id: str | None = None,
+    client_id: str | None = None,
+    token: str | None = None,
+) -> str:
+    """`node`'s WebSocket URL for a client of `match_id` (a fresh id unless given), with the
+    token the registry would give it (unless `token` is given)."""
+    assert node.node_id is not None
+    client_id = client_id or f"c-{uuid.uuid4().hex[:8]}"
+    params = {"client_id": client_id, "match_id": match_id}
+    if subscriber_id:
+        params["subscriber_id"] = subscriber_id
+    params["token"] = token or admission_token(node.node_id, client_id, match_id, subscriber_id)
+    return f"{node.url}?{urlencode(params)}"
+
+
 @contextlib.contextmanager
 def join(
-    url: str, match_id: str, subscriber_id: str | None = None, **options: Any
+    node: Service, match_id: str, subscriber_id: str | None = None, **options: Any
 ) -> Iterator[ClientConnection]:
     """A connected client of `match_id` that has had its welcome."""
-    query = f"client_id=c-{uuid.uuid4().hex[:8]}&match_id={match_id}"
-    if subscriber_id:
-        query += f"&subscriber_id={subscriber_id}"
-    with connect(f"{url}?{query}", **options) as client:
+    with connect(admitted_url(node, match_id, subscriber_id), **options) as client:
         assert json.loads(client.recv(10))["type"] == "welcome"
         yield client
 

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -28,7 +29,7 @@ from pulse.config import PulseConfig
 from pulse.services.gateway.channels import match_channel
 from pulse.services.gateway.outbox import TOO_SLOW
 from pulse.stores import redis_client
-from tests.services.gateway.support import score
+from tests.services.gateway.support import Service, admitted_url, score
 
 pytestmark = pytest.mark.broker  # the session's test stack (its configuration)
 
@@ -57,15 +58,17 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def open_socket(port: int, match_id: str | None = None) -> socket.socket:
-    """A WebSocket client connection (of `match_id`, or a match of its own), upgraded, that
-    has read only the handshake answer."""
+def open_socket(node: Service, match_id: str | None = None) -> socket.socket:
+    """A WebSocket client connection to `node` (of `match_id`, or a match of its own),
+    upgraded, that has read only the handshake answer."""
+    assert node.port is not None
+    port = node.port
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    match_id = match_id or f"m-{uuid.uuid4().hex[:8]}"
-    target = f"/ws?client_id=c-{uuid.uuid4().hex[:8]}&match_id={match_id}"
+    target = urlsplit(admitted_url(node, match_id or f"m-{uuid.uuid4().hex[:8]}"))
+    target = f"{target.path}?{target.query}"
     sock.sendall(
         f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
@@ -105,7 +108,7 @@ def flood(node, frame: bytes) -> tuple[int, int | None]:
     """Send `frame` as fast as the node takes it for `FLOOD_SECONDS`, reading nothing; the
     node's largest RSS growth meanwhile, and the close code the client then finds."""
     burst = frame * max(1, 65536 // len(frame))
-    sock = open_socket(node.port)
+    sock = open_socket(node)
     before = peak = rss_bytes(node.process.pid)
     end = time.monotonic() + FLOOD_SECONDS
     sock.settimeout(0.2)
@@ -155,7 +158,7 @@ def test_a_reader_that_never_reads_its_match_is_bounded_and_closed_1008(
     node, patient_redis
 ) -> None:
     match_id = f"m-{uuid.uuid4().hex[:8]}"
-    sock = open_socket(node.port, match_id)
+    sock = open_socket(node, match_id)
     before = peak = rss_bytes(node.process.pid)
     try:
         time.sleep(0.5)  # the node follows the match's channel

@@ -397,16 +397,19 @@ def test_the_page_api_sends_a_subscribers_viewer_to_its_subscribers_node_and_nam
     def page_api(target: str) -> tuple[int, Any]:
         connection = http.client.HTTPConnection("127.0.0.1", node.port, timeout=10)
         try:
-            connection.request("GET", target)
+            connection.request("POST", target)
             answer = connection.getresponse()
             return answer.status, json.loads(answer.read())
         finally:
             connection.close()
 
+    client = unique("c")
     status, body = page_api(
-        f"/api/assignment?match_id={unique('m')}&client_id={unique('c')}&subscriber_id={subscriber}"
+        f"/api/assignment?match_id={unique('m')}&client_id={client}&subscriber_id={subscriber}"
     )
-    expected = stack.request("GET", f"/v1/subscribers/{subscriber}/assignment")[1]
+    expected = stack.request(
+        "POST", f"/v1/subscribers/{subscriber}/assignment", {"client_id": client}
+    )[1]
     assert status == 200
     assert (body["node_id"], body["url"]) == (expected["node_id"], expected["url"])
     status, body = page_api("/api/assignment?match_id=m%20x&client_id=c")

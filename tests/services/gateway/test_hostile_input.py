@@ -51,7 +51,7 @@ def _assert_no_traceback(node) -> None:
 def test_a_hostile_viewer_message_gets_an_error_naming_the_field(node, hostile) -> None:
     cases = document_cases(VIEWER_MESSAGE, CLASSES[hostile], IN_A_FRAME)
     wrong = []
-    with join(node.url, f"m-{uuid.uuid4().hex[:8]}") as client:
+    with join(node, f"m-{uuid.uuid4().hex[:8]}") as client:
         for case in cases:
             assert len(case.body) <= 4096, case.kind  # inside the frame limit
             client.send(case.body.decode())
@@ -64,7 +64,7 @@ def test_a_hostile_viewer_message_gets_an_error_naming_the_field(node, hostile) 
 
 
 def test_an_error_repeats_a_lone_surrogate_escaped(node) -> None:
-    with join(node.url, f"m-{uuid.uuid4().hex[:8]}") as client:
+    with join(node, f"m-{uuid.uuid4().hex[:8]}") as client:
         client.send('{"type": "emoji", "emoji": "\\ud800"}')
         answer = json.loads(client.recv(5))
 
@@ -73,7 +73,7 @@ def test_an_error_repeats_a_lone_surrogate_escaped(node) -> None:
 
 def test_a_frame_past_the_limit_is_closed_with_1009(node) -> None:
     deep = HOSTILE["deep"][0]  # 200 KB
-    with join(node.url, f"m-{uuid.uuid4().hex[:8]}") as client:
+    with join(node, f"m-{uuid.uuid4().hex[:8]}") as client:
         client.send(f'{{"type": "emoji", "emoji": {deep}}}')
         with pytest.raises(ConnectionClosed) as closed:
             client.recv(5)
@@ -89,7 +89,7 @@ def test_an_assignment_for_an_id_the_registry_refuses_is_a_400_naming_it(
     connection = http.client.HTTPConnection("127.0.0.1", node.port, timeout=10)
     try:
         target = f"/api/assignment?match_id=m-1&client_id={quote(client_id)}"
-        connection.request("GET", target)
+        connection.request("POST", target)
         response = connection.getresponse()
         body = json.loads(response.read())
     finally:
@@ -139,7 +139,7 @@ def test_every_drawn_hostile_viewer_message_gets_an_error_naming_a_field(node) -
     answered: list[str] = []
     wrong: list[str] = []
     paths = [(name, [name]) for name in VIEWER_MESSAGE]
-    with join(node.url, f"m-{uuid.uuid4().hex[:8]}") as client:
+    with join(node, f"m-{uuid.uuid4().hex[:8]}") as client:
 
         @given(drawn=hostile_document(VIEWER_MESSAGE, paths, size=1300))
         @settings(max_examples=MESSAGE_EXAMPLES, deadline=None, database=None, derandomize=True,

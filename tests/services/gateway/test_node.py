@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 
 from pulse.services.gateway.channels import match_channel, node_channel
 from tests.polling import wait_for
-from tests.services.gateway.support import join, received, score
+from tests.services.gateway.support import admitted_url, join, received, score
 
 pytestmark = pytest.mark.broker  # the session's test stack (its configuration)
 
@@ -32,7 +32,7 @@ def match_id() -> str:
 
 
 def test_a_score_reaches_the_clients_of_its_match_and_no_other(node, redis_conn, match_id):
-    with join(node.url, match_id) as viewer, join(node.url, f"{match_id}-other") as other:
+    with join(node, match_id) as viewer, join(node, f"{match_id}-other") as other:
         redis_conn.publish(match_channel(match_id), score(match_id, 1))
         [message] = received(viewer)
         assert message["type"] == "score"
@@ -43,7 +43,7 @@ def test_a_score_reaches_the_clients_of_its_match_and_no_other(node, redis_conn,
 
 
 def test_a_repeated_message_is_delivered_once(node, redis_conn, match_id):
-    with join(node.url, match_id) as viewer:
+    with join(node, match_id) as viewer:
         for sequence in (1, 1, 2, 1):  # the repeats as a replayed chunk would send them
             redis_conn.publish(match_channel(match_id), score(match_id, sequence))
         assert [m["sequence"] for m in received(viewer)] == [1, 2]
@@ -52,8 +52,8 @@ def test_a_repeated_message_is_delivered_once(node, redis_conn, match_id):
 def test_a_game_update_reaches_its_subscriber_only(node, redis_conn, match_id):
     subscriber = f"s-{uuid.uuid4().hex[:8]}"
     with (
-        join(node.url, match_id, subscriber) as follower,
-        join(node.url, match_id, f"{subscriber}-other") as other,
+        join(node, match_id, subscriber) as follower,
+        join(node, match_id, f"{subscriber}-other") as other,
     ):
         update = {"update_id": "u-1", "subscriber_id": subscriber, "game_id": "g-1",
                   "node_id": node.node_id, "title": "Patch 1.2", "batch_id": 5,
@@ -66,9 +66,9 @@ def test_a_game_update_reaches_its_subscriber_only(node, redis_conn, match_id):
 
 def test_a_client_beyond_capacity_is_closed_with_1013(start_node, match_id):
     small = start_node(capacity=2)
-    with join(small.url, match_id), join(small.url, match_id):
+    with join(small, match_id), join(small, match_id):
         with (
-            connect(f"{small.url}?client_id=c-3&match_id={match_id}") as third,
+            connect(admitted_url(small, match_id)) as third,
             pytest.raises(ConnectionClosed) as closed,
         ):
             third.recv(10)
@@ -79,11 +79,11 @@ def test_a_client_beyond_capacity_is_closed_with_1013(start_node, match_id):
 def test_a_browser_of_an_unlisted_origin_is_refused(node, match_id):
     with (
         pytest.raises(InvalidStatus) as refused,
-        join(node.url, match_id, origin="https://elsewhere.example"),
+        join(node, match_id, origin="https://elsewhere.example"),
     ):
         pass
     assert refused.value.response.status_code == 403
-    with join(node.url, match_id, origin="http://localhost:3000"):
+    with join(node, match_id, origin="http://localhost:3000"):
         pass  # an allowed origin (conf/pulse.yaml)
 
 
@@ -96,7 +96,7 @@ def test_bad_parameters_are_refused_before_the_upgrade(node):
 
 def test_a_node_heartbeats_its_count_and_leaves_cleanly_on_sigterm(start_node, registry, match_id):
     leaving = start_node()
-    with join(leaving.url, match_id) as viewer:
+    with join(leaving, match_id) as viewer:
         wait_for(lambda: registry.nodes[leaving.node_id]["connected"] == 1, 5, "a heartbeat with 1")
         assert leaving.stop() == 0
         with pytest.raises(ConnectionClosed) as closed:

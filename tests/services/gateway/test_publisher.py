@@ -44,9 +44,9 @@ def test_a_window_reaches_the_clients_of_its_match_in_the_cluster_once(
     other_cluster = start_node()
     match_id = f"m-{uuid.uuid4().hex[:8]}"
     with (
-        join(node.url, match_id) as viewer,
-        join(node.url, f"{match_id}-other") as other_match,
-        join(other_cluster.url, match_id) as elsewhere,
+        join(node, match_id) as viewer,
+        join(node, f"{match_id}-other") as other_match,
+        join(other_cluster, match_id) as elsewhere,
     ):
         producer = Producer(conf.kafka.client_params())
         # The second record repeats the first (a replayed batch); the third is the window grown.

@@ -16,8 +16,8 @@ sessionStorage.setItem("pulse-client", clientId);
 
 function status(text) { $("status").textContent = text; }
 
-async function getJson(path) {
-  const answer = await fetch(path);
+async function getJson(path, options = {}) {
+  const answer = await fetch(path, options);
   const body = await answer.json();
   if (!answer.ok) throw new Error(body.message || body.error || answer.statusText);
   return body;
@@ -161,7 +161,10 @@ async function watch(matchId) {
     const params = new URLSearchParams({ client_id: clientId, match_id: matchId });
     const subscriber = $("subscriber").value.trim();
     if (subscriber) params.set("subscriber_id", subscriber);
-    const node = await getJson(`/api/assignment?${params}`);
+    // A POST: it registers the viewer; the answer's token lets it in at that node only, for a
+    // minute, so every (re)connection asks again.
+    const node = await getJson(`/api/assignment?${params}`, { method: "POST" });
+    params.set("token", node.token);
     const socket = new WebSocket(`${node.url}?${params}`);
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
