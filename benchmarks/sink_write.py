@@ -35,6 +35,7 @@ from pulse.sinks.kafka import KafkaOutput
 from pulse.sinks.mysql import MySQLUpsert
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.redis import RedisState
+from pulse.sinks.upsert import Upsert
 from pulse.sinks.values import row_tuples
 from pulse.spark import session
 from pulse.stores import mysql_connect, postgres_connect, redis_client
@@ -78,17 +79,21 @@ def main() -> int:
             "postgres": PostgresUpsert(
                 "bench",
                 conf.postgres,
-                "emoji_windows",
-                ("match_id", "emoji", "window_start"),
-                ("window_end", "count", "units"),
+                Upsert(
+                    "emoji_windows",
+                    ("match_id", "emoji", "window_start"),
+                    ("window_end", "count", "units"),
+                ),
             ),
             "mysql": MySQLUpsert(
                 "bench",
                 conf.mysql,
-                "products",
-                ("product_id",),
-                ("name", "category", "stock", "version"),
-                guard_column="version",
+                Upsert(
+                    "products",
+                    ("product_id",),
+                    ("name", "category", "stock", "version"),
+                    newer_by="version",
+                ),
             ),
             "redis": RedisState(
                 "bench",

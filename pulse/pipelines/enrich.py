@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
-from pulse import livestate
+from pulse import livestate, outputs
 from pulse.config import PulseConfig
 from pulse.events import SCHEMAS
 from pulse.queries import QuerySpec
@@ -67,7 +67,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
 
     sinks = [
         Derived(
-            PostgresUpsert("events", conf.postgres, "events", ("id",), EVENTS_COLUMNS),
+            PostgresUpsert("events", conf.postgres, outputs.EVENTS.upsert(EVENTS_COLUMNS)),
             lambda batch: batch.media,
         ),
         Derived(
@@ -84,10 +84,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             MySQLUpsert(
                 "products",
                 conf.mysql,
-                "products",
-                ("product_id",),
-                PRODUCTS_COLUMNS,
-                guard_column="version",
+                outputs.PRODUCTS.upsert(PRODUCTS_COLUMNS, newer_by="version"),
             ),
             lambda batch: batch.products,
         ),

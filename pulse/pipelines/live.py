@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
-from pulse import livestate
+from pulse import livestate, outputs
 from pulse.batchstate import BatchState
 from pulse.config import PulseConfig
 from pulse.directory import read_directory
@@ -176,9 +176,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             PostgresUpsert(
                 "emoji_windows",
                 conf.postgres,
-                "emoji_windows",
-                ("match_id", "emoji", "window_start"),
-                emoji.WINDOW_COLUMNS,
+                outputs.EMOJI_WINDOWS.upsert(emoji.WINDOW_COLUMNS),
             ),
             lambda batch: batch.windows,
         ),
@@ -205,10 +203,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             PostgresUpsert(
                 "match_scores",
                 conf.postgres,
-                "match_scores",
-                ("match_id",),
-                SCOREBOARD_COLUMNS,
-                guard="EXCLUDED.sequence > match_scores.sequence",
+                outputs.MATCH_SCORES.upsert(SCOREBOARD_COLUMNS, newer_by="sequence"),
             ),
             lambda batch: batch.scores,
         ),
@@ -227,9 +222,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             PostgresUpsert(
                 "player_stats",
                 conf.postgres,
-                "player_stats",
-                ("match_id", "player_id", "stat"),
-                PLAYER_STAT_COLUMNS,
+                outputs.PLAYER_STATS.upsert(PLAYER_STAT_COLUMNS),
                 merge=(
                     ("total", "player_stats.total + EXCLUDED.total"),
                     ("team", "GREATEST(player_stats.team, EXCLUDED.team)"),
@@ -241,9 +234,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             MySQLUpsert(
                 "game_deliveries",
                 conf.mysql,
-                "game_deliveries",
-                ("update_id", "subscriber_id"),
-                INBOX_COLUMNS,
+                outputs.GAME_DELIVERIES.upsert(INBOX_COLUMNS),
             ),
             lambda batch: batch.inbox,
         ),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
-from pulse import livestate
+from pulse import livestate, outputs
 from pulse.config import PostgresConfig, PulseConfig
 from pulse.queries import QuerySpec
 from pulse.sinks.base import BatchContext, Derived
@@ -59,9 +59,7 @@ def arrivals_sink(conf: PostgresConfig) -> PostgresUpsert:
     return PostgresUpsert(
         "arrivals",
         conf,
-        "topic_arrivals",
-        ("topic", "window_start"),
-        ARRIVAL_COLUMNS,
+        outputs.TOPIC_ARRIVALS.upsert(ARRIVAL_COLUMNS),
         merge=(
             ("records", "topic_arrivals.records + EXCLUDED.records"),
             ("last_arrival", "GREATEST(topic_arrivals.last_arrival, EXCLUDED.last_arrival)"),
@@ -100,9 +98,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             PostgresUpsert(
                 "rollups",
                 conf.postgres,
-                "monitoring_rollups",
-                ("topic", "window_start"),
-                ROLLUP_COLUMNS,
+                outputs.MONITORING_ROLLUPS.upsert(ROLLUP_COLUMNS),
             ),
             lambda batch: batch.rollups,
         ),
@@ -115,9 +111,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             PostgresUpsert(
                 "batches",
                 conf.postgres,
-                "query_batches",
-                ("query", "batch_id", "reported_at"),
-                BATCH_COLUMNS,
+                outputs.QUERY_BATCHES.upsert(BATCH_COLUMNS),
             ),
             lambda batch: batch.reports,
         ),
@@ -126,7 +120,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
             lambda batch: batch.latest,
         ),
         Derived(
-            PostgresUpsert("acks", conf.postgres, "event_acks", ACK_COLUMNS[:3], ACK_COLUMNS),
+            PostgresUpsert("acks", conf.postgres, outputs.EVENT_ACKS.upsert(ACK_COLUMNS)),
             lambda batch: batch.acks,
         ),
     ]

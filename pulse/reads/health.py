@@ -14,6 +14,7 @@ from datetime import datetime
 import pandas as pd
 import pyarrow as pa
 
+from pulse.outputs import MONITORING_ROLLUPS, QUERY_BATCHES, TOPIC_ARRIVALS
 from pulse.reads.lake import at_or_after, read_table
 from pulse.reads.sources import Sql
 
@@ -37,7 +38,7 @@ def input_rates(pg: Sql, start: datetime, window_seconds: float) -> pd.DataFrame
     return pg.frame(
         "SELECT topic, window_start, records, last_arrival,"
         " records / %s::float8 AS events_per_second"
-        " FROM topic_arrivals WHERE window_start >= %s ORDER BY window_start, topic",
+        f" FROM {TOPIC_ARRIVALS.name} WHERE window_start >= %s ORDER BY window_start, topic",
         (window_seconds, start),
     )
 
@@ -63,7 +64,7 @@ def latencies(pg: Sql, start: datetime) -> pd.DataFrame:
     topic, window_start, percentile ('p50' or 'p95'), latency_ms."""
     return pg.frame(
         "SELECT r.topic, r.window_start, p.percentile, p.latency_ms"
-        " FROM monitoring_rollups r,"
+        f" FROM {MONITORING_ROLLUPS.name} r,"
         " LATERAL (VALUES ('p50', r.latency_p50_ms), ('p95', r.latency_p95_ms))"
         " AS p(percentile, latency_ms)"
         " WHERE r.window_start >= %s AND p.latency_ms IS NOT NULL"
@@ -76,7 +77,7 @@ def batches(pg: Sql, start: datetime) -> pd.DataFrame:
     """Every micro-batch of every query since `start`: duration, rows, consumer lag, late rows."""
     return pg.frame(
         "SELECT query, batch_id, reported_at, duration_ms, rows, lag, late_rows"
-        " FROM query_batches WHERE reported_at >= %s ORDER BY reported_at, query",
+        f" FROM {QUERY_BATCHES.name} WHERE reported_at >= %s ORDER BY reported_at, query",
         (start,),
     )
 

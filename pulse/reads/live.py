@@ -10,6 +10,7 @@ from datetime import datetime
 import pandas as pd
 
 from pulse.livestate import EMOJI, MATCH, pattern
+from pulse.outputs import EMOJI_WINDOWS
 from pulse.reads.sources import RedisKeys, Sql
 
 SCOREBOARD_COLUMNS = (
@@ -64,7 +65,7 @@ def emoji_trend(pg: Sql, start: datetime, match_id: str | None = None) -> pd.Dat
     """Emoji counts and units per window since `start`, of one match or of all together."""
     return pg.frame(
         "SELECT window_start, emoji, sum(count) AS count, sum(units) AS units"
-        " FROM emoji_windows WHERE window_start >= %s AND (%s IS NULL OR match_id = %s)"
+        f" FROM {EMOJI_WINDOWS.name} WHERE window_start >= %s AND (%s IS NULL OR match_id = %s)"
         " GROUP BY window_start, emoji ORDER BY window_start, emoji",
         (start, match_id, match_id),
     )

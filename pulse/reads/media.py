@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from pulse.outputs import EVENTS
 from pulse.reads.sources import Sql
 
 # The dimensions a chart can split by, and their columns: the only names that reach the SQL
@@ -23,7 +24,7 @@ def media_over_time(pg: Sql, dimension: str, start: datetime, bucket_seconds: in
     return pg.frame(
         "SELECT date_bin(make_interval(secs => %s), ts, TIMESTAMPTZ '2000-01-01') AS bucket,"
         f" coalesce({column}, 'unknown') AS value, count(*) AS events"
-        " FROM events WHERE ts >= %s GROUP BY 1, 2 ORDER BY 1, 2",
+        f" FROM {EVENTS.name} WHERE ts >= %s GROUP BY 1, 2 ORDER BY 1, 2",
         (bucket_seconds, start),
     )
 
@@ -32,6 +33,6 @@ def media_totals(pg: Sql, start: datetime) -> pd.DataFrame:
     """Events since `start` by type and device class, for a table beside the charts."""
     return pg.frame(
         "SELECT type, coalesce(device_class, 'unknown') AS device_class, count(*) AS events"
-        " FROM events WHERE ts >= %s GROUP BY 1, 2 ORDER BY 3 DESC",
+        f" FROM {EVENTS.name} WHERE ts >= %s GROUP BY 1, 2 ORDER BY 3 DESC",
         (start,),
     )

@@ -15,6 +15,7 @@ from datetime import datetime
 import pandas as pd
 import pyarrow.dataset as ds
 
+from pulse.outputs import EVENT_ACKS, PRODUCTS
 from pulse.reads.lake import at_or_after, read_table
 from pulse.reads.sources import Sql
 
@@ -48,7 +49,7 @@ def product_changes(history_path: str, product_id: str) -> pd.DataFrame:
 def recent_acks(pg: Sql, topic: str, start: datetime, limit: int = 2000) -> pd.DataFrame:
     """The acks of events of `topic` since `start`, newest first (at most `limit`)."""
     return pg.frame(
-        "SELECT event_id, kind, component, acked_at, latency_ms FROM event_acks"
+        f"SELECT event_id, kind, component, acked_at, latency_ms FROM {EVENT_ACKS.name}"
         " WHERE topic = %s AND acked_at >= %s ORDER BY acked_at DESC LIMIT %s",
         (topic, start, limit),
     )
@@ -60,7 +61,7 @@ def status_counts(pg: Sql, topic: str, start: datetime) -> dict[str, int]:
     counts = pg.frame(
         "SELECT count(*) FILTER (WHERE processed) AS processed,"
         " count(*) FILTER (WHERE NOT processed) AS in_flight FROM ("
-        " SELECT event_id, bool_or(kind = 'processing_ack') AS processed FROM event_acks"
+        f" SELECT event_id, bool_or(kind = 'processing_ack') AS processed FROM {EVENT_ACKS.name}"
         " WHERE topic = %s AND acked_at >= %s GROUP BY event_id) AS events",
         (topic, start),
     ).iloc[0]
@@ -70,7 +71,7 @@ def status_counts(pg: Sql, topic: str, start: datetime) -> dict[str, int]:
 def acks_of(pg: Sql, event_ids: Sequence[str]) -> pd.DataFrame:
     """The acks of the given events."""
     return pg.frame(
-        "SELECT event_id, kind, component, acked_at, latency_ms FROM event_acks"
+        f"SELECT event_id, kind, component, acked_at, latency_ms FROM {EVENT_ACKS.name}"
         " WHERE event_id = ANY(%s)",
         (list(event_ids),),
     )
@@ -104,6 +105,6 @@ def catalog_row(my: Sql, product_id: str) -> pd.DataFrame:
     """The product's current row in the MySQL catalogue (empty when it has none)."""
     return my.frame(
         "SELECT product_id, name, category, price, currency, stock, version, deleted, updated_at"
-        " FROM products WHERE product_id = %s",
+        f" FROM {PRODUCTS.name} WHERE product_id = %s",
         (product_id,),
     )

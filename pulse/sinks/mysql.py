@@ -5,7 +5,7 @@ ledger row locked with `SELECT ... FOR UPDATE`, a batch at or below the ledger s
 caller dedupes (the sink raises `DuplicateKeyError` rather than let MySQL apply two rows of one
 key in whatever order they came).
 
-Rows go in with `executemany`, `batch_rows` per call: mysql.connector rewrites an INSERT's
+Rows go in with `executemany`, `rows_per_statement` per call: mysql.connector rewrites an INSERT's
 `executemany` into one multi-row INSERT (about 70k rows/s into MariaDB on the build machine).
 `VALUES(col)` names the incoming value: MariaDB has no `AS new` row alias, and MySQL 8 still
 accepts `VALUES()` (with a deprecation note).
@@ -20,9 +20,9 @@ from typing import Any
 
 from pulse.config import MySQLConfig
 from pulse.sinks.base import Batch, BatchContext
-from pulse.sinks.errors import SinkDefinitionError
 from pulse.sinks.ledger import Cursor, LedgerEntry, write_once
-from pulse.sinks.values import upsert_rows, written_columns
+from pulse.sinks.upsert import Upsert
+from pulse.sinks.values import upsert_rows
 from pulse.stores import mysql_connect
 
 log = logging.getLogger("pulse.sinks")
@@ -35,55 +35,32 @@ def quote(identifier: str) -> str:
 
 @dataclass(frozen=True)
 class MySQLUpsert:
-    """Upsert each batch into `table` by `key` (its primary or a unique key).
+    """`upsert` (pulse.sinks.upsert) in MySQL: `INSERT ... ON DUPLICATE KEY UPDATE`.
 
-    With `guard_column` (e.g. `version`) a stored row is replaced only by a row whose guard value
-    is greater: every column becomes `IF(VALUES(g) > g OR g IS NULL, VALUES(c), c)`, and the
-    guard column is assigned last, because MySQL evaluates the assignments left to right and
-    later ones would otherwise compare against the new guard value.
-
-    `columns` are the columns written; the key columns are written whether listed or not.
+    With `newer_by` (e.g. `version`) every column becomes `IF(VALUES(g) > g OR g IS NULL,
+    VALUES(c), c)`, and that column is assigned last, because MySQL evaluates the assignments
+    left to right and later ones would otherwise compare against the new value.
     """
 
     name: str
     conf: MySQLConfig
-    table: str
-    key: tuple[str, ...]
-    columns: tuple[str, ...]
-    guard_column: str | None = None
-    batch_rows: int = 1000
+    upsert: Upsert
 
     def __post_init__(self) -> None:
-        if not self.key:
-            raise SinkDefinitionError(f"sink {self.name}: table {self.table} needs a key")
-        if self.guard_column is not None and self.guard_column not in self.columns:
-            raise SinkDefinitionError(
-                f"sink {self.name}: guard column {self.guard_column} is not among the columns "
-                f"written to {self.table} ({', '.join(self.columns)})"
-            )
-        if self.guard_column in self.key:
-            raise SinkDefinitionError(
-                f"sink {self.name}: guard column {self.guard_column} is part of the key"
-            )
-        if self.batch_rows < 1:
-            raise SinkDefinitionError(f"sink {self.name}: batch_rows {self.batch_rows} < 1")
-
-    @property
-    def written(self) -> tuple[str, ...]:
-        """Every column the sink writes: the key first, then the other columns."""
-        return written_columns(self.key, self.columns)
+        self.upsert.check(self.name)
 
     def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Upsert the batch and advance the ledger in one transaction, unless already done."""
-        collected = upsert_rows(frame, self.key, self.columns, self.name, self.table)
+        up = self.upsert
+        collected = upsert_rows(frame, up.key, up.columns, self.name, up.table)
         if not collected:
             return
         rows = [tuple(map(_mysql_value, row)) for row in collected]
         statement = self.statement()
 
         def upsert(cur: Cursor) -> None:
-            for start in range(0, len(rows), self.batch_rows):
-                cur.executemany(statement, rows[start : start + self.batch_rows])
+            for start in range(0, len(rows), up.rows_per_statement):
+                cur.executemany(statement, rows[start : start + up.rows_per_statement])
 
         conn = mysql_connect(self.conf)
         try:
@@ -102,29 +79,30 @@ class MySQLUpsert:
                 self.name,
                 ctx.query,
                 ctx.batch_id,
-                self.table,
+                up.table,
                 len(rows),
             )
 
     def statement(self) -> str:
         """`INSERT INTO t (...) VALUES (%s, ...) ON DUPLICATE KEY UPDATE ...`."""
-        names = ", ".join(map(quote, self.written))
-        values = ", ".join(["%s"] * len(self.written))
-        updated = [c for c in self.written if c not in self.key and c != self.guard_column]
-        if self.guard_column is None:
+        up = self.upsert
+        names = ", ".join(map(quote, up.written))
+        values = ", ".join(["%s"] * len(up.written))
+        updated = [c for c in up.updated if c != up.newer_by]
+        if up.newer_by is None:
             assignments = [f"{quote(c)} = VALUES({quote(c)})" for c in updated]
         else:
-            g = quote(self.guard_column)
+            g = quote(up.newer_by)
             newer = f"(VALUES({g}) > {g} OR {g} IS NULL)"
             assignments = [
                 f"{quote(c)} = IF({newer}, VALUES({quote(c)}), {quote(c)})" for c in updated
             ]
             assignments.append(f"{g} = IF({newer}, VALUES({g}), {g})")  # last: see the docstring
         if not assignments:  # a key-only table: a repeated key changes nothing
-            first = quote(self.key[0])
+            first = quote(up.key[0])
             assignments = [f"{first} = {first}"]
         return (
-            f"INSERT INTO {quote(self.table)} ({names}) VALUES ({values}) "
+            f"INSERT INTO {quote(up.table)} ({names}) VALUES ({values}) "
             f"ON DUPLICATE KEY UPDATE {', '.join(assignments)}"
         )
 

@@ -22,9 +22,10 @@ from psycopg2.extras import execute_values
 
 from pulse.config import PostgresConfig
 from pulse.sinks.base import Batch, BatchContext
-from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
+from pulse.sinks.errors import DuplicateKeyError
 from pulse.sinks.ledger import Cursor, LedgerEntry, write_once
-from pulse.sinks.values import upsert_rows, written_columns
+from pulse.sinks.upsert import Upsert
+from pulse.sinks.values import upsert_rows
 from pulse.stores import postgres_connect
 
 log = logging.getLogger("pulse.sinks")
@@ -32,50 +33,35 @@ log = logging.getLogger("pulse.sinks")
 
 @dataclass(frozen=True)
 class PostgresUpsert:
-    """Upsert each batch into `table` by `key`; `guard` is an SQL condition that a conflicting
-    row must meet to be updated, e.g. `EXCLUDED.sequence > match_scores.sequence`, so that an
-    older state never overwrites a newer one.
+    """`upsert` (pulse.sinks.upsert) in PostgreSQL: `INSERT ... ON CONFLICT DO UPDATE`.
 
-    `columns` are the columns written; the key columns are written whether `columns` lists them
-    or not, and every other column is updated on conflict. `table` may be `schema.table`.
-    `guard` is SQL text from the job's code, never from data; so is `merge`, which gives a
-    column an SQL expression in place of `column = EXCLUDED.column`, e.g.
+    `merge` gives a column an SQL expression in place of `column = EXCLUDED.column`, e.g.
     `("total", "player_stats.total + EXCLUDED.total")` for a batch of increments (exactly once
-    all the same: the ledger is in the same transaction).
+    all the same: the ledger is in the same transaction); it is SQL text from the job's code,
+    never from data.
     """
 
     name: str
     conf: PostgresConfig
-    table: str
-    key: tuple[str, ...]
-    columns: tuple[str, ...]
-    guard: str | None = None
+    upsert: Upsert
     merge: tuple[tuple[str, str], ...] = ()
-    page_size: int = 1000
 
     def __post_init__(self) -> None:
-        if not self.key:
-            raise SinkDefinitionError(f"sink {self.name}: table {self.table} needs a key")
-        if self.page_size < 1:
-            raise SinkDefinitionError(f"sink {self.name}: page_size {self.page_size} < 1")
-
-    @property
-    def written(self) -> tuple[str, ...]:
-        """Every column the sink writes: the key first, then the other columns."""
-        return written_columns(self.key, self.columns)
+        self.upsert.check(self.name)
 
     def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Upsert the batch and advance the ledger in one transaction, unless already done."""
-        rows = upsert_rows(frame, self.key, self.columns, self.name, self.table)
+        up = self.upsert
+        rows = upsert_rows(frame, up.key, up.columns, self.name, up.table)
         if not rows:
             return  # nothing that a replay could repeat; no connection needed
 
         def upsert(cur: Cursor) -> None:
             try:
-                execute_values(cur, self.statement(), rows, page_size=self.page_size)
+                execute_values(cur, self.statement(), rows, page_size=up.rows_per_statement)
             except psycopg2.errors.CardinalityViolation as exc:
                 raise DuplicateKeyError(
-                    f"table {self.table}: rows with the same key ({', '.join(self.key)}) in one "
+                    f"table {up.table}: rows with the same key ({', '.join(up.key)}) in one "
                     f"batch: {exc.pgerror or exc}".strip()
                 ) from exc
 
@@ -93,19 +79,19 @@ class PostgresUpsert:
                 self.name,
                 ctx.query,
                 ctx.batch_id,
-                self.table,
+                up.table,
                 len(rows),
             )
 
     def statement(self) -> sql.Composed:
         """`INSERT ... VALUES %s ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c ... [WHERE]`."""
-        updated = [c for c in self.written if c not in self.key]
+        up = self.upsert
         insert = sql.SQL("INSERT INTO {table} ({columns}) VALUES %s ON CONFLICT ({key}) ").format(
-            table=sql.Identifier(*self.table.split(".")),
-            columns=sql.SQL(", ").join(map(sql.Identifier, self.written)),
-            key=sql.SQL(", ").join(map(sql.Identifier, self.key)),
+            table=sql.Identifier(*up.table.split(".")),
+            columns=sql.SQL(", ").join(map(sql.Identifier, up.written)),
+            key=sql.SQL(", ").join(map(sql.Identifier, up.key)),
         )
-        if not updated:
+        if not up.updated:
             return insert + sql.SQL("DO NOTHING")
         merged = dict(self.merge)
         assignments = sql.SQL(", ").join(
@@ -115,9 +101,12 @@ class PostgresUpsert:
                 if c in merged
                 else sql.SQL("EXCLUDED.{column}").format(column=sql.Identifier(c)),
             )
-            for c in updated
+            for c in up.updated
         )
         statement = insert + sql.SQL("DO UPDATE SET ") + assignments
-        if self.guard:
-            statement += sql.SQL(" WHERE ") + sql.SQL(self.guard)
+        if up.newer_by:
+            # The stored row is named by the table's own name, without its schema.
+            statement += sql.SQL(" WHERE EXCLUDED.{g} > {t}.{g} OR {t}.{g} IS NULL").format(
+                g=sql.Identifier(up.newer_by), t=sql.Identifier(up.table.split(".")[-1])
+            )
         return statement

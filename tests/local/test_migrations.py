@@ -25,29 +25,23 @@ from pulse.local.migrate import (
     migrate_mysql,
     migrate_postgres,
 )
+from pulse.outputs import TABLES
 from pulse.stores import mysql_connect, postgres_connect
 
+# The tables the jobs write (pulse.outputs, the keys their sinks upsert by) and the others.
 POSTGRES_KEYS = {
+    **{table.name: list(table.key) for table in TABLES if table.store == "postgres"},
     "sink_ledger": ["query", "sink", "checkpoint_id"],
-    "emoji_windows": ["match_id", "emoji", "window_start"],
-    "match_scores": ["match_id"],
-    "player_stats": ["match_id", "player_id", "stat"],
-    "events": ["id"],
     "user_segments": ["user_id"],
-    "monitoring_rollups": ["topic", "window_start"],
-    "topic_arrivals": ["topic", "window_start"],
     "products_pim": ["product_id"],
-    "query_batches": ["query", "batch_id", "reported_at"],
-    "event_acks": ["event_id", "kind", "component"],
     "schema_migrations": ["version"],
 }
 MYSQL_KEYS = {
+    **{table.name: list(table.key) for table in TABLES if table.store == "mysql"},
     "sink_ledger": ["query", "sink", "checkpoint_id"],
     "subscribers": ["subscriber_id"],
     "subscriptions": ["subscriber_id", "game_id"],
     "delivery_nodes": ["node_id"],
-    "game_deliveries": ["update_id", "subscriber_id"],
-    "products": ["product_id"],
     "clients": ["client_id"],
     "schema_migrations": ["version"],
 }

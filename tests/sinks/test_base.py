@@ -23,6 +23,7 @@ from pulse.sinks.kafka import KafkaOutput
 from pulse.sinks.mysql import MySQLUpsert
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.redis import RedisState
+from pulse.sinks.upsert import Upsert
 from pulse.stores import StoreUnavailable
 from tests.sinks.conftest import rows, unique
 
@@ -34,9 +35,7 @@ UNREACHABLE: dict[str, tuple[Callable[[PulseConfig, int], Sink], type[Exception]
         lambda conf, port: PostgresUpsert(
             "pg",
             conf.postgres.model_copy(update={"port": port, "socket_dir": None}),
-            "match_scores",
-            ("match_id",),
-            ("status",),
+            Upsert("match_scores", ("match_id",), ("status",)),
         ),
         StoreUnavailable,
     ),
@@ -44,9 +43,7 @@ UNREACHABLE: dict[str, tuple[Callable[[PulseConfig, int], Sink], type[Exception]
         lambda conf, port: MySQLUpsert(
             "my",
             conf.mysql.model_copy(update={"port": port, "socket": None}),
-            "products",
-            ("product_id",),
-            ("name",),
+            Upsert("products", ("product_id",), ("name",)),
         ),
         StoreUnavailable,
     ),
@@ -121,10 +118,12 @@ def test_a_streaming_query_writes_each_batch_once_through_batch_writer(
     sink = PostgresUpsert(
         "scores",
         conf.postgres,
-        "match_scores",
-        key=("match_id",),
-        columns=("home_team", "away_team", "status", "sequence"),
-        guard="EXCLUDED.sequence > match_scores.sequence",
+        Upsert(
+            "match_scores",
+            ("match_id",),
+            ("home_team", "away_team", "status", "sequence"),
+            newer_by="sequence",
+        ),
     )
 
     def latest_per_match(frame: DataFrame, ctx: BatchContext) -> DataFrame:

@@ -16,6 +16,7 @@ from pulse.config import PulseConfig
 from pulse.sinks.base import BatchContext
 from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
 from pulse.sinks.mysql import MySQLUpsert
+from pulse.sinks.upsert import Upsert
 from tests.sinks.conftest import rows, unique
 
 pytestmark = pytest.mark.spark
@@ -41,15 +42,17 @@ def products(spark: SparkSession, *rows: tuple) -> DataFrame:
     return spark.createDataFrame(list(rows), PRODUCTS)
 
 
-def catalog(conf: PulseConfig, guard_column: str | None = None, batch_rows: int = 1000):
+def catalog(conf: PulseConfig, newer_by: str | None = None, rows_per_statement: int = 1000):
     return MySQLUpsert(
-        name="catalog",
-        conf=conf.mysql,
-        table="products",
-        key=("product_id",),
-        columns=("name", "category", "price", "currency", "stock", "updated_at", "version"),
-        guard_column=guard_column,
-        batch_rows=batch_rows,
+        "catalog",
+        conf.mysql,
+        Upsert(
+            "products",
+            ("product_id",),
+            ("name", "category", "price", "currency", "stock", "updated_at", "version"),
+            newer_by=newer_by,
+            rows_per_statement=rows_per_statement,
+        ),
     )
 
 
@@ -135,7 +138,7 @@ def test_a_new_checkpoint_on_old_tables_does_not_skip_data(spark, conf, ctx, my,
 
 
 def test_an_older_version_never_overwrites_a_newer_one(spark, conf, ctx, my, product) -> None:
-    sink = catalog(conf, guard_column="version")
+    sink = catalog(conf, newer_by="version")
     sink.write(products(spark, (product, "Mug", "home", Decimal("9.50"), "EUR", 3, 5, T0)), ctx)
 
     sink.write(
@@ -149,7 +152,7 @@ def test_an_older_version_never_overwrites_a_newer_one(spark, conf, ctx, my, pro
     )
 
     assert older == [("Mug", Decimal("9.50"), 3, 5)]
-    # Every column moved with the version: the guard column is assigned after the others.
+    # Every column moved with the version: the newer_by column is assigned after the others.
     assert stored(my, product) == [("Mug XL", Decimal("12.00"), 7, 6)]
 
 
@@ -159,7 +162,7 @@ def test_batches_larger_than_one_statement_are_written_whole(spark, conf, ctx, m
         *[(f"{product}-{i:03d}", "Mug", "home", Decimal(i), "EUR", i, 1, T0) for i in range(250)],
     )
 
-    catalog(conf, batch_rows=100).write(batch, ctx)
+    catalog(conf, rows_per_statement=100).write(batch, ctx)
 
     assert rows(
         my, "SELECT COUNT(*), SUM(stock) FROM products WHERE product_id LIKE %s", product + "-%"
@@ -188,14 +191,18 @@ def test_duplicate_keys_in_one_batch_are_refused_naming_table_and_key(
     assert ledger(my, ctx) == []
 
 
-def test_a_guard_column_must_be_written(conf) -> None:
-    with pytest.raises(SinkDefinitionError, match="guard column revision"):
-        MySQLUpsert("c", conf.mysql, "products", ("product_id",), ("name",), "revision")
+def test_a_newer_by_column_must_be_written(conf) -> None:
+    with pytest.raises(SinkDefinitionError, match="newer_by column revision"):
+        MySQLUpsert(
+            "c", conf.mysql, Upsert("products", ("product_id",), ("name",), newer_by="revision")
+        )
 
 
-def test_the_guard_column_is_assigned_last(conf) -> None:
+def test_the_newer_by_column_is_assigned_last(conf) -> None:
     sink = MySQLUpsert(
-        "c", conf.mysql, "products", ("product_id",), ("version", "name"), guard_column="version"
+        "c",
+        conf.mysql,
+        Upsert("products", ("product_id",), ("version", "name"), newer_by="version"),
     )
 
     statement = sink.statement()

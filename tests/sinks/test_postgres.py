@@ -16,6 +16,7 @@ from pulse.config import PulseConfig
 from pulse.sinks.base import BatchContext
 from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
 from pulse.sinks.postgres import PostgresUpsert
+from pulse.sinks.upsert import Upsert
 from pulse.stores import postgres_connect
 from tests.polling import wait_for
 from tests.sinks.conftest import rows, unique
@@ -42,14 +43,11 @@ def scores(spark: SparkSession, *rows: tuple) -> DataFrame:
     return spark.createDataFrame(list(rows), SCORES)
 
 
-def scoreboard(conf: PulseConfig, guard: str | None = None) -> PostgresUpsert:
+def scoreboard(conf: PulseConfig, newer_by: str | None = None) -> PostgresUpsert:
     return PostgresUpsert(
-        name="scores",
-        conf=conf.postgres,
-        table="match_scores",
-        key=("match_id",),
-        columns=(*SCORE_COLUMNS, "sequence"),
-        guard=guard,
+        "scores",
+        conf.postgres,
+        Upsert("match_scores", ("match_id",), (*SCORE_COLUMNS, "sequence"), newer_by=newer_by),
     )
 
 
@@ -113,7 +111,7 @@ def test_a_new_checkpoint_on_old_tables_does_not_skip_data(spark, conf, ctx, pg,
 
 
 def test_an_older_version_never_overwrites_a_newer_one(spark, conf, ctx, pg, match) -> None:
-    sink = scoreboard(conf, guard="EXCLUDED.sequence > match_scores.sequence")
+    sink = scoreboard(conf, newer_by="sequence")
     sink.write(scores(spark, (match, "A", "B", 2, 0, 1, "live", 5)), ctx)
 
     sink.write(scores(spark, (match, "A", "B", 1, 0, 1, "live", 3)), replace(ctx, batch_id=1))
@@ -156,11 +154,13 @@ def test_a_multi_column_key_with_timestamps_is_upserted_in_utc(spark, conf, ctx,
     start = datetime(2026, 11, 22, 20, 15, 0, tzinfo=UTC)
     end = datetime(2026, 11, 22, 20, 15, 2, tzinfo=UTC)
     sink = PostgresUpsert(
-        name="windows",
-        conf=conf.postgres,
-        table="public.emoji_windows",
-        key=("match_id", "emoji", "window_start"),
-        columns=("window_end", "count", "units"),
+        "windows",
+        conf.postgres,
+        Upsert(
+            "public.emoji_windows",
+            ("match_id", "emoji", "window_start"),
+            ("window_end", "count", "units"),
+        ),
     )
     schema = "match_id string, emoji string, window_start timestamp, window_end timestamp, " + (
         "count long, units long"
@@ -193,7 +193,7 @@ def test_a_column_missing_from_the_batch_is_named(spark, conf, ctx, pg, match) -
 
 
 def test_identifiers_are_quoted(conf, pg) -> None:
-    sink = PostgresUpsert("odd", conf.postgres, "s.t", key=('we"ird',), columns=("x",))
+    sink = PostgresUpsert("odd", conf.postgres, Upsert("s.t", ('we"ird',), ("x",)))
 
     text = sink.statement().as_string(pg)
 
