@@ -78,8 +78,10 @@ def sort_records(records: pa.Table, domains: Mapping[str, str]) -> Sorted:
         try:
             event = validate(SCHEMAS[domain], json.loads(value), at)
         except (TypeError, ValueError, RecursionError):  # InvalidEvent is a ValueError
+            why = reason(SCHEMAS[domain], value, at)
+            assert why is not None  # the same checks refused it just now
             failed.append(row)
-            reasons.append(reason(SCHEMAS[domain], value, at))
+            reasons.append(why)
             continue
         if origin:
             event.update(

@@ -121,11 +121,12 @@ class PageSite:
             if parts.path == "/api/scoreboard":
                 return json_answer(200, await match_now(self.redis, _parameter(query, "match_id")))
             if parts.path == "/api/assignment":
-                ids = [_parameter(query, name) for name in ("match_id", "client_id")]
+                match_id = _parameter(query, "match_id")
+                client_id = _parameter(query, "client_id")
                 subscriber = (
                     _parameter(query, "subscriber_id") if "subscriber_id" in query else None
                 )
-                return await self._assignment(*ids, subscriber)
+                return await self._assignment(match_id, client_id, subscriber)
         except BadRequest as exc:
             return json_answer(exc.status, {"error": "invalid", **exc.details, "message": str(exc)})
         return json_answer(404, {"error": "not_found", "path": parts.path})
