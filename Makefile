@@ -18,7 +18,7 @@ BENCHMARKS ?=
 .PHONY: help venv services java browser test faults platform run dashboard notebooks up down status lint bench clean
 
 help:
-	@echo "make test      set up, then ruff and the whole test suite"
+	@echo "make test      set up, then ruff, mypy and the whole test suite"
 	@echo "make faults    the fault suite: real kills and outages on private servers (~22 min)"
 	@echo "make platform  the whole platform (make run) for 5 minutes: every surface live (~8 min)"
 	@echo "make run       set up, then the platform with simulated traffic until Ctrl-C"
@@ -28,7 +28,7 @@ help:
 	@echo "make venv      .venv with the pinned requirements"
 	@echo "make services  PostgreSQL, MariaDB and Redis running, with their test databases"
 	@echo "make browser   Chromium and ChromeDriver for the browser tests (apt-get)"
-	@echo "make lint      ruff check and format check"
+	@echo "make lint      ruff check and format check, mypy"
 	@echo "make bench     the benchmarks (BENCHMARKS=benchmarks/x.py for one)"
 	@echo "make clean     stop the local broker and remove .pulse (not the venv)"
 
@@ -87,6 +87,7 @@ browser:
 # (.ci/run): with it, `make test` would pass its 25-minute budget.
 test: venv services java browser
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest --ignore=tests/faults --ignore=tests/platform
 
 faults: venv services java
@@ -118,6 +119,7 @@ status: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # One run of every benchmark (about 25 minutes on two cores), then docs/BENCHMARKS.md and its
 # plots from it (benchmarks/suite.py); BENCHMARKS=benchmarks/x.py (space-separated) runs those only.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pulse.config import MySQLConfig
-from pulse.stores import mysql_connect
+from pulse.stores import mysql_connect, mysql_rows
 
 # A delivery node is live while its last heartbeat is within the heartbeat window; the registry
 # API selects live nodes with this same condition (and `live_window`), so that the live job and
@@ -36,12 +36,12 @@ def read_directory(conf: MySQLConfig, heartbeat_seconds: float) -> Directory:
     try:
         cursor = conn.cursor()
         cursor.execute("SELECT subscriber_id, game_id FROM subscriptions")
-        subscriptions = [(str(s), str(g)) for s, g in cursor.fetchall()]
+        subscriptions = [(str(s), str(g)) for s, g in mysql_rows(cursor)]
         cursor.execute(
             f"SELECT node_id FROM delivery_nodes WHERE {LIVE_NODE_CONDITION}",
             (live_window(heartbeat_seconds),),
         )
-        nodes = sorted(str(row[0]) for row in cursor.fetchall())
+        nodes = sorted(str(row[0]) for row in mysql_rows(cursor))
         cursor.close()
     finally:
         conn.close()

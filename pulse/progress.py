@@ -37,7 +37,8 @@ _LATE: dict[tuple[str, int], int] = {}
 # Rows read by queries that read their batch on the driver (pulse.kafka.batch), by (query,
 # batch id): Spark's progress counts only rows its scan read, and theirs never runs.
 _ROWS: dict[tuple[str, int], int] = {}
-_STARTED: dict[str, float] = {}  # the last batch's start per query, for its input rate
+# The last batch's start per query (None: an unnamed query), for its input rate.
+_STARTED: dict[str | None, float] = {}
 
 
 def note_late(query: str, batch_id: int, rows: int) -> None:
@@ -60,13 +61,16 @@ def with_rows_read(progress: dict[str, Any]) -> dict[str, Any]:
     """Spark's progress with the rows its query read on the driver, if it noted them: the count
     and the two rates Spark derives from it, over the batch's duration and over the time since
     the previous batch's start."""
-    query = progress.get("name")
+    query: str | None = progress.get("name")  # None: an unnamed query
+    batch_id: int | None = progress.get("batchId")
     stamp = progress.get("timestamp")
     started = parse_timestamp(stamp).timestamp() if stamp else None
     previous = _STARTED.get(query)
     if started is not None:
         _STARTED[query] = started
-    rows = _ROWS.pop((query, progress.get("batchId")), None)
+    rows = None  # rows are noted under a query's name and batch id
+    if query is not None and batch_id is not None:
+        rows = _ROWS.pop((query, batch_id), None)
     if rows is None:
         return progress
     seconds = progress.get("durationMs", {}).get("triggerExecution", 0) / 1000
@@ -82,7 +86,10 @@ def with_rows_read(progress: dict[str, Any]) -> dict[str, Any]:
 def batch_report(job: str, progress: dict[str, Any]) -> dict[str, Any]:
     """The monitoring event of one query progress (Spark's progress JSON as a dict)."""
     late = sum(op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", []))
-    late += _LATE.pop((progress.get("name"), progress.get("batchId")), 0)
+    query: str | None = progress.get("name")
+    batch_id: int | None = progress.get("batchId")
+    if query is not None and batch_id is not None:  # late rows are noted under a name and id
+        late += _LATE.pop((query, batch_id), 0)
     end_offsets: dict[str, Any] = {}
     latest_offsets: dict[str, Any] = {}
     for source in progress.get("sources", []):
@@ -134,11 +141,14 @@ class ProgressPublisher(StreamingQueryListener):
                 durations.get("triggerExecution"),
                 ", ".join(f"{k} {v}" for k, v in durations.items() if k != "triggerExecution"),
             )
-            job = self._jobs.get(progress.get("name"), "pulse")
+            query: str | None = progress.get("name")  # None: an unnamed query
+            job = self._jobs.get(query, "pulse") if query is not None else "pulse"
             report = batch_report(job, progress)
             self._producer.send_event(self._topic, job, report)
+            if query is None:
+                return  # the health board keeps reports by query name
             self._board.update(
-                progress.get("name"),
+                query,
                 batch_id=progress.get("batchId"),
                 last_batch_at=time.time(),
                 duration_ms=durations.get("triggerExecution"),
@@ -184,7 +194,7 @@ def drain_progress(spark: SparkSession, timeout_seconds: float = 10.0) -> None:
     otherwise exit before its last reports reach Kafka, and the monitor would never see them.
     """
     try:
-        bus = spark.sparkContext._jsc.sc().listenerBus()  # type: ignore[union-attr]
+        bus = spark.sparkContext._jsc.sc().listenerBus()
         bus.waitUntilEmpty(int(timeout_seconds * 1000))
     except Exception as exc:  # a report lost at shutdown must not turn a clean run into a failure
         log.warning("progress reports may be incomplete: %s", exc)

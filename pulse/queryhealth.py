@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 log = logging.getLogger("pulse.queryhealth")
 
@@ -54,7 +55,9 @@ class HealthBoard:
 
     def update(self, query: str, /, **fields: Any) -> None:
         """Set `fields` of `query`'s report (with its name and `updated_at` now)."""
-        values = {name: "" if value is None else str(value) for name, value in fields.items()}
+        values: dict[FieldT, EncodableT] = {
+            name: "" if value is None else str(value) for name, value in fields.items()
+        }
         values.update(query=query, updated_at=f"{time.time():.3f}")
         key = KEY.format(query=query)
         try:

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Literal
+from typing import Any, Literal, cast
 
 import mysql.connector
 import psycopg2
 import psycopg2.extensions
 import redis
 from mysql.connector import errorcode
-from mysql.connector.abstracts import MySQLConnectionAbstract
+from mysql.connector.abstracts import MySQLConnectionAbstract, MySQLCursorAbstract
 
 from pulse.config import MySQLConfig, PostgresConfig, RedisConfig
 
@@ -137,8 +137,13 @@ def mysql_connect(
     if use_database:
         params["database"] = my.database
     tcp = f"{my.host}:{my.port}" + (f"/{my.database}" if use_database else "")
+    # `connect` is typed to return a pooled connection too: it does only when given pool
+    # arguments (pool_name, pool_size), which Pulse never passes.
     try:
-        conn = mysql.connector.connect(host=my.host, port=my.port, **params, **_mysql_tls(my))
+        conn = cast(
+            MySQLConnectionAbstract,
+            mysql.connector.connect(host=my.host, port=my.port, **params, **_mysql_tls(my)),
+        )
     except mysql.connector.Error as exc:
         tcp_errno, tcp_error = exc.errno, _mysql_reason(exc)
     else:
@@ -148,7 +153,9 @@ def mysql_connect(
         raise StoreUnavailable("mysql", tcp, _mysql_problem(tcp_errno), tcp_error) from None
     socket = f"socket {my.socket}" + (f" (database {my.database})" if use_database else "")
     try:
-        conn = mysql.connector.connect(unix_socket=my.socket, **params)
+        conn = cast(
+            MySQLConnectionAbstract, mysql.connector.connect(unix_socket=my.socket, **params)
+        )
     except mysql.connector.Error as exc:
         raise StoreUnavailable(
             "mysql",
@@ -183,13 +190,34 @@ def _require_tls(conn: MySQLConnectionAbstract, my: MySQLConfig, where: str) -> 
         return
     cur = conn.cursor()
     cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
-    row = cur.fetchone()
+    row = mysql_row(cur)
     cur.close()
     if not row or not row[1]:
         conn.close()
         raise StoreUnavailable(
             "mysql", where, "unreachable", f"mysql.tls is {my.tls} but the server offers no TLS"
         )
+
+
+# A row of a MySQL cursor. mysql-connector types every fetch as a tuple or a dict (the rows of a
+# `dictionary=True` cursor) of any column type; Pulse's cursors are plain, and each query knows
+# its columns' types, so its rows are tuples of values typed where they are read.
+MySQLRow = tuple[Any, ...]
+
+
+def mysql_row(cur: MySQLCursorAbstract) -> MySQLRow | None:
+    """The next row of a plain cursor's result, or None when there is none."""
+    return cast("MySQLRow | None", cur.fetchone())
+
+
+def mysql_one_row(cur: MySQLCursorAbstract) -> MySQLRow:
+    """The row of a query that always returns one (an aggregate, a function call)."""
+    return cast("MySQLRow", cur.fetchone())
+
+
+def mysql_rows(cur: MySQLCursorAbstract) -> list[MySQLRow]:
+    """The remaining rows of a plain cursor's result."""
+    return cast("list[MySQLRow]", cur.fetchall())
 
 
 def redis_client(rd: RedisConfig, *, timeout: float = 5.0) -> redis.Redis:

@@ -3,10 +3,13 @@ it): every time axis in UTC, every line's series in the legend, tooltips on ever
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import altair as alt
 import pandas as pd
 
 _HEIGHT = 260
+_Chart = TypeVar("_Chart", bound=alt.TopLevelMixin)  # a chart, a layer of charts
 
 
 def _legend() -> alt.Legend:
@@ -16,7 +19,7 @@ def _legend() -> alt.Legend:
     return alt.Legend(orient="bottom", columns=2, labelLimit=220)
 
 
-def _sized(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+def _sized(chart: _Chart) -> _Chart:
     """`_HEIGHT` of plot, whatever the legend below takes: Streamlit fits the whole chart,
     legend and title included, into the height given, and a legend of seven topics left the
     lines a strip 25 px high (seen in the browser test's screenshot)."""
@@ -40,7 +43,7 @@ def lines(
     dash: str | None = None,
 ) -> alt.Chart:
     """One line per value of `series` over time (and per `dash`, drawn dashed differently)."""
-    encoding = {
+    encoding: dict[str, Any] = {
         "x": _time(x),
         # From 0, and at least to 1: an all-zero series (no lag: the healthy case) still gets
         # an axis to lie on.
@@ -62,8 +65,9 @@ def lines(
     return _sized(alt.Chart(frame, title=title).mark_line(point=True).encode(**encoding))
 
 
-def with_limit(chart: alt.Chart, value: float, label: str) -> alt.LayerChart:
-    """`chart` with a dashed horizontal rule at `value` (the trigger interval, say)."""
+def with_limit(chart: alt.Chart, value: float, label: str) -> alt.LayerChart | alt.FacetChart:
+    """`chart` with a dashed horizontal rule at `value` (the trigger interval, say); a facet
+    chart if `chart` is faceted (Altair lifts the facets above the layer)."""
     limit = pd.DataFrame({"value": [value], "label": [label]})
     rule = (
         alt.Chart(limit)
@@ -79,7 +83,7 @@ def bars(
     frame: pd.DataFrame, *, category: str, value: str, title: str, series: str | None = None
 ) -> alt.Chart:
     """Horizontal bars of `value` per `category`, largest first, stacked by `series`."""
-    encoding = {
+    encoding: dict[str, Any] = {
         "y": alt.Y(f"{category}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=420)),
         "x": alt.X(f"sum({value}):Q", title=value),
         "tooltip": [f"{category}:N", alt.Tooltip(f"sum({value}):Q", title=value)],

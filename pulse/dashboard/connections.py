@@ -10,6 +10,8 @@ store is back.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 from pydantic import BaseModel, SecretStr
@@ -35,7 +37,11 @@ def _fingerprint(section: BaseModel) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-_BY_SETTINGS = {PostgresConfig: _fingerprint, MySQLConfig: _fingerprint, RedisConfig: _fingerprint}
+_BY_SETTINGS: dict[str | type[Any], Callable[[Any], Any]] = {
+    PostgresConfig: _fingerprint,
+    MySQLConfig: _fingerprint,
+    RedisConfig: _fingerprint,
+}
 
 
 # Both databases' connections are cached alike: checked on each use, closed when dropped.

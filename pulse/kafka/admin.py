@@ -36,7 +36,8 @@ def require_topics(kafka: KafkaConfig, topics: Sequence[str]) -> None:
             "start the local one with `pulse up`, or set PULSE_KAFKA__BOOTSTRAP"
         )
     logs = _LastLog()  # librdkafka would print every failed attempt; keep the last for the error
-    admin = AdminClient({**kafka.client_params(), "logger": logs})
+    # The client takes a `logger` object in its config; the stub allows scalar values only.
+    admin = AdminClient({**kafka.client_params(), "logger": logs})  # type: ignore[dict-item]
     try:
         metadata = admin.list_topics(timeout=_METADATA_TIMEOUT)
     except KafkaException as exc:
@@ -57,7 +58,7 @@ def require_topics(kafka: KafkaConfig, topics: Sequence[str]) -> None:
 
 def ensure_topics(kafka: KafkaConfig, partitions: Mapping[str, int]) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Idempotent."""
-    admin = AdminClient(kafka.client_params())
+    admin = AdminClient({**kafka.client_params()})  # a display: the stub's dict is invariant
     existing = admin.list_topics(timeout=_TIMEOUT).topics
     missing = [name for name in partitions if name not in existing]
     if not missing:
@@ -79,7 +80,7 @@ def ensure_topics(kafka: KafkaConfig, partitions: Mapping[str, int]) -> list[str
 
 def delete_topics(kafka: KafkaConfig, names: list[str]) -> None:
     """Delete topics (tests and resets); missing ones are ignored."""
-    admin = AdminClient(kafka.client_params())
+    admin = AdminClient({**kafka.client_params()})  # a display: the stub's dict is invariant
     existing = admin.list_topics(timeout=_TIMEOUT).topics
     doomed = [name for name in names if name in existing]
     if doomed:

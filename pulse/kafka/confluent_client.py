@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from pulse.kafka.clients import PROBE_SECONDS, Range, warn_unprobed
 from pulse.kafka.errors import KafkaSourceError
+from pulse.kafka.messages import consumed_headers, position
 from pulse.kafka.records import RecordBatchBuilder
 
 TP = tuple[str, int]
@@ -249,10 +250,10 @@ class ConfluentClient:
                         if error.code() == KafkaError._PARTITION_EOF:
                             continue
                         raise KafkaSourceError(f"{message.topic()}[{message.partition()}]: {error}")
-                    tp = (message.topic(), message.partition())
+                    topic, partition, offset = position(message)
+                    tp = (topic, partition)
                     if tp not in todo:
                         continue  # read through already
-                    offset = message.offset()
                     if offset < positions[tp]:  # a batch can begin before the seek offset
                         continue
                     if offset >= todo[tp][1]:
@@ -265,7 +266,7 @@ class ConfluentClient:
                         offset,
                         millis,
                         kind - 1,  # librdkafka: 1 create, 2 log-append; Spark: 0 and 1
-                        message.headers() if include_headers else None,
+                        consumed_headers(message) if include_headers else None,
                     )
                     positions[tp] = offset + 1
                     if positions[tp] >= todo[tp][1]:

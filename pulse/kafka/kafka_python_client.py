@@ -44,7 +44,7 @@ class KafkaPythonClient:
                 f"option 'kafka.{unknown[0]}' is not supported with kafka.client=kafka-python; "
                 f"supported: {', '.join('kafka.' + key for key in _PARAM_NAMES)}"
             )
-        settings = {_PARAM_NAMES[key]: value for key, value in params.items()}
+        settings: dict[str, str | int] = {_PARAM_NAMES[key]: value for key, value in params.items()}
         if "request_timeout_ms" in settings:
             settings["request_timeout_ms"] = int(settings["request_timeout_ms"])
         self._consumer = KafkaConsumer(

@@ -105,7 +105,7 @@ class SourceOptions:
             fail_on_data_loss=_boolean(opts, "failondataloss", "failOnDataLoss", default=True),
             include_headers=_boolean(opts, "includeheaders", "includeHeaders", default=False),
             batch_seconds=_positive_float(opts, "pulse.batchseconds", "pulse.batchSeconds"),
-            client=client,  # type: ignore[arg-type]
+            client=client,  # type: ignore[arg-type]  # one of the two names: checked above
             client_params={
                 key[len("kafka.") :]: value
                 for key, value in opts.items()
@@ -157,7 +157,7 @@ def _assign(value: str | None) -> tuple[tuple[str, int], ...]:
 def _starting(value: str) -> Literal["earliest", "latest"] | Offsets:
     text = value.strip()
     if text.lower() in ("earliest", "latest"):
-        return text.lower()  # type: ignore[return-value]
+        return text.lower()  # type: ignore[return-value]  # one of the two: checked above
     parsed = _json_object("startingOffsets", text)
     offsets: Offsets = {}
     try:

@@ -83,4 +83,4 @@ class RecordBatchBuilder:
         self._offsets: list[int] = []
         self._timestamps: list[int] = []
         self._types: list[int] = []
-        self._headers: list[list[dict[str, bytes | None]]] = []
+        self._headers: list[list[dict[str, str | bytes | None]]] = []

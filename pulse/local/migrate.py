@@ -23,6 +23,8 @@ from typing import Literal
 import psycopg2.extensions
 from mysql.connector.abstracts import MySQLConnectionAbstract, MySQLCursorAbstract
 
+from pulse.stores import mysql_one_row, mysql_rows
+
 Dialect = Literal["postgres", "mysql"]
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -137,7 +139,7 @@ def migrate_mysql(conn: MySQLConnectionAbstract) -> list[str]:
     # GET_LOCK names are server-wide: the database's name keeps two databases independent.
     lock = f"pulse.migrations.{database}"[:64]
     cur.execute("SELECT GET_LOCK(%s, %s)", (lock, _MYSQL_LOCK_TIMEOUT_SECONDS))
-    (got,) = cur.fetchone()
+    (got,) = mysql_one_row(cur)
     if got != 1:
         raise MigrationError(
             f"mysql database {database}: another migration still holds lock {lock!r} after "
@@ -147,7 +149,7 @@ def migrate_mysql(conn: MySQLConnectionAbstract) -> list[str]:
     try:
         cur.execute(_MYSQL_LEDGER)
         cur.execute("SELECT version FROM schema_migrations")
-        done = {version for (version,) in cur.fetchall()}
+        done = {version for (version,) in mysql_rows(cur)}
         for migration in available("mysql"):
             if migration.version in done:
                 continue
@@ -177,13 +179,21 @@ def current_version(
 ) -> int:
     """The highest migration version recorded in the connection's database (0: none)."""
     if dialect == "postgres":
-        with conn, conn.cursor() as cur:
-            cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
-            (exists,) = cur.fetchone()
-            if not exists:
-                return 0
-            cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
-            return int(cur.fetchone()[0])
+        return _postgres_version(conn)
+    return _mysql_version(conn)
+
+
+def _postgres_version(conn: psycopg2.extensions.connection) -> int:
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        (exists,) = cur.fetchone()
+        if not exists:
+            return 0
+        cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        return int(cur.fetchone()[0])
+
+
+def _mysql_version(conn: MySQLConnectionAbstract) -> int:
     cur = conn.cursor(buffered=True)
     try:
         database = _mysql_database(cur)
@@ -192,10 +202,10 @@ def current_version(
             "WHERE table_schema = %s AND table_name = 'schema_migrations'",
             (database,),
         )
-        if cur.fetchone()[0] == 0:
+        if mysql_one_row(cur)[0] == 0:
             return 0
         cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-        return int(cur.fetchone()[0])
+        return int(mysql_one_row(cur)[0])
     finally:
         cur.close()
         conn.rollback()  # end the read's transaction; nothing was written
@@ -220,7 +230,7 @@ def create_mysql_database(conn: MySQLConnectionAbstract, name: str) -> bool:
 
 def _mysql_database(cur: MySQLCursorAbstract) -> str:
     cur.execute("SELECT DATABASE()")
-    (database,) = cur.fetchone()
+    (database,) = mysql_one_row(cur)
     if not database:
         raise MigrationError("mysql: the connection has no database selected")
     return str(database)

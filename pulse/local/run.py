@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import redis
 from confluent_kafka import KafkaException
@@ -313,7 +313,7 @@ def process_state(process: subprocess.Popen) -> str:
 
 def _watch(
     conf: PulseConfig, processes: dict[str, subprocess.Popen], places: tuple[tuple[str, str], ...]
-) -> None:
+) -> NoReturn:
     """Redraw the console every `REFRESH_SECONDS` until Ctrl-C."""
     topics = [topic.name for topic in conf.topics.all().values()]
     meter = RateMeter(topics)
@@ -431,7 +431,7 @@ class _Screen:
 
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM when `pulse run` dies, even by SIGKILL (Linux)."""
-    if sys.platform.startswith("linux"):
+    if _LIBC is not None:  # on Linux only
         pr_set_pdeathsig = 1
         _LIBC.prctl(pr_set_pdeathsig, signal.SIGTERM)
 

@@ -362,7 +362,8 @@ def _report_version(store: str, where: str, version: int, latest: int) -> bool:
 
 
 def _partition_counts(kafka: KafkaConfig) -> dict[str, int]:
-    metadata = AdminClient(kafka.client_params()).list_topics(timeout=_KAFKA_PROBE_SECONDS)
+    # a dict display: the stub's dict parameter is invariant in its values' type
+    metadata = AdminClient({**kafka.client_params()}).list_topics(timeout=_KAFKA_PROBE_SECONDS)
     return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
 
 

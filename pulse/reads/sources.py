@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import mysql.connector
 import pandas as pd
@@ -68,7 +68,8 @@ class Sql:
                 raise NotMigrated(self.kind, self.where, str(exc).splitlines()[0]) from exc
             except mysql.connector.ProgrammingError as exc:
                 if exc.errno in (errorcode.ER_NO_SUCH_TABLE, errorcode.ER_BAD_FIELD_ERROR):
-                    raise NotMigrated(self.kind, self.where, exc.msg) from exc
+                    # typed optional, but `Error.__init__` always sets a message
+                    raise NotMigrated(self.kind, self.where, cast(str, exc.msg)) from exc
                 raise
             except (
                 psycopg2.OperationalError,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -37,6 +38,7 @@ from confluent_kafka import (
 from pulse.config import KafkaConfig, PulseConfig
 from pulse.interrupts import stop_signals_as_interrupt
 from pulse.kafka.admin import KafkaUnavailable, end_offsets, require_topics
+from pulse.kafka.messages import consumed_headers, position
 
 log = logging.getLogger("pulse.services.forwarder")
 
@@ -147,8 +149,9 @@ def _forward_one_poll(consumer: Consumer, producer: Producer, origin: str) -> in
     for record in records:
         if record.error() is not None:
             raise KafkaException(record.error())
-        positions[(record.topic(), record.partition())] = record.offset() + 1
-        headers = forwarded_headers(record.headers(), origin)
+        topic, partition, offset = position(record)
+        positions[(topic, partition)] = offset + 1
+        headers = forwarded_headers(consumed_headers(record), origin)
         if headers is None:
             continue
         _produce(producer, record, headers, delivered)
@@ -168,14 +171,17 @@ def _forward_one_poll(consumer: Consumer, producer: Producer, origin: str) -> in
 
 def _produce(producer: Producer, record: Message, headers: Headers, delivered: Delivered) -> None:
     """Produce one record to the same topic at the target, waiting for room when full."""
+    topic, _, _ = position(record)
     _, timestamp = record.timestamp()
     while True:
         try:
             producer.produce(
-                record.topic(),
+                topic,
                 value=record.value(),
                 key=record.key(),
-                headers=headers,
+                # The stub asks for a list of (name, str | bytes | None) pairs: a list being
+                # invariant, it refuses the (name, bytes) pairs that librdkafka takes alike.
+                headers=cast("list[tuple[str, str | bytes | None]]", headers),
                 timestamp=timestamp,
                 on_delivery=delivered,
             )

@@ -20,7 +20,7 @@ pulse.services.json_input.InvalidJson: user_id: is not valid Unicode text (a lon
 from __future__ import annotations
 
 import json
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # absent from typeshed's stub
 from typing import Any
 
 from pulse.events.schema import SURROGATE_REASON, encodable, escaped

@@ -77,6 +77,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             )
             self.transport.close()
 
+    # uvicorn hands its protocols a Transport; asyncio's base class types it BaseTransport.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """The connection's first deadline: its first request's first byte."""
         super().connection_made(transport)

@@ -13,8 +13,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
 from pyspark.sql import DataFrame
@@ -27,7 +28,7 @@ log = logging.getLogger("pulse.sinks")
 # A micro-batch as a sink sees it: a Spark frame, or an Arrow table that the query's `prepare`
 # already computed on the driver (then no sink starts a Spark job of its own). A `prepare` may
 # also return an object of several tables, which `Derived` sinks pick from.
-Batch = DataFrame | pa.Table
+Batch: TypeAlias = DataFrame | pa.Table
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,10 @@ class BatchContext:
 class Sink(Protocol):
     """Writes one micro-batch somewhere, exactly once per `BatchContext`."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Unique among a query's sinks: the idempotency key's `sink`."""
+        ...
 
     def write(self, frame: Batch, ctx: BatchContext) -> None:
         """Write the batch, or nothing if this (query, checkpoint, batch) is already written."""
@@ -153,7 +157,7 @@ def batch_writer(
         try:
             for sink in sinks:
                 began = time.perf_counter()
-                policy.run(f"{query} batch {batch_id} -> {sink.name}", lambda s=sink: attempt(s))
+                policy.run(f"{query} batch {batch_id} -> {sink.name}", partial(attempt, sink))
                 timings.append(f"{sink.name} {time.perf_counter() - began:.2f} s")
         finally:
             if isinstance(cached[0], DataFrame):

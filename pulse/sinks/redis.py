@@ -36,6 +36,7 @@ from pulse.config import RedisConfig
 from pulse.sinks.base import Batch, BatchContext
 from pulse.sinks.errors import SinkDefinitionError, SinkError
 from pulse.sinks.values import (
+    JsonValue,
     collect_batch,
     json_columns,
     json_text,
@@ -185,7 +186,7 @@ class RedisState:
             "sink=%s query=%s batch=%d rows=%d written", self.name, ctx.query, ctx.batch_id, written
         )
 
-    def payload(self, table: pa.Table, batch_id: int) -> list[dict[str, Any]]:
+    def payload(self, table: pa.Table, batch_id: int) -> list[JsonValue]:
         """What the script gets per row, in the deterministic order that fixes each `seq`."""
         key_columns = template_columns(self.key)
         channel_columns = template_columns(self.channel or "")

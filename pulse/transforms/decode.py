@@ -77,9 +77,12 @@ def sort_records(records: pa.Table, domains: Mapping[str, str]) -> Sorted:
             continue
         try:
             event = validate(SCHEMAS[domain], json.loads(value), at)
-        except (TypeError, ValueError, RecursionError):  # InvalidEvent is a ValueError
+        except (TypeError, ValueError, RecursionError) as exc:  # InvalidEvent is a ValueError
             failed.append(row)
-            reasons.append(reason(SCHEMAS[domain], value, at))
+            # The same checks name the field; should they ever disagree, the error itself
+            # (a bad record is a dead letter with a reason, never a failed batch).
+            why = reason(SCHEMAS[domain], value, at)
+            reasons.append(why if why is not None else f"{type(exc).__name__}: {exc}")
             continue
         if origin:
             event.update(

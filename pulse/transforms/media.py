@@ -79,7 +79,7 @@ def enrich_media(events: Sequence[Mapping[str, Any]], segments: Mapping[str, str
                 "duration_ms": duration,
                 "duration_bucket": _bucket(duration, DURATION_BUCKETS),
                 "content_id": meta.get("content_id"),
-                "user_segment": segments.get(event.get("user"), UNKNOWN_SEGMENT),
+                "user_segment": segments.get(event["user"], UNKNOWN_SEGMENT),  # a required field
             }
         )
     return pa.Table.from_pylist(rows, schema=EVENTS_SCHEMA)

@@ -147,5 +147,6 @@ def _row(relation: Relation, values: tuple[Value, ...], old: Row | None) -> Row:
                     "old image to take it from (the table needs REPLICA IDENTITY FULL)"
                 )
             value = old[column.name]
+        # `value is UNCHANGED` narrows nothing (a sentinel, not an enum member); it is not here.
         row[column.name] = value  # type: ignore[assignment]
     return row

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -37,7 +38,8 @@ class ChannelListener:
         await self._pubsub.subscribe(*channels)
         reading = asyncio.get_running_loop().create_task(self._read())
         confirmed = asyncio.gather(*confirmations)
-        await asyncio.wait({reading, confirmed}, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {reading, confirmed}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         if reading.done():
             confirmed.cancel()
             reading.result()  # raises what stopped it

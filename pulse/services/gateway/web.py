@@ -143,11 +143,12 @@ class PageSite:
                 origin = request.headers.get("Origin")
                 if not origin_allowed(origin, self.allowed_origins):
                     raise BadRequest(f"origin {origin} is not allowed", status=403)
-                ids = [_parameter(query, name) for name in ("match_id", "client_id")]
+                match_id = _parameter(query, "match_id")
+                client_id = _parameter(query, "client_id")
                 subscriber = (
                     _parameter(query, "subscriber_id") if "subscriber_id" in query else None
                 )
-                return await self._assignment(*ids, subscriber)
+                return await self._assignment(match_id, client_id, subscriber)
         except BadRequest as exc:
             return json_answer(exc.status, {"error": "invalid", **exc.details, "message": str(exc)})
         return json_answer(404, {"error": "not_found", "path": parts.path})

@@ -310,7 +310,7 @@ class IngestApp:
         wait = self._limits.take(key, events)
         if wait == 0.0:
             return
-        limit = {
+        limit: dict[str, Any] = {
             "key": key,
             "limit_events_per_second": self._limits.rate,
             "burst_events": self._limits.burst,

@@ -113,7 +113,7 @@ def _operation(
 ) -> dict[str, Any]:
     problem = {"application/json": {"schema": _ref("problem")}}
     if body is None:
-        responses = {"200": {"description": "OK"}}
+        responses: dict[str, dict[str, Any]] = {"200": {"description": "OK"}}
     else:
         responses = {"202": {"description": "accepted: held, and sent to Kafka shortly"}}
         responses |= {

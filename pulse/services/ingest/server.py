@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -89,7 +91,13 @@ def _worker_app(conf: PulseConfig, workers: int) -> IngestApp:
 
 
 def _uvicorn_config(
-    app: object, host: str, port: int, conf: PulseConfig, **options: object
+    app: Callable[..., Any],
+    host: str,
+    port: int,
+    conf: PulseConfig,
+    *,
+    factory: bool = False,
+    workers: int | None = None,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -101,7 +109,8 @@ def _uvicorn_config(
         server_header=False,
         proxy_headers=False,  # nothing here uses the client's address; it costs every request
         **time_bounds(conf.http),
-        **options,
+        factory=factory,
+        workers=workers,
     )
 
 

@@ -90,12 +90,13 @@ def _relay(consumer: Consumer, client: redis.Redis, channel: str) -> None:
     """Publish every record's value on `channel`, in the order read, until interrupted."""
     while True:
         records = consumer.consume(POLL_MESSAGES, POLL_SECONDS)
-        values = []
+        values: list[bytes] = []
         for record in records:
             if record.error() is not None:
                 raise KafkaException(record.error())
-            if record.value() is not None:
-                values.append(record.value())
+            value = record.value()
+            if value is not None:
+                values.append(value)
         if not values:
             continue
         pipe = client.pipeline(transaction=False)

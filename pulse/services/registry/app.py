@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -107,7 +107,7 @@ class CheckedJsonRoute(APIRoute):
     """A route whose body is decoded before FastAPI sees it: a refused body is a 422 `Problem`
     naming the field (FastAPI would turn the decoder's error into a bare 400)."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """FastAPI's handler, given a `CheckedRequest` whose body was decoded already."""
         handler = super().get_route_handler()
 

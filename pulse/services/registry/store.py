@@ -26,7 +26,7 @@ from pulse.config import MySQLConfig
 from pulse.directory import LIVE_NODE_CONDITION, live_window
 from pulse.services.registry.assignment import Node, client_node
 from pulse.services.registry.models import InboxUpdate, NodeStatus, Subscriber
-from pulse.stores import StoreUnavailable, mysql_connect
+from pulse.stores import StoreUnavailable, mysql_connect, mysql_row, mysql_rows
 
 REQUIRED_TABLES = ("subscribers", "subscriptions", "delivery_nodes", "game_deliveries", "clients")
 _EXISTS = {
@@ -80,7 +80,7 @@ class RegistryStore:
             cur.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
             )
-            found = {str(row[0]) for row in cur.fetchall()}
+            found = {str(row[0]) for row in mysql_rows(cur)}
         missing = [table for table in REQUIRED_TABLES if table not in found]
         if missing:
             raise SchemaMissing(
@@ -144,7 +144,7 @@ class RegistryStore:
         """Up to `limit` deliveries to the subscriber, oldest first, after `since` (and, at
         exactly `since`, after update id `after`: several updates can share a time)."""
         conditions: list[str] = ["subscriber_id = %s"]
-        params: list[object] = [subscriber_id]
+        params: list[str | datetime] = [subscriber_id]
         if since is not None:
             at = since.astimezone(UTC).replace(tzinfo=None)  # the columns hold UTC
             if after is None:
@@ -160,7 +160,7 @@ class RegistryStore:
                 f" WHERE {' AND '.join(conditions)} ORDER BY delivered_at, update_id LIMIT %s",
                 (*params, limit),
             )
-            rows = cur.fetchall()
+            rows = mysql_rows(cur)
         return [
             InboxUpdate(
                 update_id=update_id,
@@ -227,7 +227,7 @@ class RegistryStore:
                 cur.execute(
                     "SELECT match_id FROM clients WHERE client_id = %s FOR UPDATE", (client_id,)
                 )
-                row = cur.fetchone()
+                row = mysql_row(cur)
                 if row is None:
                     raise UnknownId("client", client_id)
                 match_id = str(row[0])
@@ -236,7 +236,7 @@ class RegistryStore:
                 " WHERE node_id IS NOT NULL AND client_id <> %s GROUP BY node_id",
                 (client_id,),
             )
-            load = {str(node_id): int(count) for node_id, count in cur.fetchall()}
+            load = {str(node_id): int(count) for node_id, count in mysql_rows(cur)}
             node = client_node(client_id, live, load)
             cur.execute(
                 "INSERT INTO clients (client_id, match_id, node_id, last_assigned_at)"
@@ -251,7 +251,7 @@ class RegistryStore:
         """The match a registered client watches (`UnknownId` for a client never registered)."""
         with self._transaction() as cur:
             cur.execute("SELECT match_id FROM clients WHERE client_id = %s", (client_id,))
-            row = cur.fetchone()
+            row = mysql_row(cur)
         if row is None:
             raise UnknownId("client", client_id)
         return str(row[0])
@@ -271,7 +271,7 @@ class RegistryStore:
             f" WHERE {LIVE_NODE_CONDITION} ORDER BY node_id{' FOR UPDATE' if lock else ''}",
             (self._window,),
         )
-        return [Node(str(n), str(c), str(u), int(cap)) for n, c, u, cap in cur.fetchall()]
+        return [Node(str(n), str(c), str(u), int(cap)) for n, c, u, cap in mysql_rows(cur)]
 
     def _node_statuses(
         self, cur: MySQLCursorAbstract, node_id: str | None = None
@@ -296,14 +296,14 @@ class RegistryStore:
                 assigned=int(assigned),
                 connected=connected,
             )
-            for node, cluster, url, capacity, live, assigned, connected in cur.fetchall()
+            for node, cluster, url, capacity, live, assigned, connected in mysql_rows(cur)
         ]
 
     def _subscriber(self, cur: MySQLCursorAbstract, subscriber_id: str) -> Subscriber:
         cur.execute(
             "SELECT name, interests FROM subscribers WHERE subscriber_id = %s", (subscriber_id,)
         )
-        row = cur.fetchone()
+        row = mysql_row(cur)
         if row is None:
             raise UnknownId("subscriber", subscriber_id)
         name, interests = row
@@ -311,7 +311,7 @@ class RegistryStore:
             "SELECT game_id FROM subscriptions WHERE subscriber_id = %s ORDER BY game_id",
             (subscriber_id,),
         )
-        games = [str(game) for (game,) in cur.fetchall()]
+        games = [str(game) for (game,) in mysql_rows(cur)]
         return Subscriber(
             subscriber_id=subscriber_id,
             name=str(name),
@@ -322,7 +322,7 @@ class RegistryStore:
     @staticmethod
     def _require(cur: MySQLCursorAbstract, kind: str, value: str) -> None:
         cur.execute(_EXISTS[kind], (value,))
-        if cur.fetchone() is None:
+        if mysql_row(cur) is None:
             raise UnknownId(kind, value)
 
 
