@@ -11,6 +11,7 @@ from typing import Any
 from pulse.config import PROJECT_ROOT
 from suite_bench import plots
 from suite_bench.render import Plot, document
+from suite_bench.results import raw_path_of
 
 DOCS = PROJECT_ROOT / "docs" / "BENCHMARKS.md"
 PLOTS = PROJECT_ROOT / "docs" / "benchmarks"
@@ -24,8 +25,14 @@ LATENCY_TITLES = {
 
 
 def load(folder: Path) -> list[dict[str, Any]]:
-    """Every result file of `folder`, oldest first."""
-    found = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    """Every result file of `folder`, oldest first, with its samples where its raw side is
+    here (results.py: a fresh clone has the summaries only)."""
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        result = json.loads(path.read_text())
+        raw = raw_path_of(path)
+        result["samples"] = json.loads(raw.read_text())["samples"] if raw.exists() else {}
+        found.append(result)
     return sorted(found, key=lambda r: r["started"])
 
 
@@ -42,7 +49,9 @@ def draw(results: list[dict[str, Any]], folder: Path) -> dict[str, list[Plot]]:
             caption = "Consumer lag per query over the measured window"
             drawn.setdefault(name, []).append((caption, _relative(PROJECT_ROOT / made)))
         path = folder / f"{name}-latency.png"
-        if name in LATENCY_TITLES and plots.latency(result, path, LATENCY_TITLES[name]):
+        if name in LATENCY_TITLES and (
+            plots.latency(result, path, LATENCY_TITLES[name]) or path.exists()
+        ):  # without the samples, the plot drawn from them when the run was made
             drawn.setdefault(name, []).append((LATENCY_TITLES[name], _relative(path)))
     return drawn
 

@@ -20,8 +20,10 @@ HEADER = """\
 
 Speed and memory are measured here, never asserted by timed tests: every figure below was
 produced by the command shown above its table, on the machine described, and this file (with
-the plots under `docs/benchmarks/` and the raw results under `docs/benchmarks/results/`) is
-written by `benchmarks/suite.py` from those results. Do not edit it by hand.
+the plots under `docs/benchmarks/` and each run's summary under `docs/benchmarks/results/`) is
+written by `benchmarks/suite.py` from those results. Do not edit it by hand. Every value and
+latency sample a summary was computed from stays on the machine that ran it, in
+`docs/benchmarks/results/raw/` (not committed); the plots are drawn from them there.
 
 Re-run everything with `make bench` (one run of every benchmark, then this file); one benchmark
 with `BENCHMARKS=benchmarks/decode.py make bench` (the others keep their last results, each

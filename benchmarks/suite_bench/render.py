@@ -8,7 +8,6 @@ run with other arguments) share one section, their tables merged by title."""
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,14 +89,13 @@ def table_text(table: dict[str, Any]) -> str:
     head = ["", table.get("repetition", "runs"), f"median {value}", "min", "max", *extra]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for row in table["rows"]:
-        values = [v for v in row["values"] if v is not None and math.isfinite(v)]
         summary = (
-            [f"**{number(statistics.median(values))}**", number(min(values)), number(max(values))]
-            if values
+            [f"**{number(row['median'])}**", number(row["min"]), number(row["max"])]
+            if row["count"]
             else ["-", "-", "-"]
         )
         cells = [row["label"], *(cell(row["columns"].get(key, "")) for key in extra)]
-        lines.append("| " + " | ".join([cells[0], str(len(values)), *summary, *cells[1:]]) + " |")
+        lines.append("| " + " | ".join([cells[0], str(row["count"]), *summary, *cells[1:]]) + " |")
     return "\n".join(lines)
 
 

@@ -5,20 +5,27 @@ A result file holds:
 
 - `benchmark`: the script's name (`source_read`, `parse`, ...); `command`: its exact command
   line; `settings`: its arguments; `started`/`finished`: UTC times; `machine`: see machine.py.
-- `tables`: measured series, each `{"title", "unit", "rows": [{"label", "values", "columns"}]}`,
-  `values` being one number per repetition (run, batch, ...), from which the renderer takes
-  median, min, max and count; `columns` extra figures of the row (numbers or text).
-- `samples`: named lists of latencies for distribution plots (at most `MAX_SAMPLES` each,
-  evenly spaced quantiles of the full list, so the distribution is kept and the file small).
-- `data`: anything else a benchmark's plots or prose need (the pipeline's steps, ...).
+- `tables`: measured series, each `{"title", "unit", "rows": [{"label", "count", "median",
+  "min", "max", "columns"}]}`, summarised from one value per repetition (run, batch, ...);
+  `columns` extra figures of the row (numbers or text).
+- `data`: anything else a benchmark's prose needs (figures, goals, the pipeline's steps, ...).
+
+That summary is what the repository keeps (docs/benchmarks/results/). What it was computed
+from goes beside it into `raw/<name>.json`, a folder git ignores: every repetition's value,
+`samples` (named lists of latencies for the distribution plots, at most `MAX_SAMPLES` each,
+evenly spaced quantiles) and the long series of `data` (`RAW_DATA`: the platform's per-run
+lag, memory and CPU). The renderer redraws a plot from them where they are, and otherwise
+keeps the plot already drawn.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
+import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +37,8 @@ from suite_bench.machine import machine
 
 ENVIRONMENT = "PULSE_BENCH_RESULTS"  # a directory: every script writes <name>.json into it
 MAX_SAMPLES = 5_000
+RAW = "raw"  # beside the summaries: what they were computed from (git ignores it)
+RAW_DATA = ("runs",)  # keys of `data` that are series, not figures
 
 
 @dataclass
@@ -129,10 +138,69 @@ def write_results(
         "samples": {key: samples(values) for key, values in (sample_sets or {}).items()},
         "data": data or {},
     }
+    summary, raw = split(document)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=False, allow_nan=True) + "\n")
-    print(f"results written to {path}", file=sys.stderr, flush=True)
+    path.write_text(_dumps(summary))
+    raw_path = raw_path_of(path)
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    raw_path.write_text(json.dumps(raw, ensure_ascii=False, allow_nan=True) + "\n")
+    print(f"results written to {path} (raw: {raw_path})", file=sys.stderr, flush=True)
     return path
+
+
+def raw_path_of(path: Path) -> Path:
+    """Where the raw side of the summary at `path` goes."""
+    return path.parent / RAW / path.name
+
+
+def split(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A result as (summary, raw): rows summarised, samples and series set aside.
+
+    >>> doc = {"tables": [{"title": "t", "rows": [{"label": "a", "values": [3, 1, 2],
+    ...        "columns": {}}]}], "samples": {"s": [1.0]}, "data": {"runs": [], "goals": []}}
+    >>> summary, raw = split(doc)
+    >>> summary["tables"][0]["rows"][0]
+    {'label': 'a', 'count': 3, 'median': 2, 'min': 1, 'max': 3, 'columns': {}}
+    >>> sorted(raw), sorted(summary["data"])
+    (['data', 'samples', 'values'], ['goals'])
+    """
+    values: dict[str, dict[str, list[float]]] = {}
+    tables = []
+    for table in document["tables"]:
+        rows = []
+        for row in table["rows"]:
+            values.setdefault(table["title"], {})[row["label"]] = row["values"]
+            rows.append(
+                {"label": row["label"], **summarise(row["values"]), "columns": row["columns"]}
+            )
+        tables.append({**table, "rows": rows})
+    data = document.get("data", {})
+    summary = {k: v for k, v in document.items() if k not in ("tables", "samples", "data")}
+    summary["tables"] = tables
+    summary["data"] = {k: v for k, v in data.items() if k not in RAW_DATA}
+    raw = {
+        "values": values,
+        "samples": document.get("samples", {}),
+        "data": {k: v for k, v in data.items() if k in RAW_DATA},
+    }
+    return summary, raw
+
+
+def summarise(values: Sequence[float | None]) -> dict[str, float | int | None]:
+    """Count, median, min and max of the finite values."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return {"count": 0, "median": None, "min": None, "max": None}
+    return {
+        "count": len(finite),
+        "median": statistics.median(finite),
+        "min": min(finite),
+        "max": max(finite),
+    }
+
+
+def _dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=1, ensure_ascii=False, allow_nan=True) + "\n"
 
 
 def _plain(value: Any) -> Any:
