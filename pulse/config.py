@@ -271,9 +271,19 @@ def _split_api_keys(value: Any) -> Any:
     return value
 
 
-def _blank_as_unset(value: Any) -> Any:
-    """An empty secret (`PULSE_X=` in a deployment file) is no secret, not a short one."""
-    return None if value == "" else value
+MIN_SECRET_CHARACTERS = 32
+
+
+def _signing_secret(value: Any) -> Any:
+    """An empty secret (`PULSE_X=` in a deployment file) is no secret, not a short one; a
+    short one is refused, saying how long it must be (never what it is)."""
+    if value == "":
+        return None
+    if isinstance(value, str) and len(value) < MIN_SECRET_CHARACTERS:
+        raise ValueError(
+            f"must be {MIN_SECRET_CHARACTERS} characters or more (got {len(value)} characters)"
+        )
+    return value
 
 
 # A comma-separated list of keys (a secret, so from the environment only): several keys let a
@@ -373,9 +383,7 @@ class GatewayConfig(_Section):
     registry_key: SecretStr | None = None
     ingest_key: SecretStr | None = None
     emoji_per_second: float = Field(gt=0)
-    admission_secret: Annotated[SecretStr | None, BeforeValidator(_blank_as_unset)] = Field(
-        default=None, min_length=32
-    )
+    admission_secret: Annotated[SecretStr | None, BeforeValidator(_signing_secret)] = None
     admission_token_seconds: float = Field(gt=0)
 
 

@@ -176,6 +176,16 @@ def test_the_registry_key_of_the_gateway_is_a_secret_from_the_environment() -> N
     assert "k-123" not in repr(conf.gateway)
 
 
+def test_a_short_admission_secret_is_refused_saying_how_long_it_must_be() -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(environ={"PULSE_GATEWAY__ADMISSION_SECRET": "too-short-1"})
+    assert "gateway.admission_secret" in str(refused.value)
+    assert "32 characters or more (got 11 characters)" in str(refused.value)
+    assert "too-short-1" not in str(refused.value)
+    blank = load_config(environ={"PULSE_GATEWAY__ADMISSION_SECRET": ""})
+    assert blank.gateway.admission_secret is None  # `X=` in a deployment file: not set
+
+
 def test_a_check_across_sections_names_the_keys_and_prints_no_secret():
     environ = {"PULSE_GATEWAY__HEARTBEAT_SECONDS": "100", "PULSE_INGEST__API_KEYS": "k-secret-1"}
 
