@@ -29,13 +29,13 @@ from pulse.config import PulseConfig, load_config
 from pulse.kafka.admin import ensure_topics
 from pulse.local.broker import LocalBroker, free_port
 from pulse.local.migrate import create_mysql_database, migrate_mysql, migrate_postgres
+from pulse.outputs import EMOJI_WINDOWS, PRODUCTS
 from pulse.sinks.base import BatchContext, Sink
 from pulse.sinks.delta import DeltaAppend
 from pulse.sinks.kafka import KafkaOutput
 from pulse.sinks.mysql import MySQLUpsert
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.redis import RedisState
-from pulse.sinks.upsert import Upsert
 from pulse.sinks.values import row_tuples
 from pulse.spark import session
 from pulse.stores import mysql_connect, postgres_connect, redis_client
@@ -79,21 +79,12 @@ def main() -> int:
             "postgres": PostgresUpsert(
                 "bench",
                 conf.postgres,
-                Upsert(
-                    "emoji_windows",
-                    ("match_id", "emoji", "window_start"),
-                    ("window_end", "count", "units"),
-                ),
+                EMOJI_WINDOWS.upsert(("window_end", "count", "units")),
             ),
             "mysql": MySQLUpsert(
                 "bench",
                 conf.mysql,
-                Upsert(
-                    "products",
-                    ("product_id",),
-                    ("name", "category", "stock", "version"),
-                    newer_by="version",
-                ),
+                PRODUCTS.upsert(("name", "category", "stock", "version"), newer_by="version"),
             ),
             "redis": RedisState(
                 "bench",

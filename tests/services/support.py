@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,6 +29,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from pulse.config import PROJECT_ROOT, PulseConfig, load_config
+from pulse.events import SCHEMAS
 from pulse.kafka.admin import end_offsets, ensure_topics
 from tests.conftest import free_tcp_port
 from tests.polling import wait_for
@@ -229,3 +231,17 @@ def read_until(
     finally:
         consumer.close()
     return events
+
+
+def assert_each_in_kafka_once(api: Api, accepted: Mapping[str, set[str]]) -> None:
+    """Every event id an API accepted (by domain) is in its domain's topic exactly once."""
+    for domain, ids in accepted.items():
+        id_field = SCHEMAS[domain].id_field
+        events = read_until(
+            api.conf,
+            api.topic(domain),
+            lambda got, ids=ids, key=id_field: ids <= {e[key] for e in got},
+        )
+        counts = Counter(event[id_field] for event in events)
+        repeated_or_missing = {i: counts[i] for i in ids if counts[i] != 1}
+        assert repeated_or_missing == {}, f"{domain}: ids not in Kafka once: {repeated_or_missing}"

@@ -28,9 +28,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, initialize, multiple
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 
-from pulse.events import SCHEMAS
 from pulse.services.registry.models import ID_PATTERN
-from tests.services.support import KEYS, Api, Service, read_until
+from tests.services.support import KEYS, Api, Service, assert_each_in_kafka_once
 
 pytestmark = [pytest.mark.broker, pytest.mark.counts]
 
@@ -93,15 +92,7 @@ def test_the_ingest_api_answers_no_fuzzed_request_with_a_5xx_and_keeps_what_it_a
     seen = fuzz(f"{ingest.url}/openapi.json", accepted)
     print_answers("ingest API", seen)
     assert any(line.endswith(" 202") for line in seen), "no request was ever accepted"
-    for domain, ids in accepted.items():
-        id_field = SCHEMAS[domain].id_field
-        events = read_until(
-            ingest.conf,
-            ingest.topic(domain),
-            lambda got, ids=ids, key=id_field: ids <= {e[key] for e in got},
-        )
-        counts = Counter(event[id_field] for event in events)
-        assert all(counts[event_id] == 1 for event_id in ids), counts
+    assert_each_in_kafka_once(ingest, accepted)
     print(f"  {sum(map(len, accepted.values()))} accepted events, each in Kafka once")
     assert "Traceback" not in ingest.log.read_text()
 

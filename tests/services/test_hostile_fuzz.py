@@ -22,7 +22,7 @@ from tests.services.hostile_json import (
     names_a_corrupted_field,
     schema_paths,
 )
-from tests.services.support import Api, Service, StartApi, read_until
+from tests.services.support import Api, Service, StartApi, assert_each_in_kafka_once
 
 pytestmark = [pytest.mark.broker, pytest.mark.counts]
 
@@ -68,15 +68,7 @@ def test_ingest_refuses_every_drawn_hostile_event_and_keeps_the_clean_ones_once(
 
     print(f"\ningest: {sum(statuses.values())} requests, by status: {dict(statuses)}")
     assert wrong == []
-    for domain, ids in accepted.items():
-        id_field = SCHEMAS[domain].id_field
-        events = read_until(
-            api.conf,
-            api.topic(domain),
-            lambda got, ids=ids, key=id_field: ids <= {e[key] for e in got},
-        )
-        counts = Counter(event[id_field] for event in events)
-        assert all(counts[event_id] == 1 for event_id in ids)
+    assert_each_in_kafka_once(api, accepted)
     assert "Traceback" not in api.log.read_text()
 
 
