@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from pulse.config import PulseConfig, load_config
+from pulse.interrupts import on_stop_signals
 from pulse.progress import drain_progress, publish_progress
 from pulse.queryhealth import HealthBoard, error_line
 from pulse.sinks.base import Prepare, Sink, WriteWatch, batch_writer
@@ -100,8 +101,20 @@ def run(
     `available_now` query failed more than its restarts allow.
     """
     stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+    with on_stop_signals(lambda _: stopping.set(), (signal.SIGTERM, signal.SIGINT)):
+        return _supervise(spark, specs, conf, stopping, available_now=available_now, jobs=jobs)
+
+
+def _supervise(
+    spark: SparkSession,
+    specs: Sequence[QuerySpec],
+    conf: PulseConfig,
+    stopping: threading.Event,
+    *,
+    available_now: bool,
+    jobs: Mapping[str, str] | None,
+) -> int:
+    """`run`'s loop, until `stopping` is set or every query has ended."""
     board = HealthBoard(redis_client(conf.redis))
     supervised = {spec.name: _Supervised(spec) for spec in specs}
     job_of = dict(jobs or {})

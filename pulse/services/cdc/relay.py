@@ -27,7 +27,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from types import FrameType
 from typing import Any
 
 import psycopg2
@@ -37,6 +36,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pulse.config import KafkaConfig, PulseConfig
 from pulse.events.domains import PRODUCT
 from pulse.events.schema import InvalidEvent, validate, wire_bytes
+from pulse.interrupts import on_stop_signals
 from pulse.kafka.admin import KafkaUnavailable, require_topics
 from pulse.services.cdc.events import transaction_events
 from pulse.services.cdc.ledger import CommitLedger, Pending
@@ -77,7 +77,7 @@ def serve(conf: PulseConfig) -> int:
         print(f"pulse serve cdc: {exc}", file=sys.stderr)
         return 1
     relay = Relay(conf, table)
-    with relay.stop_on_signals():
+    with on_stop_signals(relay.stop_asked, (signal.SIGTERM, signal.SIGINT)):
         try:
             return relay.run()
         except CdcSetupError as exc:
@@ -110,23 +110,12 @@ class Relay:
         self.sent = 0
         self.invalid = 0
 
-    @contextmanager
-    def stop_on_signals(self) -> Iterator[None]:
-        """Within the block, the first SIGTERM or SIGINT asks for a graceful stop, the second
-        interrupts at once."""
-
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            if self._stopping:
-                raise KeyboardInterrupt
-            log.info("%s: stopping after the events in flight", signal.Signals(signum).name)
-            self._stopping = True
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    def stop_asked(self, sig: signal.Signals) -> None:
+        """A stop signal: the first asks for a graceful stop, the second interrupts at once."""
+        if self._stopping:
+            raise KeyboardInterrupt
+        log.info("%s: stopping after the events in flight", sig.name)
+        self._stopping = True
 
     def run(self) -> int:
         """Stream until asked to stop; reconnect to PostgreSQL when the connection drops."""
