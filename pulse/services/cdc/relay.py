@@ -1,20 +1,6 @@
-"""`pulse serve cdc`: relay the product catalogue's row changes from PostgreSQL to Kafka.
-
-The loop reads the slot's pgoutput messages, folds them into committed transactions, sends
-each transaction's PRODUCT events (keyed by product id, so one product's changes stay in commit
-order on one partition) and confirms a position to PostgreSQL only once Kafka has acknowledged
-every event up to it (`CommitLedger`). PostgreSQL keeps, and after a restart sends again,
-everything past the confirmed position: a killed relay loses nothing and repeats at most what
-it had sent but not confirmed, with the same change ids.
-
-Confirmations go out every `cdc.status_interval_seconds` (they double as the status messages
-the server expects), and once more on a graceful stop. psycopg2 may also move the confirmed
-position to the server's WAL end on a keepalive, but only while everything it received is
-confirmed, that is when nothing is in flight here.
-
-SIGTERM or Ctrl-C stops reading, waits for Kafka (up to `cdc.drain_timeout_seconds`),
-confirms what was acknowledged and closes; a second one exits at once, confirming nothing more.
-A lost PostgreSQL connection is retried with backoff, from the position delivered so far.
+"""`pulse serve cdc`: relay the product catalogue's row changes from PostgreSQL to Kafka,
+confirming a position to PostgreSQL only once Kafka has acknowledged every event up to it, so a
+killed relay loses nothing (see "The CDC relay" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
