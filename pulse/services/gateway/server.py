@@ -1,16 +1,6 @@
-"""`pulse serve gateway --cluster C --node N [--port P]`: run one delivery node until stopped.
-
-Start: Redis must answer and a registry key and the admission secret be configured (else exit 1
-saying what to do);
-the socket is bound, the node's two lifelong feeds are followed, and only then is the node
-registered (`PUT /v1/nodes/{N}`, retried while the registry is starting, up to
-`REGISTRY_PATIENCE` seconds), so the registry never hands out a node that cannot take clients.
-It then heartbeats every `gateway.heartbeat_seconds` with its connection count.
-
-Stop: SIGTERM or Ctrl-C deregisters the node first (`DELETE`), so no client is sent to it any
-more, then closes every connection with 1001 ("going away": clients ask the registry for their
-new node) and exits 0. A lost Redis connection stops the node with exit code 1: a node that no
-longer hears its feeds must not keep clients; they move to another node.
+"""`pulse serve gateway --cluster C --node N [--port P]`: run one delivery node until stopped:
+registered only once it can take clients, deregistered before its connections close (start
+and stop in order: "The delivery gateway" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
