@@ -1,11 +1,7 @@
-"""Starting and supervising streaming queries, of one job or of all of them in one driver.
-
-A pipeline declares its queries as `QuerySpec`s (a streaming frame, its sinks, its trigger);
-this module gives each one its checkpoint under `streaming.checkpoint_dir/<name>`, its own FAIR
-scheduler pool (so that a long lake batch never holds up the live ones) and one `foreachBatch`
-writer, and keeps them running: a query that fails (a sink that stayed down through its
-retries, say) is restarted from its checkpoint after a growing pause, so a stopped database
-delays results but loses none.
+"""Starting and supervising streaming queries, of one job or of all of them in one driver: each
+`QuerySpec` gets its checkpoint under `streaming.checkpoint_dir/<name>`, its own FAIR scheduler
+pool and one `foreachBatch` writer, and a query that fails is restarted from its checkpoint
+after a growing pause, so a stopped database delays results but loses none.
 """
 
 from __future__ import annotations
