@@ -18,10 +18,15 @@ def newest(events: Iterable[Event], *, key: str, order: Callable[[Event], Any]) 
     >>> newest([{"id": "a", "v": 1}, {"id": "a", "v": 2}], key="id", order=lambda e: e["v"])
     {'a': {'id': 'a', 'v': 2}}
     """
-    kept: dict[str, tuple[Any, str, Event]] = {}
+    kept: dict[str, tuple[Any, Event]] = {}
     for event in events:
-        rank = (order(event), json.dumps(event, sort_keys=True, default=str))
+        rank = order(event)
         held = kept.get(event[key])
-        if held is None or rank > held[:2]:
-            kept[event[key]] = (*rank, event)
-    return {k: kept[k][2] for k in sorted(kept)}
+        if held is None or rank > held[0] or (rank == held[0] and _text(event) > _text(held[1])):
+            kept[event[key]] = (rank, event)
+    return {k: kept[k][1] for k in sorted(kept)}
+
+
+def _text(event: Event) -> str:
+    """The tie-break: only events of one key and one order pay for it."""
+    return json.dumps(event, sort_keys=True, default=str)
