@@ -1,10 +1,7 @@
 """The streaming input the jobs share: the raw records of their topics, from the earliest offset.
 
-Each query is a Spark streaming query over `topic_records` (Spark plans its batches, keeps
-their offsets and commits them), and reads each batch's records on its driver with
-`BatchInput` (`pulse.kafka.batch`): the queries compute on the driver, so the records go there
-anyway, without a Spark job per batch.
-"""
+Spark plans each query's batches over `topic_records` and keeps their offsets; the driver reads
+each batch's records with `BatchInput` (`pulse.kafka.batch`), without a Spark job per batch."""
 
 from __future__ import annotations
 

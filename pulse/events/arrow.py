@@ -1,15 +1,6 @@
-"""The Arrow side of an event schema: validated events (dicts) as a typed Arrow table.
-
-The live queries decode their batch on the driver (pulse.transforms.decode) and compute in
-Arrow; the types are those Spark gives the same fields, so a table built here and a
-batch collected from Spark look alike to the sinks: longs as int64, timestamps in UTC
-microseconds.
-
->>> from pulse.events import SCHEMAS, example
->>> table = events_table([example(SCHEMAS["emoji"])], SCHEMAS["emoji"])
->>> table.schema.field("ts").type
-TimestampType(timestamp[us, tz=UTC])
-"""
+"""The Arrow side of an event schema: validated events (dicts) as a typed Arrow table, with the
+types Spark gives the same fields (longs as int64, timestamps in UTC microseconds), so that a
+table built here and a batch collected from Spark look alike to the sinks."""
 
 from __future__ import annotations
 
@@ -37,7 +28,13 @@ def arrow_schema(schema: EventSchema) -> pa.Schema:
 
 
 def events_table(events: Sequence[dict[str, Any]], schema: EventSchema) -> pa.Table:
-    """Validated events of `schema` as a typed table (timestamps parsed from their wire form)."""
+    """Validated events of `schema` as a typed table (timestamps parsed from their wire form).
+
+    >>> from pulse.events import SCHEMAS, example
+    >>> table = events_table([example(SCHEMAS["emoji"])], SCHEMAS["emoji"])
+    >>> table.schema.field("ts").type
+    TimestampType(timestamp[us, tz=UTC])
+    """
     times = [field.name for field in schema.fields if field.kind == "timestamp"]
     rows = [
         {**event, **{name: parse_timestamp(event[name]) for name in times if event.get(name)}}

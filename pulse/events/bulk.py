@@ -1,17 +1,8 @@
 """Events parsed and checked in bulk, in Arrow: the fast path of `pulse.transforms.decode`.
 
 A conservative mirror of `validate`: it vouches only for values it can check exactly and leaves
-every other one (or a whole chunk it cannot parse) to the per-record path, which decides.
-
->>> import pyarrow as pa
->>> from datetime import datetime, UTC
->>> from pulse.events import SCHEMAS, example
->>> from pulse.events.schema import wire_bytes
->>> values = pa.array([wire_bytes(example(SCHEMAS["emoji"])), b'{"event_id":"e2"}'])
->>> table, vouched = parse(values, pa.array([datetime.now(UTC)] * 2), SCHEMAS["emoji"])
->>> vouched.to_pylist()  # the second lacks required fields: the per-record path says why
-[True, False]
-"""
+every other one (or a whole chunk it cannot parse) to the per-record path, which decides
+(docs/ARCHITECTURE.md, "Decoding a batch")."""
 
 from __future__ import annotations
 
@@ -44,7 +35,16 @@ def parse(
     """The values (binary JSON, one event each) as a table of `arrow_schema(schema)`, and which
     rows are valid events for certain. Raises (`pa.ArrowException`, `ValueError`) when Arrow
     cannot parse the chunk as a whole: a malformed record, a field of the wrong type, an unknown
-    field; the caller then splits the chunk."""
+    field; the caller then splits the chunk.
+
+    >>> from datetime import datetime, UTC
+    >>> from pulse.events import SCHEMAS, example
+    >>> from pulse.events.schema import wire_bytes
+    >>> values = pa.array([wire_bytes(example(SCHEMAS["emoji"])), b'{"event_id":"e2"}'])
+    >>> table, vouched = parse(values, pa.array([datetime.now(UTC)] * 2), SCHEMAS["emoji"])
+    >>> vouched.to_pylist()  # the second lacks required fields: the per-record path says why
+    [True, False]
+    """
     if values.null_count or not pc.all(pc.starts_with(values.cast(pa.binary()), "{")).as_py():
         raise ValueError("a value is null or not a JSON object")
     buffer = b"\n".join(values.to_pylist())

@@ -1,21 +1,6 @@
-"""A micro-batch's records read by the driver itself, from the offsets Spark logged for it.
-
-Pulse's queries compute each batch on the driver, in Arrow, so every record of a batch goes to
-the driver. Read through Spark, that took a Spark job per batch: tasks on Python workers read
-Kafka, handed Arrow to the JVM, and `toArrow()` brought it back to the driver; 0.4 s at best for
-4,000 records on two cores, 1-3 s when they were busy, most of every live batch. Spark's offset
-log already says which records a batch holds: `<checkpoint>/offsets/<id>` (written before the
-batch runs) has its end offsets, and the previous batch's entry its start. The driver reads
-exactly those with one Kafka client, all partitions at once, so a replayed batch reads the same
-records. Spark still plans every batch (the source's `latestOffset`: admission, new
-partitions), keeps the offsets and commits them; only the reading moved.
-
-Spark's progress no longer counts the rows (the scan never runs), so `BatchRecords.read` notes
-them for the batch's report (`pulse.progress.note_rows`).
-
->>> offset_log_entry(["v1", '{"batchTimestampMs":1000}', '{"t": {"0": 7}}'])
-(datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc), {('t', 0): 7})
-"""
+"""A micro-batch's records read by the driver itself, from the offsets Spark logged for it: the
+records a batch holds, with one Kafka client and no Spark job per batch (docs/ARCHITECTURE.md,
+"Where a batch is computed")."""
 
 from __future__ import annotations
 
@@ -96,7 +81,11 @@ class Batch:
 
 def offset_log_entry(lines: Sequence[str]) -> tuple[datetime, Offsets]:
     """(batch start, end offsets) of an offset log entry: `v1`, the batch metadata, then the
-    query's one source's offsets as Pulse's source writes them (`{topic: {partition: n}}`)."""
+    query's one source's offsets as Pulse's source writes them (`{topic: {partition: n}}`).
+
+    >>> offset_log_entry(["v1", '{"batchTimestampMs":1000}', '{"t": {"0": 7}}'])
+    (datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc), {('t', 0): 7})
+    """
     if len(lines) != 3 or lines[0] != "v1":
         raise KafkaSourceError(
             f"an offset log entry of one Kafka source is expected (got {len(lines)} lines)"

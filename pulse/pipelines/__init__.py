@@ -1,14 +1,8 @@
 """The jobs as definitions: each pipeline is `queries(spark, conf) -> list[QuerySpec]`.
 
-`jobs/<job>.py` submits one of them to a cluster; on a laptop `pulse run` starts the
-`LOCAL_DRIVERS` (two JVMs and sets of Python workers instead of four), and a test can build any
-of them in-process.
-
->>> sorted(PIPELINES)
-['enrich', 'lake', 'live', 'monitor']
->>> sorted(hosted("live_views"))
-['enrich', 'live']
-"""
+`jobs/<job>.py` submits one of them to a cluster, `pulse run` starts the `LOCAL_DRIVERS` on a
+laptop, and a test can build any of them in-process (docs/ARCHITECTURE.md, "Jobs are
+definitions")."""
 
 from __future__ import annotations
 
@@ -33,7 +27,13 @@ LOCAL_DRIVERS: dict[str, tuple[str, ...]] = {
 
 
 def hosted(driver: str) -> dict[str, Pipeline]:
-    """The pipelines a local driver hosts, by job name."""
+    """The pipelines a local driver hosts, by job name.
+
+    >>> sorted(PIPELINES)
+    ['enrich', 'lake', 'live', 'monitor']
+    >>> sorted(hosted("live_views"))
+    ['enrich', 'live']
+    """
     return {job: PIPELINES[job] for job in LOCAL_DRIVERS[driver]}
 
 

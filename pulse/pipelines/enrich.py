@@ -1,13 +1,7 @@
 """Media events enriched; the product catalog kept current.
 
-One query over the media and product topics. Media events get a quality tier, device class,
-duration bucket and the user's segment (from a PostgreSQL dimension re-read on an interval) and
-go to PostgreSQL `events` (upsert by id) and Redis `event:<id>` with a TTL. Product changes go
-to MySQL `products` (an older version never overwrites a newer one; deletes kept as
-tombstones), to the Delta `product_history` (each `change_id` once: the CDC relay may re-send
-changes after a crash, see pulse.sinks.delta), and a processing ack per change to
-`platform.monitoring`. Like the live job, the batch is read raw once and computed on the driver.
-"""
+One query over the media and product topics, its batch read raw once and computed on the driver
+(docs/ARCHITECTURE.md, "The enrich query")."""
 
 from __future__ import annotations
 

@@ -1,15 +1,8 @@
 """Every topic into the Delta lake; bad records into dead letters.
 
-One query over all of Pulse's input topics. Each batch goes to the bronze table (raw records,
-partitioned by topic and date), one typed silver table per domain and, for every record that
-fails parsing or validation, the Delta `quarantine` table and the `platform.deadletter` topic
-with its reason and origin. This job owns the dead letters: the other jobs skip bad records.
-Like the live job, the batch is read raw once and computed on the driver
-(`pulse.transforms.lake`): as Spark transforms (a from_json parse per domain, nine Spark jobs
-per batch), 75,000 records took 124 s on two busy cores, and the lake fell behind its traffic.
-Its trigger (`streaming.lake_trigger_seconds`) is slower than the live one: fewer, larger Delta
-commits, and the live queries keep the cores between them.
-"""
+One query over all of Pulse's input topics, on its own slower trigger, its batch read raw once
+and computed on the driver (`pulse.transforms.lake`; docs/ARCHITECTURE.md, "Where a batch is
+computed")."""
 
 from __future__ import annotations
 

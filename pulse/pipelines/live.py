@@ -1,16 +1,8 @@
 """The live aggregations: emoji windows, scoreboards, player stats, game fan-out.
 
 One query over the emoji, sports and game topics, one foreachBatch writing all its sinks exactly
-once: emoji counts per 2-second event-time window (PostgreSQL, Redis latest per match + channel,
-Kafka `emoji.aggregated`), scoreboards by highest sequence (Redis `match:{id}` + channel,
-PostgreSQL), player stat totals (PostgreSQL), and game updates fanned out to subscribers routed
-to their delivery node by rendezvous hashing (MySQL inbox, Redis channel of the node).
-
-Spark reads the batch, raw, once; it is decoded and computed on the driver in Arrow
-(pulse.transforms.decode), with the little state the emoji and stat counts need kept beside the
-checkpoint (pulse.batchstate). On two cores a Spark job per domain and sink cost more than all
-the rows: four stateful queries fell minutes behind at 2,400 events/s (issue 15).
-"""
+once; the batch is decoded and computed on the driver in Arrow, with the little state it needs
+beside the checkpoint (docs/ARCHITECTURE.md, "Where a batch is computed")."""
 
 from __future__ import annotations
 

@@ -1,14 +1,7 @@
-"""Monitoring rollups of every topic, batches and acks.
+"""Monitoring rollups of every topic, batch reports and acks.
 
-One query over every topic, on `streaming.monitor_trigger_seconds`. Per topic per window of
-the trigger (one window per batch, see pulse.transforms.monitoring): records, bytes and
-end-to-end latency p50/p95/max (event time to processing) into PostgreSQL
-`monitoring_rollups` and Redis gauges. From `platform.monitoring`: every job's per-batch
-reports (duration, rows, lag, late events) into `query_batches` and Redis gauges, and the
-producers' and jobs' acks by event id into `event_acks`. Like the live job, the batch is read
-raw once and computed on the driver: as Spark transforms, the monitor's batches took 15-20 s
-on two busy cores.
-"""
+One query over every topic, on `streaming.monitor_trigger_seconds`, its batch read raw once and
+computed on the driver (docs/ARCHITECTURE.md, "Monitoring")."""
 
 from __future__ import annotations
 

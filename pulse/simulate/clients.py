@@ -1,24 +1,6 @@
 """`pulse simulate --via-api`: concurrent HTTP clients send the simulated events through the
-ingest API instead of producing them to Kafka.
-
-One request per event (`POST /v1/emoji`, `POST /v1/products/{id}`, `POST /v1/events/{domain}`),
-not `:batch`. A batch is taken or refused whole, so one malformed record would turn its good
-neighbours into 422s as well (or need splitting and re-sending); single requests give every event
-its own answer, which is what the summary counts; and an event leaves when the pacer says it is
-due, not when a batch is full. That is also what the source systems behind these endpoints do
-(a viewer's app posts one reaction). The price is a request per event: what the API can answer
-bounds the rate of a run (about 1,700 events/s with 4 clients, the API and the broker on the same
-two cores; the summary says so when a run falls behind).
-
-Each client is a thread with one keep-alive connection (the standard library's `http.client`).
-The records wait in a small bounded queue, so a slow API holds the pacer back, and the summary
-then says the rate was not kept, instead of a queue that grows without end. A 503 or 429 is
-waited out (`Retry-After`) and sent again, so nothing is dropped; a connection that fails is
-opened again and the request re-sent for up to `RECONNECT_PATIENCE` seconds, then the run stops.
-(A request whose connection failed after the API had taken it is then sent twice: rare, and on
-`/v1/emoji` it makes a second reaction with a new id.) Every other answer is final: counted by
-status in the summary, never re-sent.
-"""
+ingest API instead of producing them to Kafka, one request per event (docs/ARCHITECTURE.md,
+"Simulating traffic")."""
 
 from __future__ import annotations
 

@@ -1,13 +1,5 @@
-"""Emoji reactions of viewers during the live matches of `matches.Fixtures`.
-
-Reactions spread over the live matches by popularity. When a goal falls, a storm follows: for a
-few seconds most reactions go to that match, mostly 🔥 and 🎉, then it fades. Only the mix
-changes, never the total, so the requested rate holds through every storm.
-
-This is the hot generator (20k events/s and more on two cores, next to the broker and the
-producer): the mix is recomputed once per `TICK_US` of event time, and each event costs three
-random numbers, two bisections and one dict.
-"""
+"""Emoji reactions of viewers during the live matches of `matches.Fixtures`: a storm of 🔥 and 🎉
+after each goal, at an unchanged total rate (docs/ARCHITECTURE.md, "Simulating traffic")."""
 
 from __future__ import annotations
 

@@ -1,14 +1,6 @@
-"""The fixture list shared by the sports and emoji simulators: which matches are on, and when.
-
-Matches are laid out on the absolute clock (seconds since the Unix epoch), not relative to a
-run's start: a sports simulator and an emoji simulator started seconds apart, in different
-processes, agree on which matches are live and when each goal falls, so that an emoji storm
-follows the goal the scoreboard shows. `SLOTS` matches run side by side, each slot playing one
-match after another; the slots are staggered so that most matches are live at any time.
-
-A match is compressed to a few minutes so that people watching a dashboard see kick-offs,
-goals, half time and final whistles.
-"""
+"""The fixture list shared by the sports and emoji simulators: which matches are on, and when,
+on the absolute clock, so that simulators started apart agree (docs/ARCHITECTURE.md,
+"Simulating traffic")."""
 
 from __future__ import annotations
 

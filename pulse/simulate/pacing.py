@@ -1,10 +1,7 @@
 """Pacing a producer to a rate: how many events are due by now, and how long to sleep.
 
-A token bucket without the bucket: event `i` is due at `started + i / rate`, so a loop that
-fell behind (a slow flush, a busy core) sends everything due at once and is back on schedule,
-and the count after `d` seconds is `rate * d` however the loop was scheduled. Sleeps are at
-least `min_sleep`, so that events go out in small bursts rather than one sleep per event.
-"""
+Event `i` is due at `started + i / rate`, so a loop that fell behind sends everything due at
+once and is back on schedule (docs/ARCHITECTURE.md, "Simulating traffic")."""
 
 from __future__ import annotations
 

@@ -1,13 +1,6 @@
-"""Product changes: a catalogue whose products are created, updated, deleted and re-created.
-
-Every change of a product carries its version, one more than the last (a re-created product goes
-on from the version of its deletion), and before/after images that chain: the `before` of a
-change is the `after` of the previous one. Changes come from the API or from CDC.
-
-Product ids carry the seed and the run tag: each run builds its own catalogue from version 1,
-so a second run can never be refused wholesale by the catalogue's version guard, which still
-holds the higher versions of an earlier run's products of the same name.
-"""
+"""Product changes: a catalogue whose products are created, updated, deleted and re-created,
+from the API or from CDC, with versions and before/after images that chain
+(docs/ARCHITECTURE.md, "Simulating traffic")."""
 
 from __future__ import annotations
 

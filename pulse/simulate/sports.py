@@ -1,11 +1,6 @@
-"""Live scores: the matches of `matches.Fixtures`, told as a stream of scoreboard events.
-
-Scripted moments (kick-off, goals, half time, second half, final whistle) are emitted as soon as
-their time has come; every other event is a player-stat delta of a live match. A match's
-`sequence` is the microseconds since its slot's cycle opened, so it increases per match and
-stays consistent when a simulator is restarted mid-match (a restarted counter would start low,
-and the out-of-order-safe scoreboard would drop everything as stale).
-"""
+"""Live scores: the matches of `matches.Fixtures`, told as a stream of scoreboard events: the
+scripted moments of each match, and player-stat deltas in between (docs/ARCHITECTURE.md,
+"Simulating traffic")."""
 
 from __future__ import annotations
 

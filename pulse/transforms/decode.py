@@ -1,23 +1,8 @@
 """Raw Kafka records of one batch (on the driver, as Arrow) to the valid events of each domain,
-and the reason each other record is bad.
-
-Every query reads its batch's raw records once, on the driver (`pulse.streams.BatchInput`), and
-decodes them here with the producers' own validation (`pulse.events.validate`, the record's Kafka
-timestamp as its reception), so the jobs and the producers cannot disagree on what is valid.
-The live queries skip a bad record (`decode`); the lake job, which owns the dead letters, keeps
-its reason (`sort_records`). One Spark job per batch, whatever the number of domains, instead of
-one per domain and sink: on two cores, the fixed cost of Spark jobs, not the rows, is what kept
-the queries behind.
-
->>> import pyarrow as pa
->>> from datetime import datetime, UTC
->>> raw = pa.table({"topic": ["t", "t"], "value": [b'{"oops"', b'{"event_id": "e1"}'],
-...                 "timestamp": [datetime.now(UTC)] * 2})
->>> decode(raw, {"t": "emoji"})["emoji"]  # neither is a valid emoji event
-[]
->>> sort_records(raw, {"t": "emoji"}).reasons[0]
-'malformed JSON: {"oops"'
-"""
+and the reason each other record is bad, by the producers' own validation (`pulse.events.validate`)
+so that the jobs and the producers cannot disagree. Arrow parses and checks what it can in bulk
+(`pulse.events.bulk`); every other record goes per record (docs/ARCHITECTURE.md, "Decoding a
+batch")."""
 
 from __future__ import annotations
 
@@ -53,13 +38,29 @@ def decode(records: pa.Table, domains: Mapping[str, str]) -> dict[str, list[dict
     with its origin when the records carry it (`kafka_topic`, `kafka_partition`,
     `kafka_offset`, `kafka_timestamp`: for acks and the lake; `pulse.events.arrow` leaves them
     out). Records of other topics
-    and bad records are skipped: the lake job's dead letters say why."""
+    and bad records are skipped: the lake job's dead letters say why.
+
+    >>> import pyarrow as pa
+    >>> from datetime import datetime, UTC
+    >>> raw = pa.table({"topic": ["t", "t"], "value": [b'{"oops"', b'{"event_id": "e1"}'],
+    ...                 "timestamp": [datetime.now(UTC)] * 2})
+    >>> decode(raw, {"t": "emoji"})["emoji"]  # neither is a valid emoji event
+    []
+    """
     return sort_records(records, domains).events
 
 
 def sort_records(records: pa.Table, domains: Mapping[str, str]) -> Sorted:
     """`decode`, keeping the reason of every record that is not a valid event of its topic's
-    domain (a record of a topic not in `domains` too)."""
+    domain (a record of a topic not in `domains` too).
+
+    >>> import pyarrow as pa
+    >>> from datetime import datetime, UTC
+    >>> raw = pa.table({"topic": ["t", "t"], "value": [b'{"oops"', b'{"event_id": "e1"}'],
+    ...                 "timestamp": [datetime.now(UTC)] * 2})
+    >>> sort_records(raw, {"t": "emoji"}).reasons[0]
+    'malformed JSON: {"oops"'
+    """
     rows = _sorted_rows(records, domains)
     events = {domain: [event for _, event in found] for domain, found in rows.events.items()}
     return Sorted(events, rows.failed, rows.reasons)
