@@ -71,6 +71,20 @@ def test_a_wrong_type_fails_naming_the_key_and_the_value(config_file) -> None:
         load_config(path, environ={})
 
 
+def test_a_topic_of_no_registered_domain_fails_naming_it(config_file) -> None:
+    path = config_file(lambda data: data["topics"].update(toy={"name": "t", "partitions": 1}))
+
+    with pytest.raises(ConfigError, match=r"topics\.toy: not a registered domain"):
+        load_config(path, environ={})
+
+
+def test_a_registered_domain_without_its_topic_fails_naming_it(config_file) -> None:
+    path = config_file(lambda data: data["topics"].pop("media"))
+
+    with pytest.raises(ConfigError, match=r"topics\.media: missing"):
+        load_config(path, environ={})
+
+
 def test_a_missing_required_value_fails_naming_the_key(config_file) -> None:
     path = config_file(lambda data: data["kafka"].pop("bootstrap"))
 

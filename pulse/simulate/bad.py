@@ -13,7 +13,7 @@ from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pulse.events.domains import SCHEMAS, SOURCE_DOMAINS
+from pulse.events import SCHEMAS, source_domains
 from pulse.events.schema import (
     EventSchema,
     Field,
@@ -118,7 +118,7 @@ def malformed(schema: EventSchema, event: dict[str, Any], kind: str, rng: random
         path = _padding_target(schema.fields, event, schema)
         _set_path(bad, path, "before\x00after")
     elif kind == "wrong_domain":
-        other = rng.choice([SCHEMAS[d] for d in SOURCE_DOMAINS if d != schema.domain])
+        other = rng.choice([SCHEMAS[d] for d in source_domains() if d != schema.domain])
         wrong = example(other)
         if not any(field.name == schema.id_field for field in schema.fields):
             wrong.pop(other.id_field)  # sent without ids (the API assigns them): none here either

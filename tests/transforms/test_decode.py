@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from pulse.events import SCHEMAS, SOURCE_DOMAINS, example
+from pulse.events import SCHEMAS, example, source_domains
 from pulse.events.schema import MAX_AHEAD, format_timestamp, parse_timestamp, wire_bytes
 from pulse.simulate.bad import BAD_KINDS, malformed
 from pulse.transforms.decode import decode, sort_records
@@ -144,7 +144,7 @@ def test_a_record_of_a_topic_with_no_schema_is_bad_for_that_reason():
 
 def test_every_kind_of_simulated_bad_record_gets_a_reason():
     rng = random.Random(3)
-    for domain in SOURCE_DOMAINS:
+    for domain in source_domains():
         schema = SCHEMAS[domain]
         values = [malformed(schema, example(schema), kind, rng) for kind in BAD_KINDS]
         result = sort_records(records(*values, topic=f"{domain}.topic"), DOMAINS)
