@@ -168,6 +168,20 @@ class EmojiConfig(_Section):
     window_seconds: float = Field(gt=0)
 
 
+class MonitorConfig(_Section):
+    """The monitor job's windows, each its own setting (the job once reused its trigger).
+
+    `rollup_window_seconds`: the processing-time window of a rollup row (`monitoring_rollups`).
+    A rollup's percentiles cannot be added up over batches, so each window is one batch: it
+    must equal `streaming.monitor_trigger_seconds`, checked at start, so that a changed trigger
+    is refused rather than silently changing the rollups. `arrivals_window_seconds`: the window
+    of Kafka timestamps of the input rate (`topic_arrivals`, added up over batches: any length).
+    """
+
+    rollup_window_seconds: float = Field(gt=0)
+    arrivals_window_seconds: float = Field(gt=0)
+
+
 class EnrichConfig(_Section):
     """Media enrichment: how often the user-segment dimension is re-read from PostgreSQL."""
 
@@ -426,6 +440,7 @@ class PulseConfig(_Section):
     topics: TopicsConfig
     streaming: StreamingConfig
     emoji: EmojiConfig
+    monitor: MonitorConfig
     enrich: EnrichConfig
     lake: LakeConfig
     postgres: PostgresConfig
@@ -449,6 +464,18 @@ class PulseConfig(_Section):
                 f"gateway.heartbeat_seconds ({self.gateway.heartbeat_seconds}) must be at most "
                 f"half of streaming.node_heartbeat_seconds "
                 f"({self.streaming.node_heartbeat_seconds})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_rollup_window_per_monitor_batch(self) -> PulseConfig:
+        """Each rollup row is one monitor batch (`MonitorConfig`)."""
+        window, trigger = self.monitor.rollup_window_seconds, self.streaming.monitor_trigger_seconds
+        if window != trigger:
+            raise ValueError(
+                f"monitor.rollup_window_seconds ({window:g}) must equal "
+                f"streaming.monitor_trigger_seconds ({trigger:g}): a rollup row is one monitor "
+                f"batch; change both"
             )
         return self
 

@@ -1,13 +1,13 @@
 """Monitoring rollups of every topic, batches and acks.
 
 One query over every topic, on `streaming.monitor_trigger_seconds`. Per topic per window of
-the trigger (one window per batch, see pulse.transforms.monitoring): records, bytes and
-end-to-end latency p50/p95/max (event time to processing) into PostgreSQL
-`monitoring_rollups` and Redis gauges. From `platform.monitoring`: every job's per-batch
-reports (duration, rows, lag, late events) into `query_batches` and Redis gauges, and the
-producers' and jobs' acks by event id into `event_acks`. Like the live job, the batch is read
-raw once and computed on the driver: as Spark transforms, the monitor's batches took 15-20 s
-on two busy cores.
+`monitor.rollup_window_seconds` (one window per batch, see pulse.transforms.monitoring):
+records, bytes and end-to-end latency p50/p95/max (event time to processing) into PostgreSQL
+`monitoring_rollups` and Redis gauges; arrivals per `monitor.arrivals_window_seconds`. From
+`platform.monitoring`: every job's per-batch reports (duration, rows, lag, late events) into
+`query_batches` and Redis gauges, and the producers' and jobs' acks by event id into
+`event_acks`. Like the live job, the batch is read raw once and computed on the driver: as
+Spark transforms, the monitor's batches took 15-20 s on two busy cores.
 """
 
 from __future__ import annotations
@@ -84,10 +84,14 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
         if raw.num_rows:
             # The batch's own time, as Spark logged it (its `current_timestamp()`): every rollup
             # of a batch falls in that batch's window, also when the batch is replayed.
-            rollups = topic_rollups(raw, window_seconds=trigger, processed_at=batch.started_at)
+            rollups = topic_rollups(
+                raw,
+                window_seconds=conf.monitor.rollup_window_seconds,
+                processed_at=batch.started_at,
+            )
         return MonitorBatch(
             rollups=rollups,
-            arrivals=topic_arrivals(raw, window_seconds=trigger),
+            arrivals=topic_arrivals(raw, window_seconds=conf.monitor.arrivals_window_seconds),
             reports=reports,
             latest=latest_reports(reports),
             acks=ack_rows(events),
