@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from pulse.events.schema import EventSchema, Field, Kind, parse_timestamp
 
-_ATOMIC: dict[str, pa.DataType] = {
+ATOMIC_TYPES: dict[str, pa.DataType] = {  # by Kind, of the atomic kinds
     "string": pa.string(),
     "long": pa.int64(),
     "double": pa.float64(),
@@ -52,4 +52,4 @@ def _data_type(field: Field, kind: Kind) -> pa.DataType:
     if kind == "list":
         assert field.item is not None, f"list field {field.name} declares no item kind"
         return pa.list_(_data_type(field, field.item))
-    return _ATOMIC[kind]
+    return ATOMIC_TYPES[kind]

@@ -27,8 +27,6 @@ from pulse import livestate, outputs
 from pulse.batchstate import BatchState
 from pulse.config import PulseConfig
 from pulse.directory import read_directory
-from pulse.events import SCHEMAS
-from pulse.events.arrow import events_table
 from pulse.progress import note_late
 from pulse.queries import QuerySpec, checkpoint_of
 from pulse.sinks.base import BatchContext, Derived
@@ -38,7 +36,7 @@ from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.redis import RedisState
 from pulse.streams import BatchInput, topic_records
 from pulse.transforms import emoji
-from pulse.transforms.decode import decode
+from pulse.transforms.decode import sort_tables
 from pulse.transforms.games import INBOX_COLUMNS, inbox
 from pulse.transforms.horizon import Horizon, admit
 from pulse.transforms.sports import (
@@ -137,16 +135,15 @@ class LivePrepare:
         began = time.perf_counter()
         raw = self._input.read(ctx).records
         read = time.perf_counter()
-        events = decode(raw, self._topics)
+        events = sort_tables(raw, self._topics).events
         decoded = time.perf_counter()
-        reactions = events_table(events["emoji"], SCHEMAS["emoji"])
-        sports = events_table(events["sports"], SCHEMAS["sports"])
+        reactions, sports = events["emoji"], events["sports"]
         counted = self._emoji(
             reactions.select(["event_id", "match_id", "emoji", "ts"]), ctx.batch_id
         )
         stats, late_stats = self._stats(sports, ctx.batch_id)
         note_late(ctx.query, ctx.batch_id, counted.late + late_stats)
-        updates = events_table(events["game"], SCHEMAS["game"])
+        updates = events["game"]
         if updates.num_rows:
             directory = read_directory(
                 self._conf.mysql, self._conf.streaming.node_heartbeat_seconds

@@ -28,8 +28,10 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from pulse.events import SCHEMAS, EventSchema, InvalidEvent, validate
+from pulse.events import SCHEMAS, EventSchema, InvalidEvent, bulk, validate
+from pulse.events.arrow import arrow_schema, events_table
 
 EMPTY_REASON = "empty record: the value is null"
 UTF8_REASON = "invalid UTF-8 in the value"
@@ -58,7 +60,149 @@ def decode(records: pa.Table, domains: Mapping[str, str]) -> dict[str, list[dict
 def sort_records(records: pa.Table, domains: Mapping[str, str]) -> Sorted:
     """`decode`, keeping the reason of every record that is not a valid event of its topic's
     domain (a record of a topic not in `domains` too)."""
-    events: dict[str, list[dict[str, Any]]] = {domain: [] for domain in domains.values()}
+    rows = _sorted_rows(records, domains)
+    events = {domain: [event for _, event in found] for domain, found in rows.events.items()}
+    return Sorted(events, rows.failed, rows.reasons)
+
+
+@dataclass(frozen=True)
+class SortedTables:
+    """A batch's records sorted, in Arrow: the valid events of each domain as a table of its
+    `arrow_schema` (in record order; with the origin columns when the records carry offsets),
+    and the row and reason of every other record."""
+
+    events: dict[str, pa.Table]
+    failed: list[int]
+    reasons: list[str]
+
+
+ORIGIN = {"topic": "kafka_topic", "partition": "kafka_partition", "offset": "kafka_offset"}
+ORIGIN_TIMESTAMP = "kafka_timestamp"
+CHUNK = 8_192  # records Arrow parses at once (each call costs about 0.3 ms, whatever its size)
+FAN_OUT = 8  # parts a chunk Arrow cannot parse is split into
+SMALLEST_CHUNK = 16  # records: a smaller chunk that fails goes per record
+
+
+def sort_tables(records: pa.Table, domains: Mapping[str, str]) -> SortedTables:
+    """`sort_records` with typed tables: the events Arrow parses and checks in bulk
+    (`pulse.events.bulk`) are never Python objects; every record it does not vouch for goes
+    through the per-record path, which decides. About 10x faster on well-formed batches.
+
+    >>> import pyarrow as pa
+    >>> from datetime import datetime, UTC
+    >>> raw = pa.table({"topic": ["t"] * 2, "timestamp": [datetime.now(UTC)] * 2, "value": [
+    ...     b'{"event_id":"e1","user_id":"u","match_id":"m","emoji":"\\xf0\\x9f\\x94\\xa5",'
+    ...     b'"ts":"2026-11-22T20:15:00.000Z"}', b'{"oops"']})
+    >>> sorted_ = sort_tables(raw, {"t": "emoji"})
+    >>> sorted_.events["emoji"].column("event_id").to_pylist(), sorted_.reasons
+    (['e1'], ['malformed JSON: {"oops"'])
+    """
+    topic = records.column("topic").combine_chunks()
+    per_record = [pc.indices_nonzero(pc.invert(pc.is_in(topic, pa.array(list(domains)))))]
+    vouched: dict[str, list[tuple[pa.Array, pa.Table]]] = {}
+    for domain in dict.fromkeys(domains.values()):
+        topics = pa.array([name for name, owner in domains.items() if owner == domain])
+        rows = pc.indices_nonzero(pc.is_in(topic, topics)).cast(pa.int64())
+        found, rest = _in_bulk(records.take(rows), rows, SCHEMAS[domain])
+        vouched[domain] = found
+        per_record.extend(rest)
+    checked = pa.concat_arrays([r.cast(pa.int64()) for r in per_record]).to_pylist()
+    slow = _sorted_rows(records.take(pa.array(checked, pa.int64())), domains)
+    events = {
+        domain: _typed(records, SCHEMAS[domain], vouched[domain], slow.events[domain], checked)
+        for domain in vouched
+    }
+    failed = sorted(zip((checked[row] for row in slow.failed), slow.reasons, strict=True))
+    return SortedTables(events, [row for row, _ in failed], [why for _, why in failed])
+
+
+def _in_bulk(
+    records: pa.Table, rows: pa.Array, schema: EventSchema
+) -> tuple[list[tuple[pa.Array, pa.Table]], list[pa.Array]]:
+    """(rows, table) pieces Arrow vouches for, and the rows left to the per-record path.
+
+    Arrow parses a chunk whole or not at all, so a chunk that fails is split in `FAN_OUT` and
+    each part tried again, down to `SMALLEST_CHUNK` records. When most parts fail too, the
+    records are dirty throughout and all go per record: a batch of bad records costs at most
+    about a third more than the per-record path alone, a clean one a tenth of it.
+    """
+    found: list[tuple[pa.Array, pa.Table]] = []
+    rest: list[pa.Array] = []
+    try:
+        bulk.wire_schema(schema)
+    except bulk.Unsupported:
+        return [], [rows]
+    pending = [(start, min(CHUNK, len(rows) - start)) for start in range(0, len(rows), CHUNK)]
+    while pending:
+        failed = []
+        for start, length in pending:
+            part = records.slice(start, length)
+            try:
+                table, ok = bulk.parse(
+                    part.column("value").combine_chunks(),
+                    part.column("timestamp").combine_chunks(),
+                    schema,
+                )
+            except (pa.ArrowException, ValueError):
+                failed.append((start, length))
+                continue
+            span = rows.slice(start, length)
+            found.append((span.filter(ok), table.filter(ok)))
+            rest.append(span.filter(pc.invert(ok)))
+        dirty = len(pending) > 1 and len(failed) * 2 > len(pending)
+        pending = []
+        for start, length in failed:
+            if dirty or length <= SMALLEST_CHUNK:
+                rest.append(rows.slice(start, length))
+                continue
+            step = -(-length // FAN_OUT)
+            pending += [
+                (at, min(step, start + length - at)) for at in range(start, start + length, step)
+            ]
+    return found, rest
+
+
+def _typed(
+    records: pa.Table,
+    schema: EventSchema,
+    vouched: list[tuple[pa.Array, pa.Table]],
+    slow: list[tuple[int, dict[str, Any]]],
+    checked: list[int],
+) -> pa.Table:
+    """One domain's events from both paths, in record order, with their origin."""
+    rows = [piece_rows.cast(pa.int64()) for piece_rows, _ in vouched]
+    tables = [table for _, table in vouched]
+    if slow:
+        rows.append(pa.array([checked[row] for row, _ in slow], pa.int64()))
+        tables.append(events_table([event for _, event in slow], schema))
+    if not tables:
+        return _with_origin(records, arrow_schema(schema).empty_table(), pa.array([], pa.int64()))
+    order = pa.concat_arrays(rows)
+    table = pa.concat_tables(tables).combine_chunks()
+    if len(tables) > 1:
+        ranks = pc.sort_indices(order)
+        order, table = order.take(ranks), table.take(ranks)
+    return _with_origin(records, table, order)
+
+
+def _with_origin(records: pa.Table, events: pa.Table, rows: pa.Array) -> pa.Table:
+    if "offset" not in records.column_names:
+        return events
+    for column, name in ORIGIN.items():
+        events = events.append_column(name, records.column(column).take(rows))
+    return events.append_column(ORIGIN_TIMESTAMP, records.column("timestamp").take(rows))
+
+
+@dataclass(frozen=True)
+class _Rows:
+    events: dict[str, list[tuple[int, dict[str, Any]]]]  # (row, event) per domain
+    failed: list[int]
+    reasons: list[str]
+
+
+def _sorted_rows(records: pa.Table, domains: Mapping[str, str]) -> _Rows:
+    """The per-record path: each value decoded and validated in Python."""
+    events: dict[str, list[tuple[int, dict[str, Any]]]] = {d: [] for d in domains.values()}
     failed: list[int] = []
     reasons: list[str] = []
     topics = records.column("topic").to_pylist()
@@ -91,8 +235,8 @@ def sort_records(records: pa.Table, domains: Mapping[str, str]) -> Sorted:
                 kafka_offset=offset,
                 kafka_timestamp=at,
             )
-        events[domain].append(event)
-    return Sorted(events, failed, reasons)
+        events[domain].append((row, event))
+    return _Rows(events, failed, reasons)
 
 
 def reason(schema: EventSchema, value: bytes | None, received_at: datetime) -> str | None:

@@ -30,9 +30,8 @@ import pyarrow.compute as pc
 
 from pulse.config import TopicsConfig
 from pulse.events import SCHEMAS
-from pulse.events.arrow import events_table
 from pulse.events.schema import EventSchema
-from pulse.transforms.decode import sort_records
+from pulse.transforms.decode import sort_tables
 
 DEAD_LETTER_COLUMNS: tuple[str, ...] = (
     "topic",
@@ -67,9 +66,9 @@ def lake_layers(
     """Bronze, the silver table of every topic in `schemas_by_topic` and the dead letters of a
     batch of Kafka records (the source's columns). A record of a topic with no schema is a dead
     letter too. `now` is the batch's ingestion (bronze) and failure (dead letters) time."""
-    sorted_ = sort_records(records, {topic: s.domain for topic, s in schemas_by_topic.items()})
+    sorted_ = sort_tables(records, {topic: s.domain for topic, s in schemas_by_topic.items()})
     silver = {
-        topic: silver_table([e for e in sorted_.events[s.domain] if e["kafka_topic"] == topic], s)
+        topic: silver_table(of_topic(sorted_.events[s.domain], topic), s)
         for topic, s in schemas_by_topic.items()
     }
     failed = records.take(pa.array(sorted_.failed, pa.int64()))
@@ -89,19 +88,15 @@ def bronze(records: pa.Table, ingested_at: datetime) -> pa.Table:
     )
 
 
-def silver_table(events: list[dict], schema: EventSchema) -> pa.Table:
-    """Valid events of one domain (from `sort_records`, with their origin), typed, with the
-    Kafka origin and the UTC date of the event time: silver is queried by when things happened."""
-    typed = events_table(events, schema)
-    origin = {
-        "kafka_topic": pa.string(),
-        "kafka_partition": pa.int32(),
-        "kafka_offset": pa.int64(),
-        "kafka_timestamp": UTC_MICROS,
-    }
-    for name, kind in origin.items():
-        typed = typed.append_column(name, pa.array([event[name] for event in events], kind))
-    return typed.append_column("date", utc_date(typed.column(schema.time_field)))
+def of_topic(events: pa.Table, topic: str) -> pa.Table:
+    """The events (from `sort_tables`, with their origin) that came from `topic`."""
+    return events.filter(pc.equal(events.column("kafka_topic"), topic))
+
+
+def silver_table(events: pa.Table, schema: EventSchema) -> pa.Table:
+    """Valid events of one domain (from `sort_tables`, typed, with their Kafka origin) with the
+    UTC date of the event time: silver is queried by when things happened."""
+    return events.append_column("date", utc_date(events.column(schema.time_field)))
 
 
 def dead_letters(failed: pa.Table, reasons: list[str], failed_at: datetime) -> pa.Table:

@@ -3,6 +3,7 @@ each other record is bad."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from datetime import timedelta
@@ -166,3 +167,123 @@ def test_a_lone_surrogate_is_a_dead_letter_whose_reason_can_be_written(value, fi
     assert result.events["emoji"] == []
     assert f"field '{field}'" in result.reasons[0]
     result.reasons[0].encode("utf-8")  # the dead letter's sink writes it as UTF-8
+
+
+def _origin_table(events: list[dict[str, Any]], domain: str) -> list[dict[str, Any]]:
+    """What `sort_tables` must give for the events `sort_records` found: typed, with origin."""
+    from pulse.events.arrow import events_table
+
+    typed = events_table(events, SCHEMAS[domain]).to_pylist()
+    origin = ("kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")
+    return [
+        {**row, **{name: event[name] for name in origin}}
+        for row, event in zip(typed, events, strict=True)
+    ]
+
+
+EDGE_TIMES = (
+    "2026-11-22T20:15:00Z",
+    "2026-11-22T20:15:00.1Z",
+    "2026-11-22T20:15:00.123456+05:30",
+    "2026-11-22T20:15:00.1234567Z",  # seven digits: Python reads six
+    "2026-11-22T20:15:00+0200",
+    "2026-11-22T20:15:00+02",
+    "2026-11-22 20:15:00Z",
+    "2026-11-22T20:15Z",
+    "20261122T201500Z",
+    "2026-02-30T00:00:00Z",
+    "2026-11-22T23:59:60Z",
+    "2026-11-22T24:00:00Z",
+    "2026-11-22T20:15:00.000z",
+    "2026-11-22T20:15:00-23:59",
+)
+
+
+def _edge_values() -> list[bytes | None]:
+    good = {**EMOJI, "ts": format_timestamp(RECEIVED)}
+    text = json.dumps(good)
+    values: list[bytes | None] = [emoji(event_id=f"t{i}", ts=ts) for i, ts in enumerate(EDGE_TIMES)]
+    values += [
+        text.replace('"event_id": "', '"event_id": "x", "event_id": "').encode(),  # twice
+        (text + " " + text).encode(),  # two documents
+        text.replace(", ", ",\n  ").encode(),  # spread over lines
+        (" \n" + text).encode(),
+        b"null",
+        b"",
+        None,
+        text.replace('"u-0042"', '"\\ud800"').encode(),  # a lone surrogate
+        text.replace('"u-0042"', '"\\ud83d\\ude00"').encode(),  # a whole pair
+        text.replace('"u-0042"', '"u\\u0000"').encode(),
+        emoji(user_id="é" * 64),  # at the limit, in characters
+        emoji(user_id="é" * 65),
+        emoji(emoji="\N{BLACK HEART SUIT}\N{VARIATION SELECTOR-16}"),
+        emoji(extra={"nested": [1] * 3}),
+    ]
+    return values
+
+
+def _product(**changes: Any) -> bytes:
+    event = example(SCHEMAS["product"])
+    event.update(changes)
+    return json.dumps(event).encode()
+
+
+def _sports(**changes: Any) -> bytes:
+    event = example(SCHEMAS["sports"])
+    event.update(changes)
+    return json.dumps(event).encode()
+
+
+def test_the_bulk_path_sorts_exactly_as_the_per_record_path():
+    """`sort_tables` (Arrow, in bulk) and `sort_records` (Python, per record) agree on every
+    record: the simulators' good and bad records of every domain, and the edge cases the bulk
+    path must leave to the per-record one (forms of JSON and of timestamps only Python reads)."""
+    from pulse.simulate.records import records as simulated
+    from pulse.transforms.decode import sort_tables
+
+    values: list[bytes | None] = []
+    topics: list[str] = []
+    for domain in source_domains():
+        for _, value, _ in itertools.islice(
+            simulated(domain, seed=3, rate=1e9, start=RECEIVED, bad_ratio=0.3), 400
+        ):
+            values.append(value)
+            topics.append(f"{domain}.topic")
+    for value in _edge_values():
+        values.append(value)
+        topics.append("emoji.topic")
+    for value in (
+        _product(price=3),  # an integer where a double is expected
+        _product(price=float("nan")),
+        _product(stock=1e3),
+        _product(stock=1.0),
+        _product(stock=True),
+        _product(version=2**63),
+        _product(before=None),
+        _product(after={**example(SCHEMAS["product"])["after"], "colour": "red"}),
+        _sports(player_stats=[None]),
+        _sports(player_stats=[]),
+        _sports(player_stats=[{"player_id": "p", "team": "home", "stat": "goals"}]),
+        _sports(home_score=-1),
+    ):
+        values.append(value)
+        topics.append("product.topic" if b"change_id" in value else "sports.topic")
+    values.append(emoji())
+    topics.append("nobody.topic")
+    received = [RECEIVED + timedelta(milliseconds=i) for i in range(len(values))]
+    raw = pa.table(
+        {
+            "topic": topics,
+            "partition": pa.array([i % 3 for i in range(len(values))], pa.int32()),
+            "offset": pa.array(range(len(values)), pa.int64()),
+            "value": pa.array(values, pa.binary()),
+            "timestamp": pa.array(received, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+    bulk, exact = sort_tables(raw, DOMAINS), sort_records(raw, DOMAINS)
+
+    assert (bulk.failed, bulk.reasons) == (exact.failed, exact.reasons)
+    for domain in SCHEMAS:
+        assert bulk.events[domain].to_pylist() == _origin_table(exact.events[domain], domain)
+    assert 0 < len(exact.failed) < len(values) // 2
