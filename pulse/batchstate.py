@@ -1,26 +1,5 @@
-"""Query state kept by the driver beside Spark's checkpoint: one small file per micro-batch.
-
-Why not Spark's state store: a stateful operator pays a RocksDB commit per shuffle partition on
-every batch and runs a batch even when no data came (1-1.5 s of a 2-second trigger on two
-cores), and `dropDuplicatesWithinWatermark` costs about 20 µs of task time per event (issue 15's
-profile). The live queries need only a little state (event ids within a watermark horizon,
-counts of the windows still open), which the driver holds in memory and applies to each batch
-in Arrow.
-
-Exactly once: batch N starts from the state after batch N-1, which is the one in memory or,
-after a restart, the fold of the files of batches before N. The file of batch N is written
-before any sink is, and a replay of N rewrites it with the same content (Spark replays the same
-offsets). Files whose content the watermark has passed are deleted; files of batch N and later
-are ignored when N is (re)planned, since Spark never starts N+1 before N is committed.
-
->>> import tempfile
->>> store = BatchState(tempfile.mkdtemp(), initial=0, fold=lambda s, d: s + d)
->>> store.before(0)
-0
->>> store.record(0, delta=5, state=5, needed_until=None)
->>> store.record(1, delta=2, state=7, needed_until=None)
->>> BatchState(store.directory, initial=0, fold=lambda s, d: s + d).before(2)  # a restart
-7
+"""Query state kept by the driver beside Spark's checkpoint, one small file per micro-batch, so
+the live queries need no Spark state store (see "Driver-held state" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -46,6 +25,15 @@ class BatchState(Generic[S, D]):
     up to which it matters (`needed_until`, in the state's own unit; None: always), and
     `watermark(state)` says where a state's watermark is, so that files the watermark has
     passed can go without being read.
+
+    >>> import tempfile
+    >>> store = BatchState(tempfile.mkdtemp(), initial=0, fold=lambda s, d: s + d)
+    >>> store.before(0)
+    0
+    >>> store.record(0, delta=5, state=5, needed_until=None)
+    >>> store.record(1, delta=2, state=7, needed_until=None)
+    >>> BatchState(store.directory, initial=0, fold=lambda s, d: s + d).before(2)  # a restart
+    7
     """
 
     def __init__(

@@ -1,21 +1,6 @@
-"""The live state the jobs keep in Redis, named once, and the clearing of a previous run's.
-
-Each name is a template over the columns of the rows written under it; the same text is the
-key of a hash and, where the state is also pushed, the channel of its changes:
-
-- `match:{match_id}`: a match's scoreboard (hash and channel), written by the live job;
-- `emoji:{match_id}`: the top emojis of a match's latest window (hash and channel);
-- `delivery:{update_id}:{subscriber_id}`: a game update for its subscriber (expires);
-- `event:{id}`: an enriched media event (expires);
-- `gauge:topic:{topic}`, `gauge:query:{query}`: the monitor's latest figures.
-
-The sinks' ledger (`pulse.sinks.redis.LEDGER_KEY`) is not live state: its entries are per
-checkpoint, so a new checkpoint starts its own and the old entries are never read again.
-
->>> key(MATCH, match_id="m-1")
-'match:m-1'
->>> pattern(QUERY_GAUGE)
-'gauge:query:*'
+"""The live state the jobs keep in Redis, named once (each name a template over the columns of
+the rows written under it: the key of a hash and, where pushed, the channel of its changes),
+and the clearing of a previous run's.
 """
 
 from __future__ import annotations
@@ -44,7 +29,13 @@ _UNLINK_BATCH = 1000
 
 
 def key(template: str, **columns: object) -> str:
-    """The key (or channel) of `template` for these column values."""
+    """The key (or channel) of `template` for these column values.
+
+    >>> key(MATCH, match_id="m-1")
+    'match:m-1'
+    >>> pattern(QUERY_GAUGE)
+    'gauge:query:*'
+    """
     return template.format(**columns)
 
 

@@ -1,9 +1,6 @@
 """Every table the jobs upsert into, named once with its key. The pipelines write through these,
 the readers (`pulse.reads`) name them, and a test holds each key to the migrations' primary key.
 Redis keys and channels are named in `pulse.livestate`, topics in the configuration.
-
->>> EMOJI_WINDOWS.upsert(("count",)).written
-('match_id', 'emoji', 'window_start', 'count')
 """
 
 from __future__ import annotations
@@ -27,7 +24,11 @@ class Table:
         newer_by: str | None = None,
         rows_per_statement: int = 1000,
     ) -> Upsert:
-        """An upsert of `columns` into this table by its key."""
+        """An upsert of `columns` into this table by its key.
+
+        >>> EMOJI_WINDOWS.upsert(("count",)).written
+        ('match_id', 'emoji', 'window_start', 'count')
+        """
         return Upsert(self.name, self.key, columns, newer_by, rows_per_statement)
 
 

@@ -1,11 +1,7 @@
-"""Starting and supervising streaming queries, of one job or of all of them in one driver.
-
-A pipeline declares its queries as `QuerySpec`s (a streaming frame, its sinks, its trigger);
-this module gives each one its checkpoint under `streaming.checkpoint_dir/<name>`, its own FAIR
-scheduler pool (so that a long lake batch never holds up the live ones) and one `foreachBatch`
-writer, and keeps them running: a query that fails (a sink that stayed down through its
-retries, say) is restarted from its checkpoint after a growing pause, so a stopped database
-delays results but loses none.
+"""Starting and supervising streaming queries, of one job or of all of them in one driver: each
+`QuerySpec` gets its checkpoint under `streaming.checkpoint_dir/<name>`, its own FAIR scheduler
+pool and one `foreachBatch` writer, and a query that fails is restarted from its checkpoint
+after a growing pause, so a stopped database delays results but loses none.
 """
 
 from __future__ import annotations
@@ -24,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from pulse.config import PulseConfig, load_config
+from pulse.interrupts import on_stop_signals
 from pulse.progress import drain_progress, publish_progress
 from pulse.queryhealth import HealthBoard, error_line
 from pulse.sinks.base import Prepare, Sink, WriteWatch, batch_writer
@@ -100,8 +97,20 @@ def run(
     `available_now` query failed more than its restarts allow.
     """
     stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+    with on_stop_signals(lambda _: stopping.set(), (signal.SIGTERM, signal.SIGINT)):
+        return _supervise(spark, specs, conf, stopping, available_now=available_now, jobs=jobs)
+
+
+def _supervise(
+    spark: SparkSession,
+    specs: Sequence[QuerySpec],
+    conf: PulseConfig,
+    stopping: threading.Event,
+    *,
+    available_now: bool,
+    jobs: Mapping[str, str] | None,
+) -> int:
+    """`run`'s loop, until `stopping` is set or every query has ended."""
     board = HealthBoard(redis_client(conf.redis))
     supervised = {spec.name: _Supervised(spec) for spec in specs}
     job_of = dict(jobs or {})

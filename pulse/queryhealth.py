@@ -1,17 +1,6 @@
-"""Each streaming query's health as its driver sees it, kept in Redis for `pulse status`, the
-`make run` console and the dashboard: state (running, restarting, failed, stopped), restarts
-and the last error, and its last batch (age, duration against the trigger, rows, lag).
-
-The driver writes it (pulse.queries: the state every second; pulse.progress: each batch), so
-a query that crash-loops or falls behind says so where people look, not only in a log. A
-report older than `STALE_SECONDS` means the driver itself stopped reporting.
-
->>> line = describe({"query": "live", "job": "live", "state": "running", "restarts": "0",
-...                  "trigger_seconds": "2", "batch_id": "7", "last_batch_at": "100",
-...                  "duration_ms": "850", "rows": "4100", "lag": "0", "updated_at": "101"},
-...                 now=101.5)
->>> line
-'live (live): running, batch 7 1.5 s ago, 0.85 s of its 2 s trigger, 4,100 rows, lag 0'
+"""Each streaming query's health as its driver sees it (state, restarts, last error, last batch),
+kept in Redis for `pulse status`, the `make run` console and the dashboard, so that a query
+that crash-loops or falls behind says so where people look, not only in a log.
 """
 
 from __future__ import annotations
@@ -96,7 +85,15 @@ def _text(value: str | bytes) -> str:
 
 
 def describe(report: Mapping[str, str], now: float | None = None) -> str:
-    """One line about a query: its state, then its last batch against its trigger."""
+    """One line about a query: its state, then its last batch against its trigger.
+
+    >>> line = describe({"query": "live", "job": "live", "state": "running", "restarts": "0",
+    ...                  "trigger_seconds": "2", "batch_id": "7", "last_batch_at": "100",
+    ...                  "duration_ms": "850", "rows": "4100", "lag": "0", "updated_at": "101"},
+    ...                 now=101.5)
+    >>> line
+    'live (live): running, batch 7 1.5 s ago, 0.85 s of its 2 s trigger, 4,100 rows, lag 0'
+    """
     now = time.time() if now is None else now
     name = f"{report.get('query', '?')} ({report.get('job', '?')})"
     state = report.get("state", "unknown")

@@ -1,12 +1,7 @@
-"""Rendezvous (highest random weight) hashing: which delivery node serves a subscriber.
-
-Every (node, key) pair gets a weight from a stable 64-bit hash; a key goes to the live node of
-highest weight. When a node joins, it takes only the keys for which it now weighs most (about
-1/(n+1) of them); when a node leaves, only its own keys move. No ring, no shared state: the
-Spark driver, the registry and the gateways compute the same answer from the same node list.
-
-Shared with the delivery services, so it must not import Spark. The hash is blake2b, never
-Python's `hash()`, which is salted per process.
+"""Rendezvous (highest random weight) hashing: which delivery node serves a subscriber, the same
+answer in the Spark driver, the registry and the gateways from the same node list (why: "The
+registry" in docs/ARCHITECTURE.md). It must not import Spark; the hash is blake2b, never Python's
+`hash()`, which is salted per process.
 """
 
 from __future__ import annotations

@@ -1,17 +1,6 @@
-"""Connections to Pulse's stores: PostgreSQL, MySQL (MariaDB) and Redis.
-
-One place decides how Pulse logs in, for the local stack, the migrations and the sinks alike.
-
-Login order, decided once here: TCP first (host:port from the config), because that is what
-works everywhere a server is shared, and on the build machines (PostgreSQL trusts 127.0.0.1,
-MariaDB's root has an empty password there). Only when the server *refuses the login* (bad or
-missing password, no matching account or pg_hba line) is the configured unix socket tried,
-with the same user: on a fresh Debian machine PostgreSQL asks for a password over TCP but lets
-the operating-system user in through its socket (peer auth), and MariaDB's root authenticates
-only through the socket (unix_socket plugin). A server that cannot be reached at all is not
-retried through the socket: that is a stopped service, and the error says so.
-
-Passwords come from the config's `SecretStr` fields only (that is, from `PULSE_*__PASSWORD`).
+"""Connections to Pulse's stores: PostgreSQL, MySQL (MariaDB) and Redis; one place decides how
+Pulse logs in, for the local stack, the migrations and the sinks alike (the login order:
+"Stores and migrations" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

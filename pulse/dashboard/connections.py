@@ -1,10 +1,7 @@
-"""Store connections shared by every browser session, cached with `st.cache_resource`.
-
-One connection per store and configuration, opened on first use, checked on every use
-(`validate`: a connection the server has closed is dropped and opened again), and closed when
-it leaves the cache (`on_release`). A store that cannot be reached raises `StoreUnavailable`,
-which is not cached: the next refresh tries again, so the page recovers by itself once the
-store is back.
+"""Store connections shared by every browser session, cached with `st.cache_resource`: one per
+store and configuration, checked on every use (`validate`: one the server closed is opened
+again) and closed when it leaves the cache. `StoreUnavailable` is not cached, so the page
+recovers by itself once the store is back.
 """
 
 from __future__ import annotations

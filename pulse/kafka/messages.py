@@ -1,9 +1,6 @@
-"""What a consumed confluent-kafka `Message` holds, typed as it is.
-
-confluent-kafka's stubs type one `Message` for every use: its topic, partition and offset are
-optional (an error event has none) and its headers are the union a producer accepts. A consumed
-record without error always has the three, and its headers are (name, bytes or None) pairs, as
-librdkafka hands them over; these functions say so once, for the readers of consumed records.
+"""What a consumed confluent-kafka `Message` holds, typed as it is: its stubs type one `Message`
+for every use (topic, partition and offset optional, headers what a producer accepts), while a
+consumed record without error always has the three and (name, bytes or None) headers.
 """
 
 from __future__ import annotations

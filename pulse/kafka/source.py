@@ -1,12 +1,7 @@
-"""Pulse's Kafka streaming source on Spark's Python Data Source API (pyspark 4.2+).
-
-One input partition per Kafka partition, assign + seek (never consumer groups), offsets kept in
-Spark's checkpoint as `{topic: {partition: offset}}`, admission control through
-`maxOffsetsPerTrigger`, and `Trigger.AvailableNow`. Rows reach Spark as Arrow record batches in
-the exact schema of the official connector, so a job runs unchanged on either.
-
-Spark keeps one reader object on the driver for the life of the query (offset planning) and
-pickles copies to the executors (reading); the metadata client lives only in the driver's copy.
+"""Pulse's Kafka streaming source on Spark's Python Data Source API (pyspark 4.2+), for where the
+official connector is not on the classpath: one input partition per Kafka partition, assign +
+seek, offsets in Spark's checkpoint, `maxOffsetsPerTrigger`, `Trigger.AvailableNow`, and Arrow
+batches in the official connector's schema, so a job runs unchanged on either.
 """
 
 from __future__ import annotations

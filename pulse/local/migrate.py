@@ -1,15 +1,7 @@
-"""Versioned schema migrations for PostgreSQL and MySQL, applied by `pulse up`.
-
-Migrations are SQL files shipped in the package, `migrations/<dialect>/NNNN_name.sql`, applied
-once each, in version order, and recorded in a `schema_migrations(version, name, applied_at)`
-table of the migrated database. A schema only ever moves forward: a change is a new file.
-
-- PostgreSQL: each migration runs in its own transaction together with its record, under
-  `pg_advisory_xact_lock`, so it is applied entirely or not at all, and two `pulse up` at once
-  apply it once (the second waits, then sees the record).
-- MySQL: DDL commits implicitly, so a migration cannot be undone half way. Its statements are
-  re-runnable (`CREATE TABLE IF NOT EXISTS`), the record is written after the last one, and the
-  whole run holds `GET_LOCK`: a migration interrupted half way is simply run again.
+"""Versioned schema migrations for PostgreSQL and MySQL, applied by `pulse up`: SQL files shipped
+in the package (`migrations/<dialect>/NNNN_name.sql`), each applied once, in version order, and
+recorded in `schema_migrations` (how each dialect stays safe: "Schema migrations" in
+docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

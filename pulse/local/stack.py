@@ -1,10 +1,7 @@
-"""`pulse up`, `pulse status`, `pulse down`: the one-laptop stack, one line per component.
-
-The stack owns only what it starts: the Tansu broker, through its pid file. A Kafka broker that
-already answers at `kafka.bootstrap` is used as it is ("external") and never stopped. PostgreSQL,
-MySQL and Redis are machine services (`make services` starts them): `up` migrates and checks
-them, `down` leaves them alone. Every command goes through all components and reports each, so
-one run shows everything that is wrong; the exit code is 0 only if everything is fine.
+"""`pulse up`, `pulse status`, `pulse down`: the one-laptop stack, one line per component. It owns
+only what it starts (the Tansu broker, through its pid file): a broker already answering at
+`kafka.bootstrap` and the machine's PostgreSQL, MySQL and Redis are checked (and migrated), never
+stopped. Every component is reported, so one run shows everything wrong; exit 0 only if all is.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Products: how fast the catalogue changes, and where each change event is on its way.
-
-An event's path is in its acknowledgements (PostgreSQL `event_acks`, written by the monitor
-job): a `producer_ack` when the ingest API got Kafka's acknowledgement for it, a
-`processing_ack` when the enrich job wrote it to the catalogue. Which product a change is about
-is in the Delta `product_history` (the change id is the event id). The current catalogue row is
-in MySQL `products`.
+"""Products: how fast the catalogue changes, and where each change event is on its way: its
+acknowledgements (PostgreSQL `event_acks`: a `producer_ack` from the ingest API, a
+`processing_ack` from the enrich job), its product in Delta `product_history` (the change id is
+the event id), and the current row in MySQL `products`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """The stores a reader opens: PostgreSQL, MySQL, Redis and the Delta lake, failures named.
-
-A reader's connection is autocommit: each query sees what the jobs have committed by then. A
-connection left inside a transaction would keep reading one old snapshot (MySQL's REPEATABLE
-READ) and would hold locks that the migrations and the tests' TRUNCATEs wait for.
-
-A `Sql` is shared by the dashboard between browser sessions, which Streamlit runs on threads of
-their own; neither driver's connection may be used by two threads at once, hence the lock.
+Connections are autocommit, so each query sees what the jobs have committed by then (one left in
+a transaction would read an old snapshot and hold locks the migrations wait for); a `Sql` shared
+between Streamlit's session threads is used under a lock, as neither driver allows two at once.
 """
 
 from __future__ import annotations

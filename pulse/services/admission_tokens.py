@@ -1,21 +1,6 @@
 """Admission tokens: the registry's signed word that it assigned a client to a node, checked by
-that node at the WebSocket handshake, so that a node admits only the clients sent to it.
-
-Why a signature and not a question to the registry: a node checks every handshake, thousands
-at once after another node dies, and the registry stays the control plane only (a registry
-that is down or restarting leaves new handshakes with a fresh token, and connected clients,
-alone). The registry and the nodes share `gateway.admission_secret`; a token lives
-`gateway.admission_token_seconds` (it is needed at connect time only: a client asks the
-registry again before each reconnection).
-
-A token is `{node_id}~{expires}~{mac}`: the node and the expiry (Unix seconds) in clear so
-that a refusal can say which of them is wrong; `mac` is HMAC-SHA256 over the whole grant (the
-client, its match, the subscriber whose updates it takes if any, the node, the expiry). `~` is
-in no id (`ID_PATTERN`) and needs no escaping in a URL.
-
->>> key = AdmissionKey(b"a secret of the registry and its nodes")
->>> grant = Grant(client_id="c-1", match_id="m-1", subscriber_id=None, node_id="n-1")
->>> key.check(key.issue(grant, expires=2_000_000_000), grant, now=1_999_999_999)
+that node at the WebSocket handshake, so that a node admits only the clients sent to it (why a
+signature: "Admission" in docs/ARCHITECTURE.md; the token's form: docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -67,7 +52,12 @@ class Grant:
 
 @dataclass(frozen=True)
 class AdmissionKey:
-    """The shared secret, issuing tokens (the registry) and checking them (a node)."""
+    """The shared secret, issuing tokens (the registry) and checking them (a node).
+
+    >>> key = AdmissionKey(b"a secret of the registry and its nodes")
+    >>> grant = Grant(client_id="c-1", match_id="m-1", subscriber_id=None, node_id="n-1")
+    >>> key.check(key.issue(grant, expires=2_000_000_000), grant, now=1_999_999_999)
+    """
 
     secret: bytes
 

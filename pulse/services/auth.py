@@ -1,9 +1,7 @@
 """API keys of the HTTP services (ingest, registry): a request is let in when its `X-API-Key`
-header equals one of the configured keys.
-
-Several keys are allowed so that a key can be rotated without downtime (run with old and new,
-then drop the old). Every key is compared, in constant time, whether or not one matched, so the
-answer time tells nothing about how much of a key was right or which key it was.
+header equals one of the configured keys. Several keys let a key be rotated without downtime;
+every key is compared, in constant time, whether or not one matched, so the answer time tells
+nothing about how much of a key was right or which key it was.
 """
 
 from __future__ import annotations

@@ -1,21 +1,7 @@
-"""`pulse serve forwarder`: copy chosen domains' events to another Pulse instance.
-
-One event system per environment (a region, a venue, a partner), with routing between them:
-each instance runs its own jobs on its own Kafka, and a forwarder copies the domains another
-instance needs (`forward.domains`) to that instance's Kafka, under the same topic names.
-
-- **No loops.** Each forwarded record carries a `pulse-origin` header with the name of the
-  instance it came from (`forward.origin`). A forwarder sends only records without that header:
-  records produced here. A record that arrived from elsewhere is never sent on, so two
-  instances can forward to each other, or many to many, and nothing comes back.
-- **Nothing lost across a restart.** Positions are committed to this instance's Kafka under
-  `forward.group` only after the target acknowledged every record up to them (acks=all,
-  idempotent producer). A forwarder that is killed resumes from its last commit; what it had
-  sent after that is sent again (at least once: at most one poll's records, which keep their
-  key, value and timestamp, so readers drop them by event id).
-- Positions are read and committed without joining the group (assign, not subscribe): a join
-  takes seconds on Tansu, and one forwarder per group needs no coordination. A partition with
-  no commit starts at its beginning.
+"""`pulse serve forwarder`: copy chosen domains' events (`forward.domains`) to another Pulse
+instance's Kafka, under the same topic names, without loops and losing nothing across a
+restart (see "Several instances" in docs/DEPLOY.md and "The forwarder" in
+docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,20 +1,7 @@
 """Request JSON decoded and checked in one place, for every HTTP and WebSocket surface (the
-ingest API, the registry, a node's viewer messages).
-
-The standard library's `json.loads` takes anything JSON allows, and three of those things broke
-the services further in (issue 18): nesting deep enough to exhaust the interpreter's recursion
-(`RecursionError`), integers past the interpreter's 4,300-digit conversion limit (`ValueError`),
-and JSON-escaped lone surrogates (`"\\ud800"`), which make a `str` that cannot be encoded to
-UTF-8 when it is written to Kafka, MySQL or a socket. `decode_json` refuses each with
-`InvalidJson`, naming the field (`player_stats[0].player_id`) and what is wrong; its value is
-escaped, so that the refusal itself can always be encoded.
-
->>> decode_json(b'{"home_score": 1}')
-{'home_score': 1}
->>> decode_json(b'{"user_id": "u-\\\\ud800"}')
-Traceback (most recent call last):
-...
-pulse.services.json_input.InvalidJson: user_id: is not valid Unicode text (a lone surrogate)
+ingest API, the registry, a node's viewer messages), refusing what `json.loads` takes but the
+services cannot (issue 18) with `InvalidJson`, naming the field (the bounds: "Bounds on what a
+client can make a service hold" in docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -60,7 +47,15 @@ class _LongInteger(ValueError):
 
 def decode_json(raw: bytes | str, whole: str = BODY) -> Any:
     """The JSON document of `raw` (strict UTF-8 when bytes; no NaN or Infinity), or
-    `InvalidJson` naming the field; `whole` names the document itself."""
+    `InvalidJson` naming the field; `whole` names the document itself.
+
+    >>> decode_json(b'{"home_score": 1}')
+    {'home_score': 1}
+    >>> decode_json(b'{"user_id": "u-\\\\ud800"}')
+    Traceback (most recent call last):
+    ...
+    pulse.services.json_input.InvalidJson: user_id: is not valid Unicode text (a lone surrogate)
+    """
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")

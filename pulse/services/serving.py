@@ -1,13 +1,6 @@
 """Running a uvicorn server as a Pulse service: until SIGTERM or Ctrl-C, with exit codes that
-say how it ended, and with time bounds on every connection (`time_bounds`).
-
-uvicorn stops gracefully on either signal (no new connections, requests in flight answered,
-the application's lifespan ended), then re-raises the signal to the handler it found. Left at
-the default, a SIGTERM would then kill the process and its exit code would say "killed" even
-after a clean stop; the handler installed here makes it an ordinary end, so that the service
-can tell by its exit code whether the stop lost anything. SIGTERM is how supervisors and
-Kubernetes ask a service to stop.
-"""
+say how it ended (a SIGTERM that uvicorn raises again after its graceful stop is not a death;
+see "Stopping" in docs/ARCHITECTURE.md), and with time bounds on every connection."""
 
 from __future__ import annotations
 
@@ -15,13 +8,13 @@ import asyncio
 import logging
 import signal
 from functools import partial
-from types import FrameType
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from pulse.config import HttpConfig
+from pulse.interrupts import on_stop_signals
 
 log = logging.getLogger("pulse.services")
 
@@ -31,16 +24,13 @@ INTERRUPTED = 130  # Ctrl-C, by the shells' convention
 
 def serve_until_stopped(server: uvicorn.Server) -> int:
     """Run `server`; 0 after a graceful stop, 130 after Ctrl-C, 1 if it never started."""
-    signal.signal(signal.SIGTERM, _stopped)
-    try:
-        server.run()
-    except KeyboardInterrupt:  # re-raised by uvicorn after the same graceful stop
-        return INTERRUPTED
+    # uvicorn raises the SIGTERM again after its graceful stop: heard here, nothing is left to do.
+    with on_stop_signals(lambda _: None, (signal.SIGTERM,)):
+        try:
+            server.run()
+        except KeyboardInterrupt:  # re-raised by uvicorn after the same graceful stop
+            return INTERRUPTED
     return 0 if server.started else STARTUP_FAILED
-
-
-def _stopped(_signum: int, _frame: FrameType | None) -> None:
-    """A SIGTERM re-raised by uvicorn after its graceful stop: nothing is left to do."""
 
 
 class BoundedHttpProtocol(HttpToolsProtocol):

@@ -1,9 +1,8 @@
 """The one sink abstraction, and the `foreachBatch` function that writes a batch to all sinks.
-
-Spark replays a batch after a crash, so every sink must make a replay harmless (DESIGN.md,
-"Writing"). The idempotency key is `(query, sink, checkpoint_id, batch_id)`: `checkpoint_id` is
-the id Spark keeps in the checkpoint's `metadata` file, so a query started on a fresh checkpoint
-(batch ids from 0 again) never mistakes its new batches for old ones.
+Spark replays a batch after a crash, so every sink makes a replay harmless, keyed by `(query,
+sink, checkpoint_id, batch_id)`: `checkpoint_id` is the id in the checkpoint's `metadata` file,
+so a query on a fresh checkpoint (batch ids from 0 again) never mistakes its batches for old
+ones (see "Writing exactly once" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

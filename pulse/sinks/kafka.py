@@ -1,16 +1,5 @@
-"""`KafkaOutput`: each row of a batch as one JSON message on a Kafka topic, at least once.
-
-Kafka offers no transaction that a replayed Spark batch could check, so this sink is
-at-least-once (DESIGN.md): a batch that fails after some of its messages were acknowledged is
-produced again in full. Every message carries `batch_id` and `seq` (the row's index in the
-batch), and rows are produced in a deterministic order (key, content) so that a replay gives
-each row the same `seq`: readers drop a message whose `(batch_id, seq)` they have seen. Messages
-are keyed by `key_column`, so all messages of one key land in one partition, in order.
-
-One producer per sink, kept from batch to batch: a new idempotent librdkafka producer spends
-about 0.5 s getting its producer id before its first delivery (measured against Tansu), a
-quarter of a 2-second trigger. After a failed batch the producer is dropped and the next batch
-starts a new one, so one batch's failed deliveries never fail the next.
+"""`KafkaOutput`: each row of a batch as one JSON message on a Kafka topic, at least once, with
+`batch_id` and `seq` so that readers drop repeats (see "Kafka outputs" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
-"""The `sink_ledger` of the SQL sinks: the last batch each (query, sink, checkpoint) committed.
-
-The ledger row is read under a row lock and written in the same transaction as the batch's
-rows, so a batch is either written together with its ledger entry or not at all, and two
-attempts of one batch (a retry racing a zombie attempt) run one after the other: the second
-one finds the first one's entry and skips.
-
-The row is claimed with an insert that does nothing when it exists (batch id -1: nothing
-written yet), then locked with `SELECT ... FOR UPDATE`. A plain `SELECT ... FOR UPDATE` would
-lock nothing when the row is missing, so two first batches could both pass.
+"""The `sink_ledger` of the SQL sinks: the last batch each (query, sink, checkpoint) committed,
+read under a row lock and written in the batch's own transaction, so a batch is written with
+its entry or not at all, and a retry racing a zombie attempt finds the first one's entry and
+skips (how the row is claimed: "PostgreSQL and MySQL" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,14 +1,5 @@
-"""`MySQLUpsert`: a batch upserted into a MySQL/MariaDB table by its key, exactly once.
-
-The same contract as `PostgresUpsert`: rows and the `sink_ledger` entry in one transaction, the
-ledger row locked with `SELECT ... FOR UPDATE`, a batch at or below the ledger skipped, the
-caller dedupes (the sink raises `DuplicateKeyError` rather than let MySQL apply two rows of one
-key in whatever order they came).
-
-Rows go in with `executemany`, `rows_per_statement` per call: mysql.connector rewrites an INSERT's
-`executemany` into one multi-row INSERT (about 70k rows/s into MariaDB on the build machine).
-`VALUES(col)` names the incoming value: MariaDB has no `AS new` row alias, and MySQL 8 still
-accepts `VALUES()` (with a deprecation note).
+"""`MySQLUpsert`: a batch upserted into a MySQL/MariaDB table by its key, exactly once, with the
+same contract as `PostgresUpsert` (see "PostgreSQL and MySQL" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
-"""`PostgresUpsert`: a batch upserted into a PostgreSQL table by its natural key, exactly once.
-
-The rows and the `sink_ledger` entry are written in one transaction (pulse.sinks.ledger), so a
-replayed batch finds its own ledger entry and writes nothing. Rows go in with
-`psycopg2.extras.execute_values`, 1000 per statement (DESIGN.md: about 52k rows/s, against 1.5k
-one at a time).
-
-The caller dedupes: one batch must not hold two rows with the same key. PostgreSQL refuses such
-a statement ("ON CONFLICT DO UPDATE command cannot affect row a second time") only when both
-rows fall in the same page of 1000, so the sink checks the whole batch itself and raises
-`DuplicateKeyError` naming the table and the key, whatever the page size.
+"""`PostgresUpsert`: a batch upserted into a PostgreSQL table by its natural key, exactly once:
+the rows and the `sink_ledger` entry in one transaction (see "PostgreSQL and MySQL" in
+docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,25 +1,6 @@
-"""`RedisState`: each row of a batch as a Redis hash of absolute values, published if asked.
-
-Exactly once per batch: every chunk of up to `chunk_rows` rows is one Lua script that first
-reads the sink's guard in the hash `pulse:ledger` (field `<query>|<sink>|<checkpoint_id>`),
-does nothing when it is at or past the batch, and moves it at its end. A script runs alone on
-the server, so no reader sees half a chunk and no other writer slips in between the check and
-the write. A batch larger than a chunk records its progress (`<field>#chunk` = `batch:chunk`),
-so a batch that fails half way resumes after its last whole chunk.
-
-Rows are written in a deterministic order (key, version, content), so a replay cuts the same
-chunks and numbers the rows with the same `seq`: clients drop repeated `(batch_id, seq)`
-messages, which can only come from a chunk that failed half way (Redis does not undo the
-commands a script ran before an error).
-
-Values are text (as JSON renders them: `true`, ISO-8601 with `Z`, decimals exact); a null
-field is deleted from the hash, so the hash always equals the row. With `version_field`
-(numeric), a row replaces a hash only when its version is greater than the stored one, so an
-update that arrives late never overwrites a newer state; a stale row is neither written nor
-published.
-
-The script touches keys it builds from the rows, not only the ones it declares: fine on one
-Redis server (Pulse's), not on Redis Cluster.
+"""`RedisState`: each row of a batch as a Redis hash of absolute values, published if asked,
+exactly once per batch through a ledger checked in the same Lua script (how chunks, replays,
+nulls and versions behave: "Redis" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,16 +1,6 @@
-"""A micro-batch on the driver: collecting it, and its values as SQL parameters, JSON and text.
-
-Batches are collected with `DataFrame.toArrow()`, not `collect()`: for 50k rows of six columns
-(two strings, two timestamps, two longs) `toArrow()` takes 0.17-0.34 s and 0.5-0.7 s with the
-rows turned into Python tuples, against 0.9-1.0 s for `collect()` (benchmarks/sink_write.py on
-the 2-core build machine, docs/BENCHMARKS.md). Arrow also keeps the instant of a timestamp
-(`timestamp[us, tz=...]`), where `collect()` hands back naive datetimes in the session's time
-zone. Every zoned timestamp is cast to UTC here, once, so every sink sees UTC-aware datetimes.
-
-One JSON rendering for all sinks that publish (Redis, Kafka): timestamps as ISO-8601 in UTC
-with microseconds and `Z` (`2026-11-22T20:15:00.500000Z`, fixed width), decimals as strings
-(exact; a float would round money), bytes as base64, NaN and infinities as null (JSON has no
-token for them). Redis stores the same values as text.
+"""A micro-batch on the driver: collecting it (`toArrow()`, UTC), and its values as SQL
+parameters, JSON and text, one rendering for every sink (why: "Collecting a batch" in
+docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

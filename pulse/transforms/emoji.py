@@ -1,28 +1,6 @@
-"""Emoji reactions: counts per (match, emoji, event-time window), units, and the top-N per match.
-
-`count_emojis` runs on one micro-batch as an Arrow table, with the state the batches before it
-left (`EmojiState`: the watermark, the event ids of its horizon, the counts of the windows still
-open). Each batch gives the absolute count of every window it touched, so sinks upsert by
-(match_id, emoji, window_start) and a replayed batch writes the same values. The state is kept
-by the driver (pulse.batchstate), not in Spark's state store: see there for why.
-
-Rules: an event id counts once within the watermark horizon (pulse.transforms.horizon); an
-event older than the watermark of the batches before it is late and not counted; a later event
-that is not that old updates its window. Windows tumble every `window_seconds`, aligned to the
-epoch; `units = ceil(count / ratio)`.
-
->>> import pyarrow as pa
->>> from datetime import datetime, UTC
->>> at = lambda s: datetime(2026, 1, 1, 0, 0, s, tzinfo=UTC)
->>> events = pa.table({"event_id": ["a", "b", "c"], "match_id": ["m1"] * 3,
-...                    "emoji": ["🔥", "🔥", "👏"], "ts": [at(10), at(11), at(12)]})
->>> batch = count_emojis(events, EmojiState.empty(), window_seconds=2, watermark_seconds=10,
-...                      ratio=1000, top_n=5)
->>> [(r["emoji"], r["window_start"].second, r["count"], r["units"])
-...  for r in batch.windows.to_pylist()]
-[('👏', 12, 1, 1), ('🔥', 10, 2, 1)]
->>> batch.top.to_pylist()[0]["top"]
-'[{"rank":1,"emoji":"👏","count":1,"units":1}]'
+"""Emoji reactions: counts per (match, emoji, event-time window), units, and the top-N per match,
+computed on one micro-batch in Arrow with the state the batches before it left (the rules:
+"The live transforms" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -110,7 +88,21 @@ def count_emojis(
     ratio: int,
     top_n: int,
 ) -> EmojiBatch:
-    """Count one batch of valid emoji events (event_id, match_id, emoji, ts) into its windows."""
+    """Count one batch of valid emoji events (event_id, match_id, emoji, ts) into its windows.
+
+    >>> import pyarrow as pa
+    >>> from datetime import datetime, UTC
+    >>> at = lambda s: datetime(2026, 1, 1, 0, 0, s, tzinfo=UTC)
+    >>> events = pa.table({"event_id": ["a", "b", "c"], "match_id": ["m1"] * 3,
+    ...                    "emoji": ["🔥", "🔥", "👏"], "ts": [at(10), at(11), at(12)]})
+    >>> batch = count_emojis(events, EmojiState.empty(), window_seconds=2, watermark_seconds=10,
+    ...                      ratio=1000, top_n=5)
+    >>> [(r["emoji"], r["window_start"].second, r["count"], r["units"])
+    ...  for r in batch.windows.to_pylist()]
+    [('👏', 12, 1, 1), ('🔥', 10, 2, 1)]
+    >>> batch.top.to_pylist()[0]["top"]
+    '[{"rank":1,"emoji":"👏","count":1,"units":1}]'
+    """
     width = _micros_of(window_seconds, "window_seconds", allow_zero=False)
     delay = _micros_of(watermark_seconds, "watermark_seconds", allow_zero=True)
     _check_ratio(ratio)

@@ -1,23 +1,6 @@
-"""Each event once within the watermark horizon, on one micro-batch in Arrow: late events and
-repeated event ids dropped, vectorised, with the ids of the horizon carried from batch to batch.
-
-The same rules as Spark's `dropDuplicatesWithinWatermark`, at a fraction of its cost (no state
-store, no shuffle, no batch without data): the watermark is the largest event time seen so far
-minus `delay`; an event older than the watermark of the batches before it is late; an id is
-remembered until the watermark passes its event time by `delay`. Within one batch the copy
-with the earliest time (then the first in the batch) is kept, so a replay keeps the same one.
-
->>> import pyarrow as pa
->>> from datetime import datetime, UTC
->>> at = lambda s: datetime(2026, 1, 1, 0, 0, s, tzinfo=UTC)
->>> events = pa.table({"event_id": ["a", "b", "a"], "ts": [at(10), at(12), at(10)]})
->>> first = admit(events, Horizon.empty(), delay_us=5_000_000)
->>> first.fresh["event_id"].to_pylist(), first.repeats
-(['a', 'b'], 1)
->>> again = admit(pa.table({"event_id": ["b", "c"], "ts": [at(12), at(1)]}), first.horizon,
-...               delay_us=5_000_000)
->>> again.fresh.num_rows, again.repeats, again.late  # b seen before; c older than 00:00:07
-(0, 1, 1)
+"""Each event once within the watermark horizon, on one micro-batch in Arrow: the rules of Spark's
+`dropDuplicatesWithinWatermark` at a fraction of its cost, with the ids of the horizon carried
+from batch to batch (see "The live transforms" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -80,7 +63,20 @@ def admit(
     id_column: str = "event_id",
     time_column: str = "ts",
 ) -> Admitted:
-    """The events of one batch that count: not late, not seen in the horizon, once each."""
+    """The events of one batch that count: not late, not seen in the horizon, once each.
+
+    >>> import pyarrow as pa
+    >>> from datetime import datetime, UTC
+    >>> at = lambda s: datetime(2026, 1, 1, 0, 0, s, tzinfo=UTC)
+    >>> events = pa.table({"event_id": ["a", "b", "a"], "ts": [at(10), at(12), at(10)]})
+    >>> first = admit(events, Horizon.empty(), delay_us=5_000_000)
+    >>> first.fresh["event_id"].to_pylist(), first.repeats
+    (['a', 'b'], 1)
+    >>> again = admit(pa.table({"event_id": ["b", "c"], "ts": [at(12), at(1)]}), first.horizon,
+    ...               delay_us=5_000_000)
+    >>> again.fresh.num_rows, again.repeats, again.late  # b seen before; c older than 00:00:07
+    (0, 1, 1)
+    """
     if events.num_rows == 0:
         return Admitted(events, 0, 0, IDS_SCHEMA.empty_table(), horizon)
     times = micros(events[time_column])

@@ -1,22 +1,6 @@
 """The lake's layers, from one batch of raw records in Arrow: bronze (every Kafka record as it
 came), silver (typed valid events of one domain) and the dead letters (records that failed,
-with the reason).
-
-The column types are those Spark's Delta writer gives the same tables (binary key and value,
-int partition, long offset, UTC microsecond timestamps, date partitions), so either writer may
-append to a table. Dates are UTC calendar dates, so a partition holds the same records on a
-laptop and on a cluster.
-
->>> import pyarrow as pa
->>> from datetime import datetime, UTC
->>> from pulse.events import SCHEMAS
->>> raw = pa.table({"key": [None], "value": [b"{}"], "topic": ["t"],
-...                 "partition": pa.array([0], pa.int32()), "offset": [7],
-...                 "timestamp": pa.array([datetime(2026, 1, 2, tzinfo=UTC)],
-...                                       pa.timestamp("us", tz="UTC"))})
->>> layers = lake_layers(raw, {"t": SCHEMAS["emoji"]}, now=datetime(2026, 1, 2, tzinfo=UTC))
->>> layers.letters.column("reason").to_pylist()
-["field 'event_id' is required (got None)"]
+with the reason), in the column types Spark's Delta writer gives the same tables.
 """
 
 from __future__ import annotations
@@ -65,7 +49,19 @@ def lake_layers(
 ) -> LakeLayers:
     """Bronze, the silver table of every topic in `schemas_by_topic` and the dead letters of a
     batch of Kafka records (the source's columns). A record of a topic with no schema is a dead
-    letter too. `now` is the batch's ingestion (bronze) and failure (dead letters) time."""
+    letter too. `now` is the batch's ingestion (bronze) and failure (dead letters) time.
+
+    >>> import pyarrow as pa
+    >>> from datetime import datetime, UTC
+    >>> from pulse.events import SCHEMAS
+    >>> raw = pa.table({"key": [None], "value": [b"{}"], "topic": ["t"],
+    ...                 "partition": pa.array([0], pa.int32()), "offset": [7],
+    ...                 "timestamp": pa.array([datetime(2026, 1, 2, tzinfo=UTC)],
+    ...                                       pa.timestamp("us", tz="UTC"))})
+    >>> layers = lake_layers(raw, {"t": SCHEMAS["emoji"]}, now=datetime(2026, 1, 2, tzinfo=UTC))
+    >>> layers.letters.column("reason").to_pylist()
+    ["field 'event_id' is required (got None)"]
+    """
     sorted_ = sort_tables(records, {topic: s.domain for topic, s in schemas_by_topic.items()})
     silver = {
         topic: silver_table(of_topic(sorted_.events[s.domain], topic), s)

@@ -1,25 +1,7 @@
 """Monitoring of one batch, on the driver: per-topic rollups of raw Kafka records (PostgreSQL
-`monitoring_rollups`), the jobs' batch reports (`query_batches`) and acks (`event_acks`).
-
-The monitor job reads the raw records of every topic, so the event time of a record is read
-from its JSON without a schema: `ts`, else `timestamp` (media events), else the Kafka
-timestamp when the value has neither (or is not JSON, or not a time).
-
-Windows are of processing time (`processed_at`, the batch's time), not of the Kafka or the
-event timestamp. Spark starts each micro-batch at or after the next multiple of the trigger
-interval, so with windows as long as the trigger each batch fills exactly one window per topic,
-and:
-- a rollup row is complete when its batch ends: no window straddles two batches, so the sink's
-  upsert by (topic, window_start) never overwrites half a window with the other half, and no
-  streaming state is needed;
-- the row lines up with what is measured per batch, the consumer lag and the batch duration
-  that the job adds to the same row;
-- records and bytes are what Pulse processed in the window; after a backlog that is the
-  catch-up, which is what monitoring should show.
-The input rate is another matter: `topic_arrivals` counts records per window of their Kafka
-timestamps (when they arrived), added up over batches (PostgreSQL `topic_arrivals`), so that a
-batch that drains a backlog adds to the past windows the backlog arrived in.
-Replays are harmless: the sink's ledger skips a batch it already committed.
+`monitoring_rollups`), arrivals per window of Kafka timestamps (`topic_arrivals`), the jobs'
+batch reports (`query_batches`) and acks (`event_acks`); why windows of processing time:
+"Monitoring" in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""The newest event per key in one batch of decoded events (dicts), deterministically.
-
-Sinks upsert by key, so a batch must carry one row per key: the newest by the caller's order,
-ties broken by the whole event's JSON text, so that a replay, or any arrival order, keeps the
-same one.
-
->>> newest([{"id": "a", "v": 1}, {"id": "a", "v": 2}], key="id", order=lambda e: e["v"])
-{'a': {'id': 'a', 'v': 2}}
+"""The newest event per key in one batch of decoded events (dicts), deterministically: sinks
+upsert by key, so a batch carries one row per key, the newest by the caller's order, ties
+broken by the whole event's JSON text, so that a replay, or any arrival order, keeps the same.
 """
 
 from __future__ import annotations
@@ -18,7 +13,11 @@ Event = Mapping[str, Any]
 
 
 def newest(events: Iterable[Event], *, key: str, order: Callable[[Event], Any]) -> dict[str, Event]:
-    """The newest event of each `key` value by `order`, as {key value: event}, sorted by key."""
+    """The newest event of each `key` value by `order`, as {key value: event}, sorted by key.
+
+    >>> newest([{"id": "a", "v": 1}, {"id": "a", "v": 2}], key="id", order=lambda e: e["v"])
+    {'a': {'id': 'a', 'v': 2}}
+    """
     kept: dict[str, tuple[Any, str, Event]] = {}
     for event in events:
         rank = (order(event), json.dumps(event, sort_keys=True, default=str))

@@ -1,11 +1,8 @@
-"""Product changes as catalogue state (MySQL `products`) and as history (Delta `product_history`).
-
-Within a batch the highest version of each product wins, whatever order the changes arrived in;
-across batches the MySQL sink's version guard refuses anything older than the stored row.
-
-A delete keeps its row, marked `deleted`, with the last known state taken from the change's
-`before` image (nulls when the change carries none, as some CDC deletes do): the catalogue can
-then still show what was deleted, and a later re-create overwrites it with a higher version.
+"""Product changes as catalogue state (MySQL `products`) and as history (Delta `product_history`):
+within a batch the highest version of each product wins, across batches the MySQL sink's
+version guard refuses anything older. A delete keeps its row, marked `deleted`, with the last
+known state from the change's `before` image, so the catalogue still shows what was deleted
+and a later re-create overwrites it with a higher version.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Sports scores: the scoreboard of each match and the running totals of each player's stats.
-
-Both run on one micro-batch, with no Spark state: the scoreboard of a batch is the state of its
-highest sequence per match, and the sinks keep the higher sequence (`match_scores` guard, Redis
-`version_field`), so the stored state is the highest of all batches, also after a replay. Stat
-deltas are summed per batch and added to `player_stats` under the batch ledger.
+"""Sports scores: the scoreboard of each match and the running totals of each player's stats, on
+one micro-batch with no Spark state: a batch's scoreboard is its highest sequence per match and
+the sinks keep the higher sequence (`match_scores` guard, Redis `version_field`), so the stored
+state is the highest of all batches, also after a replay; stat deltas are summed per batch and
+added to `player_stats` under the batch ledger.
 """
 
 from __future__ import annotations

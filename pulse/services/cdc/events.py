@@ -1,18 +1,6 @@
-"""A committed transaction's row changes as PRODUCT events (`source` "cdc").
-
-Pure. Each event's `change_id` is `cdc-<commit LSN, 16 hex digits>-<position in the
-transaction>`: the same change gets the same id however often it is sent (after a relay restart
-PostgreSQL sends again what was not confirmed), so readers recognise a repeat, and ids sort in
-commit order. `ts` is the commit time; all changes of a transaction share it.
-
-The version is the row's `version` column: of the new image for a create or an update, and for
-a delete the old image's version plus one. A delete is a change after the last version, and the
-catalogue's guard (`pulse.sinks.mysql`) replaces a stored row only by a greater version: a
-delete carrying the last version would be refused by any batch after the one that stored it.
-
-Values arrive as PostgreSQL's text form and are converted to the field kinds of
-`PRODUCT_STATE` (`numeric` price to a float, `bigint` stock to an int). A value that does not
-convert is kept as text, so `validate` names the field instead of the relay failing here.
+"""A committed transaction's row changes as PRODUCT events (`source` "cdc"), pure, with change ids
+that stay the same however often a change is sent (the ids and versions: "The CDC relay" in
+docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

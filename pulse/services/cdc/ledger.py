@@ -1,12 +1,6 @@
 """Which committed transactions Kafka has acknowledged entirely: the position the relay may
-confirm to PostgreSQL.
-
-Pure bookkeeping, fed by the producer's delivery callbacks. Transactions are added in commit
-order with the number of records sent for them; the confirmable position is the end LSN of the
-last transaction such that it and every earlier one are fully acknowledged. Deliveries finish
-out of order across partitions, so a later transaction done early waits for the earlier ones.
-A failed delivery stops the confirmations at the transaction it belongs to: the relay must stop
-and start again from the position last confirmed, from which PostgreSQL sends everything again.
+confirm to PostgreSQL. Pure bookkeeping, fed by the producer's delivery callbacks (the rules:
+"The CDC relay" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

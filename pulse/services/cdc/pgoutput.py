@@ -1,12 +1,8 @@
-"""Decoding of PostgreSQL's `pgoutput` logical replication messages (protocol version 1).
-
-Pure: bytes in, typed messages out, so every message kind is tested on byte samples. The
-layout is PostgreSQL's "Logical Replication Message Formats": integers are big-endian, strings
-are NUL-terminated, and column values arrive in text form (the `binary` option is not used).
-
-Only what a version-1 stream without `messages`, `streaming` or `two_phase` carries is decoded:
-Begin, Commit, Origin, Relation, Type, Insert, Update, Delete, Truncate. Anything else is a
-`DecodeError`, never a silent skip: the relay must not confirm past a message it did not read.
+"""Decoding of PostgreSQL's `pgoutput` logical replication messages (protocol version 1). Pure:
+bytes in, typed messages out, by PostgreSQL's "Logical Replication Message Formats" (big-endian
+integers, NUL-terminated strings, values in text form). Anything but Begin, Commit, Origin,
+Relation, Type, Insert, Update, Delete, Truncate is a `DecodeError`, never a silent skip: the
+relay must not confirm past a message it did not read.
 """
 
 from __future__ import annotations

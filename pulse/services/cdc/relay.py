@@ -1,20 +1,6 @@
-"""`pulse serve cdc`: relay the product catalogue's row changes from PostgreSQL to Kafka.
-
-The loop reads the slot's pgoutput messages, folds them into committed transactions, sends
-each transaction's PRODUCT events (keyed by product id, so one product's changes stay in commit
-order on one partition) and confirms a position to PostgreSQL only once Kafka has acknowledged
-every event up to it (`CommitLedger`). PostgreSQL keeps, and after a restart sends again,
-everything past the confirmed position: a killed relay loses nothing and repeats at most what
-it had sent but not confirmed, with the same change ids.
-
-Confirmations go out every `cdc.status_interval_seconds` (they double as the status messages
-the server expects), and once more on a graceful stop. psycopg2 may also move the confirmed
-position to the server's WAL end on a keepalive, but only while everything it received is
-confirmed, that is when nothing is in flight here.
-
-SIGTERM or Ctrl-C stops reading, waits for Kafka (up to `cdc.drain_timeout_seconds`),
-confirms what was acknowledged and closes; a second one exits at once, confirming nothing more.
-A lost PostgreSQL connection is retried with backoff, from the position delivered so far.
+"""`pulse serve cdc`: relay the product catalogue's row changes from PostgreSQL to Kafka,
+confirming a position to PostgreSQL only once Kafka has acknowledged every event up to it, so a
+killed relay loses nothing (see "The CDC relay" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -27,7 +13,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from types import FrameType
 from typing import Any
 
 import psycopg2
@@ -37,6 +22,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pulse.config import KafkaConfig, PulseConfig
 from pulse.events.domains import PRODUCT
 from pulse.events.schema import InvalidEvent, validate, wire_bytes
+from pulse.interrupts import on_stop_signals
 from pulse.kafka.admin import KafkaUnavailable, require_topics
 from pulse.services.cdc.events import transaction_events
 from pulse.services.cdc.ledger import CommitLedger, Pending
@@ -77,7 +63,7 @@ def serve(conf: PulseConfig) -> int:
         print(f"pulse serve cdc: {exc}", file=sys.stderr)
         return 1
     relay = Relay(conf, table)
-    with relay.stop_on_signals():
+    with on_stop_signals(relay.stop_asked, (signal.SIGTERM, signal.SIGINT)):
         try:
             return relay.run()
         except CdcSetupError as exc:
@@ -110,23 +96,12 @@ class Relay:
         self.sent = 0
         self.invalid = 0
 
-    @contextmanager
-    def stop_on_signals(self) -> Iterator[None]:
-        """Within the block, the first SIGTERM or SIGINT asks for a graceful stop, the second
-        interrupts at once."""
-
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            if self._stopping:
-                raise KeyboardInterrupt
-            log.info("%s: stopping after the events in flight", signal.Signals(signum).name)
-            self._stopping = True
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    def stop_asked(self, sig: signal.Signals) -> None:
+        """A stop signal: the first asks for a graceful stop, the second interrupts at once."""
+        if self._stopping:
+            raise KeyboardInterrupt
+        log.info("%s: stopping after the events in flight", sig.name)
+        self._stopping = True
 
     def run(self) -> int:
         """Stream until asked to stop; reconnect to PostgreSQL when the connection drops."""

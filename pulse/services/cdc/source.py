@@ -1,9 +1,7 @@
-"""The PostgreSQL side of the relay: start-up checks, the replication slot, the stream.
-
-Everything the relay needs from PostgreSQL is checked before it streams, and each problem is a
-`CdcSetupError` that names the setting (`cdc.table`, `cdc.publication`, `cdc.slot`, or the
-server's `wal_level`) and says how to fix it. The slot is created when missing; a slot of the
-same name made for another output plugin or database is never reused or dropped.
+"""The PostgreSQL side of the relay: start-up checks, the replication slot, the stream. Each
+problem found before streaming is a `CdcSetupError` naming the setting (`cdc.table`,
+`cdc.publication`, `cdc.slot`, or the server's `wal_level`) and how to fix it. A missing slot is
+created; a slot of the same name made for another plugin or database is never reused or dropped.
 """
 
 from __future__ import annotations

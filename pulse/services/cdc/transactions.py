@@ -1,9 +1,7 @@
 """Decoded pgoutput messages folded into committed transactions of one table's row changes.
-
 Pure: the assembler keeps the relations it was told about and the transaction being read, and
-hands back each transaction whole at its Commit, with the changes in the order PostgreSQL
-applied them. Logical decoding sends transactions in commit order, one after another, so a
-transaction never interleaves with another here.
+hands back each transaction whole at its Commit, its changes in the order PostgreSQL applied
+them (logical decoding sends transactions in commit order, never interleaved).
 """
 
 from __future__ import annotations

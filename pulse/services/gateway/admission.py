@@ -1,17 +1,5 @@
-"""Who may open a socket on a node: pure checks of the handshake request.
-
-- Origin: a browser always sends one, and a page of any site could open a socket to a node, so
-  a browser is let in only from `gateway.allowed_origins`. Programs (`pulse client`, load
-  tests, other services) send none and are let in: the Origin check protects browsers' users
-  from other sites, it is not authentication.
-- Parameters: `/ws?client_id=..&match_id=..[&subscriber_id=..]&token=..`, each id as the
-  registry takes it (`ID_PATTERN`: 1 to 64 characters of `[A-Za-z0-9._:-]`), so that what a
-  node lets through is never refused by the registry after it; `token` is the registry's
-  admission token for exactly these ids on this node (`pulse.services.admission_tokens`),
-  checked by the node, which lets in only the clients the registry assigned to it.
-
-Capacity is not checked here: it is the node's state at the moment of the upgrade
-(`pulse.services.gateway.node`).
+"""Who may open a socket on a node: pure checks of the handshake request (Origin, parameters,
+the registry's admission token; why: "Admission" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

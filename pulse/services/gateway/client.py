@@ -1,17 +1,6 @@
-"""`GatewayClient`: a viewer that registers, connects to its node and follows it when it moves.
-
-The client registers with the registry (`POST /v1/clients`), connects to the node it was given, and
-yields every JSON message from it. When the connection ends for any reason (the node stopped: 1001;
-it was full: 1013; it died: no close frame; the client was too slow: 1008) the client asks the
-registry for its assignment again (`POST /v1/clients/{id}/assignment`) and connects there. A client
-that also takes a subscriber's game updates connects instead to the node the live job routes that
-subscriber to (`POST /v1/subscribers/{id}/assignment`), since those updates are published on that
-node's channel only. Each assignment carries a fresh admission token, which the client presents to
-the node (`?token=`). After a node is killed the registry keeps naming it until its heartbeat
-expires, so the client keeps asking, every `RETRY_SECONDS`, until a connection succeeds or
-`patience` seconds have passed without one (`ClientGaveUp`).
-
-Used by `pulse client`, the tests and the load tests, so that they all behave as a real viewer.
+"""`GatewayClient`: a viewer that registers, connects to its node and follows it when it moves,
+used by `pulse client`, the tests and the load tests, so that they all behave as a real viewer
+(see "The delivery gateway" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """`bounded_connections`: the node's WebSocket connections, each holding at most a bounded
-number of bytes its client has not read, whatever the client sends.
-
-The `websockets` library answers every ping with a pong written straight to the socket's
-buffer, with no flow control: a client that sends pings and never reads the pongs grew a
-node's RSS by about 28 MB/s (issue 18). The `Outbox` bounds what the node sends by choice;
-this bounds what the protocol sends on its own. After each read, a connection whose unread
-bytes pass the limit is failed with 1008: the close frame is queued, the rest of what the
-client sends is discarded (so no more pongs), and the socket is aborted after
-`CLOSE_GRACE_SECONDS` if the client has not closed it by then (a client that does not read
-never sees the close frame).
+number of bytes its client has not read, whatever the client sends (issue 18; see "The
+delivery gateway" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

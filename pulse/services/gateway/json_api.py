@@ -1,10 +1,7 @@
 """`JsonApi`: a small client of Pulse's own JSON HTTP APIs (the registry, the ingest API), as
-the delivery tier calls them.
-
-Its calls are few (a node's registration and a heartbeat every few seconds, a client's
-assignment, a viewer's emoji now and then), so each is one request with the standard library's
-`http.client`, run in a worker thread to keep the event loop free; no HTTP client library is
-added for them.
+the delivery tier calls them. Its calls are few, so each is one request with the standard
+library's `http.client` in a worker thread (the event loop stays free); no HTTP client library
+is added for them.
 """
 
 from __future__ import annotations

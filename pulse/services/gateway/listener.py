@@ -1,10 +1,7 @@
-"""`ChannelListener`: one Redis pub/sub connection per node, its channels changed while it runs.
-
-The node follows its own game channel and its cluster's emoji feed for its whole life, and the
-score channel of a match only while one of its clients watches that match (counted, so the
-first client subscribes and the last one unsubscribes). `follow` returns once Redis has
-confirmed the subscription, so everything published from then on reaches the node: the node
-says `welcome` to a client only after that.
+"""`ChannelListener`: one Redis pub/sub connection per node, its channels changed while it runs:
+the node's game channel and its cluster's emoji feed for life, a match's score channel while a
+client watches it (counted: the first subscribes, the last unsubscribes). `follow` returns once
+Redis confirmed the subscription, so the node says `welcome` only when nothing can be missed.
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
-"""What a Redis message means for the clients of a node: its kind, who gets it, its id, and the
-JSON text sent to them. Pure: no I/O, so every rule here is tested without Redis.
-
-Every message gets an `id` made of its own natural key, the thing that makes it what it is:
-
-- score: `score:{match_id}:{sequence}` — a scoreboard state is the one of its highest sequence;
-- emoji: `emoji:{match_id}:{emoji}:{window_start}:{count}` — a window's count only grows, and
-  each change is a new message (its units are the window's total so far);
-- game:  `game:{update_id}:{subscriber_id}` — one update for one subscriber.
-
-A node drops a message whose id it has seen (`RecentIds`). The natural key catches every repeat
-that `(batch_id, seq)` catches (a chunk replayed by the Redis sink, an at-least-once Kafka
-record relayed again) and also repeats that come with another batch id, such as an
-`emoji.aggregated` record produced again by a replayed batch. The `batch_id` and `seq` extras
-are transport details, not sent to clients.
+"""What a Redis message means for the clients of a node: its kind, who gets it, its id (its own
+natural key, so a node drops every repeat), and the JSON text sent to them. Pure: no I/O, so
+every rule here is tested without Redis.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """`GatewayNode`: one WebSocket delivery node: its connections, its Redis feeds, its fan-out,
-and its standing with the registry.
-
-A connection's life: the handshake is checked (path, parameters, Origin, the registry's admission
-token: HTTP 400/401/403/404 before the upgrade); past `capacity` the socket is closed at once with
-1013 ("try again later", the registry then gives another node); otherwise the node follows the
-client's match, says `welcome` with the match as it is now, and takes the viewer's emoji until the
-socket closes.
-
-A Redis message is shaped once (`messages.delivery`), dropped when its id was seen
-(`RecentIds`), and offered to each recipient's outbox (`Roster.recipients`).
+and its standing with the registry (a connection's life: "The delivery gateway" in
+docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

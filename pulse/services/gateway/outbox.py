@@ -1,17 +1,6 @@
-"""`Outbox`: one client's way out, and `fan_out`, one message written to many clients at once.
-
-A message is framed once and the same bytes are written straight into each socket's buffer (no
-task, no queue and no framing per client): `benchmarks/fanout.py` measured the first design, a
-queue and a sending task per client, at p95 1.57 s to reach 10,000 clients of one node, most
-of it task switches, and `websockets.broadcast` (a frame built per client) at 645 ms. Writing
-the frame's bytes to the transport is what `broadcast` does after framing; a server's frames
-are unmasked, and nodes negotiate no extension (compression is off), so one frame serves all.
-
-What the queue gave, that a slow client cannot hold up the others, comes from the buffer:
-nothing here waits for a socket, and a client whose buffer holds more than `limit` bytes it has
-not read is dropped with close code 1008 and a reason saying so. It can reconnect; what it
-missed was already superseded (a newer score, the next emoji window) or is in its inbox (game
-updates).
+"""`Outbox`: one client's way out, and `fan_out`, one message framed once and written to many
+clients at once, dropping a client that does not read (why, measured: "The delivery gateway"
+in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

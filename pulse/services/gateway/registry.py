@@ -1,9 +1,5 @@
 """`RegistryClient`: the registry API as the delivery tier uses it (nodes report themselves,
-clients ask for their node).
-
-Its calls are few (a node's registration and a heartbeat every few seconds; a client's
-registration and, after a lost connection, its new assignment), so each is one request with
-`JsonApi` (the standard library's `http.client` in a worker thread).
+clients ask for their node); its calls are few, so each is one request with `JsonApi`.
 """
 
 from __future__ import annotations

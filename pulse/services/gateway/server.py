@@ -1,16 +1,6 @@
-"""`pulse serve gateway --cluster C --node N [--port P]`: run one delivery node until stopped.
-
-Start: Redis must answer and a registry key and the admission secret be configured (else exit 1
-saying what to do);
-the socket is bound, the node's two lifelong feeds are followed, and only then is the node
-registered (`PUT /v1/nodes/{N}`, retried while the registry is starting, up to
-`REGISTRY_PATIENCE` seconds), so the registry never hands out a node that cannot take clients.
-It then heartbeats every `gateway.heartbeat_seconds` with its connection count.
-
-Stop: SIGTERM or Ctrl-C deregisters the node first (`DELETE`), so no client is sent to it any
-more, then closes every connection with 1001 ("going away": clients ask the registry for their
-new node) and exits 0. A lost Redis connection stops the node with exit code 1: a node that no
-longer hears its feeds must not keep clients; they move to another node.
+"""`pulse serve gateway --cluster C --node N [--port P]`: run one delivery node until stopped:
+registered only once it can take clients, deregistered before its connections close (start
+and stop in order: "The delivery gateway" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -26,6 +16,7 @@ import uvloop
 from websockets.asyncio.server import serve as websocket_server
 
 from pulse.config import PulseConfig
+from pulse.interrupts import on_stop_signals_in_loop
 from pulse.services.admission_tokens import AdmissionKey, NoAdmissionSecret, configured_key
 from pulse.services.gateway.admission import PATH
 from pulse.services.gateway.connection import bounded_connections
@@ -99,50 +90,49 @@ async def _run(
     node = GatewayNode(identity, conf.gateway, redis, registry, admission, ingest)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    async with websocket_server(
-        node.handle,
-        conf.gateway.host,
-        port,
-        process_request=node.check_handshake,
-        create_connection=bounded_connections(conf.gateway.send_buffer_bytes),
-        compression=None,  # deflate costs CPU and ~300 KiB per connection; messages are small
-        max_size=MAX_CLIENT_MESSAGE,
-        ping_interval=PING_SECONDS,
-        open_timeout=conf.http.headers_seconds,  # a handshake (or a page request) sent slowly
-    ) as server:
-        listening = await node.listener.start(node.feeds())
-        try:
-            await node.register(REGISTRY_PATIENCE)
-        except RegistryError as exc:
-            print(f"pulse serve gateway: cannot register the node: {exc}", file=sys.stderr)
+    with on_stop_signals_in_loop(loop, stop.set, (signal.SIGTERM, signal.SIGINT)):
+        async with websocket_server(
+            node.handle,
+            conf.gateway.host,
+            port,
+            process_request=node.check_handshake,
+            create_connection=bounded_connections(conf.gateway.send_buffer_bytes),
+            compression=None,  # deflate costs CPU and ~300 KiB per connection; messages are small
+            max_size=MAX_CLIENT_MESSAGE,
+            ping_interval=PING_SECONDS,
+            open_timeout=conf.http.headers_seconds,  # a handshake (or a page request) sent slowly
+        ) as server:
+            listening = await node.listener.start(node.feeds())
+            try:
+                await node.register(REGISTRY_PATIENCE)
+            except RegistryError as exc:
+                print(f"pulse serve gateway: cannot register the node: {exc}", file=sys.stderr)
+                listening.cancel()
+                return 1
+            heartbeat = loop.create_task(node.heartbeat())
+            log.info(
+                "node %s of cluster %s on %s (capacity %d), registered at %s",
+                identity.node_id,
+                identity.cluster,
+                identity.url,
+                conf.gateway.capacity,
+                conf.registry.url,
+            )
+            stopping = loop.create_task(stop.wait())
+            done, _ = await asyncio.wait({stopping, listening}, return_when=asyncio.FIRST_COMPLETED)
+            heartbeat.cancel()
+            code = 0
+            if listening in done:
+                log.error("the Redis feed stopped: %r; stopping the node", listening.exception())
+                code = 1
+            try:
+                await node.leave()
+            except RegistryError as exc:
+                log.warning("could not deregister: %s", exc)
+            server.close()  # closes every connection with 1001, going away
+            await server.wait_closed()
             listening.cancel()
-            return 1
-        heartbeat = loop.create_task(node.heartbeat())
-        log.info(
-            "node %s of cluster %s on %s (capacity %d), registered at %s",
-            identity.node_id,
-            identity.cluster,
-            identity.url,
-            conf.gateway.capacity,
-            conf.registry.url,
-        )
-        stopping = loop.create_task(stop.wait())
-        done, _ = await asyncio.wait({stopping, listening}, return_when=asyncio.FIRST_COMPLETED)
-        heartbeat.cancel()
-        code = 0
-        if listening in done:
-            log.error("the Redis feed stopped: %r; stopping the node", listening.exception())
-            code = 1
-        try:
-            await node.leave()
-        except RegistryError as exc:
-            log.warning("could not deregister: %s", exc)
-        server.close()  # closes every connection with 1001, going away
-        await server.wait_closed()
-        listening.cancel()
-    await node.listener.close()
-    await redis.aclose()
-    log.info("node %s stopped", identity.node_id)
-    return code
+        await node.listener.close()
+        await redis.aclose()
+        log.info("node %s stopped", identity.node_id)
+        return code

@@ -1,10 +1,6 @@
 """What a viewer may send on its socket: an emoji for the match it watches. Pure: the checks,
-the reaction the node forwards to the ingest API, the answers, and the per-connection rate.
-
-Why through the socket and the node rather than from the page to the ingest API: the ingest
-API takes API keys, which a browser must never hold; the node holds one
-(`gateway.ingest_key`) and speaks for its viewers, whom it already knows (client and match),
-at most `gateway.emoji_per_second` each.
+the reaction the node forwards to the ingest API, the answers, and the per-connection rate
+(why through the node: "The delivery gateway" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,25 +1,6 @@
-"""The live web page and its small same-origin API, served by every node over plain HTTP on the
-node's own port (the `websockets` server answers any request that is not a WebSocket upgrade
-through `process_request`).
-
-- `GET /` and the page's files: `page/` of this package, no build step, nothing from a CDN.
-- `GET /api/matches`: the matches with a scoreboard in Redis (what the live job keeps), most
-  recently updated first, each with its teams and status.
-- `GET /api/scoreboard?match_id=M`: the match as it is now (`match_now`: its scoreboard and its
-  latest top emojis, each null while the live job has written none), the same document a
-  node's `welcome` carries; later changes come on the socket, and the page keeps the highest
-  `sequence`.
-- `POST /api/assignment?match_id=M&client_id=C[&subscriber_id=S]`: registers the viewer with
-  the registry and answers its node's WebSocket URL (often another node than the one serving
-  the page) and the registry's admission token for it there; with a subscriber, that
-  subscriber's node, the only one the live job sends its game updates to (as `pulse client
-  --subscriber` does). A POST (it registers, and a token is a credential) with its parameters
-  in the query: the `websockets` server reads no request body. A browser sends it only from an
-  allowed origin (`gateway.allowed_origins`), as it opens sockets.
-
-Everything else is GET; another method is a 405 naming the allowed one. Refusals are JSON
-naming the parameter and value. The page holds no key: the node speaks to the registry and,
-for emoji, to the ingest API.
+"""The live web page and its small same-origin API (`/api/matches`, `/api/scoreboard`,
+`/api/assignment`), served by every node on its own port through the `websockets` server's
+`process_request`; the routes are described in "The live page" in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,5 @@
 """The ingest API as a plain ASGI application: authenticate, bound the body, validate, hand to
-the producer, answer 202.
-
-Why no web framework (the first version ran on FastAPI): measured with `benchmarks/ingest.py`,
-FastAPI's request path (its middleware stack, routing, dependency resolution and response
-encoding) took about two thirds of the CPU of a `POST /v1/emoji`, ~320 µs a request on one
-core, while uvicorn answers a bare ASGI application at ~21k requests/s on the same core. Six
-fixed routes do not need a framework; what it gave is kept here in a few lines: the routing
-(`match_route`, pure), JSON answers (`Answer`), and one place where every refusal (`Rejected`,
-or an `InvalidRequest` as 422) becomes an answer and is counted by reason. Requests are counted
-by route template, so that product ids in paths do not make new metric series.
+the producer, answer 202 (why no web framework: "The ingest API" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,14 +1,5 @@
-"""Per-key rate limits of the ingest API: a token bucket of events for each API key.
-
-Why events, not requests: a batch of 5,000 costs Kafka and the jobs 5,000 times what one event
-does, so a key's share is counted in what it sends. Why per key: one misbehaving producer (a
-retry loop, a load test pointed at production) is slowed down alone, and every other key keeps
-its rate. Each key may send `burst` events at once and `rate` a second on average; a request
-that would overdraw its bucket takes nothing from it and is told how long to wait.
-
-With several worker processes (`pulse serve ingest --workers N`) each holds its own buckets at
-1/N of the rate and burst, which adds up to the configured limit as the kernel spreads
-connections evenly over the workers.
+"""Per-key rate limits of the ingest API: a token bucket of events for each API key (why events
+and why per key: "The ingest API" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

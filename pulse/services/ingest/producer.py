@@ -1,24 +1,6 @@
-"""The ingest API's Kafka producer: accepted events are batched, sent, acknowledged, counted.
-
-Why a buffer of its own in front of librdkafka: the API promises "sent every `flush_interval_ms`
-or every `flush_messages` events, whichever first" across all topics and partitions, while
-librdkafka's `linger.ms` and `batch.num.messages` apply per partition and are cut short by
-batch byte limits. Each delivery report of an event becomes a `producer_ack` monitoring event,
-sent with the next flush.
-
-Why it runs on the event loop and not on threads of its own (as it first did): the requests keep
-the loop busy and holding the GIL, and confluent-kafka takes the GIL back for every delivery
-callback, so under load a delivery thread waited up to a switch interval (5 ms) per callback:
-benchmarks/ingest.py saw one process accept 33k events/s and deliver 7k/s until its queue was
-full. Here two tasks share the loop with the requests: the flusher hands the buffer to
-librdkafka on schedule, in slices that let requests in between, and the poller serves delivery
-reports every `_POLL_SECONDS` (the latency it adds). All state is touched on the loop's thread
-only, so it needs no lock; at the stop, the drain runs on a worker thread while the loop waits.
-
-Nothing accepted is lost on purpose: records never time out in librdkafka (they are retried,
-idempotently, for as long as the process runs); `submit` refuses with `QueueFull` once
-`max_queue` events are accepted and not yet acknowledged; `close` sends everything held and waits
-for the acknowledgements, up to the drain timeout, and reports what it could not deliver.
+"""The ingest API's Kafka producer: accepted events are batched, sent, acknowledged, counted, on
+the event loop, with a buffer of its own so that the flush promise holds across partitions
+and nothing accepted is lost (why: "The ingest producer" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

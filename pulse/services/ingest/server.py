@@ -1,19 +1,6 @@
-"""`pulse serve ingest`: check what the API needs, then serve it with uvicorn until stopped.
-
-uvicorn turns SIGTERM and Ctrl-C into a graceful stop: it stops accepting connections, finishes
-the requests in flight, then ends the application's lifespan, which drains the producer. A
-second Ctrl-C forces an immediate exit, and what was held is then lost (logged by uvicorn).
-The exit code says whether the stop lost anything: 0 when everything accepted was delivered
-(also after a SIGTERM, which is how supervisors and Kubernetes ask a service to stop), 1 when
-something was not, 130 after Ctrl-C.
-
-With `workers` > 1 (`pulse serve ingest --workers N`), uvicorn's supervisor binds the port once
-and runs N worker processes that accept on it, each with its own application, producer and
-metrics (so `/metrics` and `/health` answer for the one worker a connection landed on, and
-`ingest.max_queue` holds per worker). A SIGTERM or Ctrl-C to the supervisor reaches every worker
-as a SIGTERM, and each stops as above, draining its own producer; the supervisor waits for all
-of them. A worker that could not deliver what it accepted logs it; the supervisor's exit code
-does not carry it.
+"""`pulse serve ingest`: check what the API needs, then serve it with uvicorn until stopped, with
+an exit code that says whether the stop lost anything (the stop, and `--workers`: "The ingest
+API" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,21 +1,6 @@
-"""`pulse serve publisher --cluster C`: relay `emoji.aggregated` to Redis `cluster:{C}:emoji`.
-
-Two transports, each for what it is good at:
-
-- The main feed is the Kafka topic the live job writes: durable and replayable (a publisher
-  that restarts, or a new cluster, reads from any offset), partitioned by match (one match's
-  windows stay in order), and read by any number of clusters without the job knowing them.
-- Inside a cluster, Redis pub/sub: one PUBLISH reaches every node of the cluster within a
-  millisecond, and nodes need no Kafka client, offsets or partitions. It keeps nothing: a node
-  that is down misses what is published meanwhile, which is acceptable here because emoji units
-  are a live effect and the next window supersedes the last.
-
-Records are read with assign and seek (a consumer-group join takes seconds on Tansu, and one
-publisher per cluster needs no group coordination), from the topic's true end unless
-`--from-beginning`, and published unchanged (the live job's JSON, which the nodes parse); a
-record relayed twice (an at-least-once repeat from the job) is dropped by the nodes by its id.
-A Redis error is logged and the records of that poll are not relayed (they are superseded
-within a window); a Kafka error stops the publisher.
+"""`pulse serve publisher --cluster C`: relay `emoji.aggregated` to Redis `cluster:{C}:emoji`,
+Kafka for the durable feed and Redis pub/sub inside a cluster (why each: "The cluster
+publisher" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

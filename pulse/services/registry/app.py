@@ -1,11 +1,6 @@
-"""The registry API's routes: thin FastAPI handlers over `RegistryStore` and the pure choices.
-
-Every `/v1` route needs a valid `X-API-Key` (the `Security` dependency also documents it in the
-OpenAPI document). Every answer that names a client's node carries an admission token for it
-(`pulse.services.admission_tokens`): the node lets in no one without one; so the routes that assign
-are POSTs, never GETs. Every refusal is a JSON `Problem`: 401, 404 naming the unknown id, 422
-naming the field and the value (FastAPI's own 422 body is replaced), 503 naming MySQL or saying
-that no node is live or has room, with `Retry-After`.
+"""The registry API's routes: thin FastAPI handlers over `RegistryStore` and the pure choices,
+each `/v1` route behind an `X-API-Key`, every refusal a JSON `Problem` (see "The registry" in
+docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""Which delivery node serves a subscriber or a client: pure choices over the live nodes.
-
-Both go through `pulse.routing`, the hashing the live job uses, so that the registry's answer
-is the node the job publishes to. Subscribers get plain rendezvous hashing, exactly as the job
-routes their game updates (it knows no capacities); clients get their first-ranked node that
-still has room, so a full node spills its newcomers to each one's next choice.
+"""Which delivery node serves a subscriber or a client: pure choices over the live nodes, through
+`pulse.routing` as the live job, so the registry names the node the job publishes to.
+Subscribers get plain rendezvous hashing, exactly as the job routes their game updates;
+clients get their first-ranked node that still has room, so a full node spills newcomers.
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
-"""What the registry API takes and gives: pydantic models, the one place its input rules live.
-
-Strict models (`extra="forbid"`, no coercion of `"5"` to 5): a typo in a field name or a number
-sent as text is refused with the field named, rather than silently ignored or guessed at. Ids
-are 1 to 64 characters of `[A-Za-z0-9._:-]`, which fit the VARCHAR(64) keys and need no
-escaping in URLs, Redis channel names or logs. Texts must be encodable as UTF-8 (JSON allows
-lone surrogates, MySQL does not): the services' JSON decoder refuses them in request bodies,
-and the models hold the same rule for any other input. FastAPI derives both the validation
-and the OpenAPI document from these models.
+"""What the registry API takes and gives: pydantic models, the one place its input rules live,
+strict (`extra="forbid"`, no coercion), from which FastAPI derives both the validation and the
+OpenAPI document (the rules: "The registry" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
 """`pulse serve registry`: check what the API needs (a key, the admission secret, a reachable and
-migrated MySQL), then serve it with uvicorn until SIGTERM or Ctrl-C.
-
-uvicorn stops gracefully on SIGTERM or Ctrl-C (no new connections, requests in flight
-answered); the registry holds nothing in memory, so a stop loses nothing. Exit codes: 0 after
-a SIGTERM (how supervisors ask a service to stop), 130 after Ctrl-C, 1 when it could not start.
+migrated MySQL), then serve it with uvicorn until SIGTERM or Ctrl-C. It holds nothing in memory,
+so a stop loses nothing: exit 0 after a SIGTERM, 130 after Ctrl-C, 1 when it could not start.
 """
 
 from __future__ import annotations

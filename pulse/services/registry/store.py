@@ -1,13 +1,7 @@
-"""The registry's MySQL access: every query of the API, parameterised, one transaction each.
-
-A connection per call (`pulse.stores.mysql_connect`), not a pool: the registry's load is low,
-and a fresh connection never carries a broken session across a MySQL restart. Lost or refused
-connections become `StoreUnavailable` (the API answers 503 naming MySQL).
-
-Client assignment is the one read-modify-write: the live nodes' rows are locked
-(`SELECT ... FOR UPDATE`) while the loads are counted and the choice is stored, so two clients
-registering at once cannot both take a node's last place. Every path that locks both locks
-nodes before clients, so they cannot deadlock each other.
+"""The registry's MySQL access: every query of the API, parameterised, one transaction each, a
+connection per call (`pulse.stores.mysql_connect`); lost or refused connections become
+`StoreUnavailable` (the API answers 503). How an assignment is locked: "The registry" in
+docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
