@@ -1,18 +1,6 @@
-"""The one registry of Pulse's domains: each `Domain` is its schema, its simulator and the rate
-`pulse run` simulates it at; its topic is `topics.<name>` in the configuration.
-
-Every list of domains (the schemas the ingest API and the lake accept, the topics the config
-requires, the simulators of `pulse simulate` and `pulse run`) is read from here.
-
->>> from pulse.events.schema import EventSchema, Field
->>> toy = Domain(EventSchema("toy", (Field("id", "string", "t-1"),
-...                                  Field("ts", "timestamp", "2026-01-02T00:00:00.000Z")),
-...                          id_field="id", time_field="ts", key_field="id"))
->>> register(toy).name, "toy" in domain_names()
-('toy', True)
->>> unregister("toy"); "toy" in domain_names()
-False
-"""
+"""The one registry of Pulse's domains, from which every list of domains is read (the schemas
+the ingest API and the lake accept, the topics the config requires, the simulators of `pulse
+simulate` and `pulse run`); "Adding a domain" in docs/ARCHITECTURE.md."""
 
 from __future__ import annotations
 
@@ -71,7 +59,17 @@ _DOMAINS: dict[str, Domain] = {}
 
 
 def register(domain: Domain) -> Domain:
-    """Add `domain` to the registry (a name registers once); returns it."""
+    """Add `domain` to the registry (a name registers once); returns it.
+
+    >>> from pulse.events.schema import EventSchema, Field
+    >>> toy = Domain(EventSchema("toy", (Field("id", "string", "t-1"),
+    ...                                  Field("ts", "timestamp", "2026-01-02T00:00:00.000Z")),
+    ...                          id_field="id", time_field="ts", key_field="id"))
+    >>> register(toy).name, "toy" in domain_names()
+    ('toy', True)
+    >>> unregister("toy"); "toy" in domain_names()
+    False
+    """
     if domain.name in _DOMAINS:
         raise DomainError(f"domain {domain.name!r} is registered already")
     _DOMAINS[domain.name] = domain

@@ -1,14 +1,7 @@
-"""Monitoring rollups of every topic, batches and acks.
-
-One query over every topic, on `streaming.monitor_trigger_seconds`. Per topic per window of
-`monitor.rollup_window_seconds` (one window per batch, see pulse.transforms.monitoring):
-records, bytes and end-to-end latency p50/p95/max (event time to processing) into PostgreSQL
-`monitoring_rollups` and Redis gauges; arrivals per `monitor.arrivals_window_seconds`. From
-`platform.monitoring`: every job's per-batch reports (duration, rows, lag, late events) into
-`query_batches` and Redis gauges, and the producers' and jobs' acks by event id into
-`event_acks`. Like the live job, the batch is read raw once and computed on the driver: as
-Spark transforms, the monitor's batches took 15-20 s on two busy cores.
-"""
+"""Monitoring of every topic: one query on `streaming.monitor_trigger_seconds`, rollups per
+`monitor.rollup_window_seconds` (one window per batch), arrivals per
+`monitor.arrivals_window_seconds`, the jobs' batch reports and the acks, computed on the
+driver ("Monitoring" in docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
