@@ -14,8 +14,7 @@ import uuid
 from collections.abc import Callable
 
 from pulse.config import ConfigError, PulseConfig, load_config
-
-SIMULATED_DOMAINS = ("game", "sports", "emoji", "product", "media", "all")
+from pulse.events import source_domains
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser(
         "simulate", help="produce realistic events into a domain's topic"
     )
-    simulate.add_argument("domain", choices=SIMULATED_DOMAINS)
+    simulate.add_argument("domain", choices=(*source_domains(), "all"))
     simulate.add_argument("--rate", type=_positive_float, default=1000.0, help="events per second")
     simulate.add_argument(
         "--duration", type=_positive_float, default=None, help="seconds (default: until Ctrl-C)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -23,6 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from pulse.events.registry import domain_names
 
 ENV_PREFIX = "PULSE_"
 ENV_SEPARATOR = "__"
@@ -98,20 +100,50 @@ class TopicConfig(_Section):
 
 
 class TopicsConfig(_Section):
-    """Every topic Pulse reads or writes, keyed by domain."""
+    """Every topic Pulse reads or writes: one per registered domain (`pulse.events.registry`),
+    keyed by its name, and the topics of Pulse's own outputs.
 
-    game: TopicConfig
-    sports: TopicConfig
-    emoji: TopicConfig
-    product: TopicConfig
-    media: TopicConfig
-    monitoring: TopicConfig
+    Decision: the domains' topics are the section's extra keys, typed `TopicConfig` and checked
+    against the registry (a key that is no domain, or a domain without its key, is an error
+    naming it), rather than one declared field per domain, so that a new domain is its
+    registry entry and its `topics.<name>` in `conf/pulse.yaml` and nothing here. Attribute
+    access (`conf.topics.emoji`) keeps working: pydantic answers it from the extra keys.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, TopicConfig] = Field(init=False)
+
     deadletter: TopicConfig
     emoji_aggregated: TopicConfig
 
+    if TYPE_CHECKING:  # pydantic's own __getattr__ answers a domain's topic at run time
+
+        def __getattr__(self, domain: str) -> TopicConfig: ...
+
+    @model_validator(mode="after")
+    def _one_topic_per_domain(self) -> TopicsConfig:
+        """Every registered domain has its topic, and every other key is one of Pulse's own."""
+        registered, given = domain_names(), tuple(self.__pydantic_extra__)
+        unknown = [f"topics.{key}" for key in given if key not in registered]
+        if unknown:
+            own = ", ".join(type(self).model_fields)
+            raise ValueError(
+                f"{', '.join(unknown)}: not a registered domain (domains: "
+                f"{', '.join(registered)}; Pulse's own topics: {own})"
+            )
+        missing = [f"topics.{name}" for name in registered if name not in given]
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: missing (every registered domain has a topic)")
+        return self
+
     def all(self) -> dict[str, TopicConfig]:
-        """Topic settings by domain name, in declaration order."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
+        """Topic settings by name: every domain's in registration order, then Pulse's own."""
+        own = {name: getattr(self, name) for name in type(self).model_fields}
+        return {**self.of_domains(), **own}
+
+    def of_domains(self) -> dict[str, TopicConfig]:
+        """The topic of every registered domain, by domain name, in registration order."""
+        return {name: self.__pydantic_extra__[name] for name in domain_names()}
 
 
 class StreamingConfig(_Section):
@@ -134,6 +166,20 @@ class EmojiConfig(_Section):
     ratio: int = Field(gt=0)
     top_n: int = Field(gt=0)
     window_seconds: float = Field(gt=0)
+
+
+class MonitorConfig(_Section):
+    """The monitor job's windows, each its own setting (the job once reused its trigger).
+
+    `rollup_window_seconds`: the processing-time window of a rollup row (`monitoring_rollups`).
+    A rollup's percentiles cannot be added up over batches, so each window is one batch: it
+    must equal `streaming.monitor_trigger_seconds`, checked at start, so that a changed trigger
+    is refused rather than silently changing the rollups. `arrivals_window_seconds`: the window
+    of Kafka timestamps of the input rate (`topic_arrivals`, added up over batches: any length).
+    """
+
+    rollup_window_seconds: float = Field(gt=0)
+    arrivals_window_seconds: float = Field(gt=0)
 
 
 class EnrichConfig(_Section):
@@ -231,7 +277,7 @@ class ForwardConfig(_Section):
     @classmethod
     def _known_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         """Each forwarded domain is one of the topics' domains."""
-        known = tuple(TopicsConfig.model_fields)
+        known = domain_names()
         unknown = [domain for domain in value if domain not in known]
         if unknown:
             raise ValueError(f"{', '.join(unknown)} is not a domain (one of {', '.join(known)})")
@@ -394,6 +440,7 @@ class PulseConfig(_Section):
     topics: TopicsConfig
     streaming: StreamingConfig
     emoji: EmojiConfig
+    monitor: MonitorConfig
     enrich: EnrichConfig
     lake: LakeConfig
     postgres: PostgresConfig
@@ -417,6 +464,18 @@ class PulseConfig(_Section):
                 f"gateway.heartbeat_seconds ({self.gateway.heartbeat_seconds}) must be at most "
                 f"half of streaming.node_heartbeat_seconds "
                 f"({self.streaming.node_heartbeat_seconds})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_rollup_window_per_monitor_batch(self) -> PulseConfig:
+        """Each rollup row is one monitor batch (`MonitorConfig`)."""
+        window, trigger = self.monitor.rollup_window_seconds, self.streaming.monitor_trigger_seconds
+        if window != trigger:
+            raise ValueError(
+                f"monitor.rollup_window_seconds ({window:g}) must equal "
+                f"streaming.monitor_trigger_seconds ({trigger:g}): a rollup row is one monitor "
+                f"batch; change both"
             )
         return self
 
@@ -494,7 +553,9 @@ def _describe(exc: ValidationError, source: Path) -> str:
         secret = any(key == name or key.startswith(name + ".") for name in SECRET_KEYS)
         # A bad secret is named, never printed; nor is the whole configuration (the input of a
         # check across sections), which holds the secrets given.
-        quiet = error["type"] == "missing" or secret or not error["loc"]
+        # Nor is a whole section (the input of a check across its keys): the message names them.
+        whole = isinstance(error["input"], dict)
+        quiet = error["type"] == "missing" or secret or not error["loc"] or whole
         got = "" if quiet else f" (got {error['input']!r})"
         lines.append(f"{key}: {error['msg']}{got}")
     return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)

@@ -24,7 +24,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from pulse.config import PulseConfig
-from pulse.events import SCHEMAS, SOURCE_DOMAINS
+from pulse.events import SCHEMAS, source_domains
 from pulse.events.domains import MONITORING
 from pulse.events.schema import EventSchema, Field, example, format_timestamp, wire_bytes
 from pulse.simulate import GENERATORS
@@ -103,18 +103,18 @@ def publish_hostile(conf: PulseConfig, seed: int) -> Hostile:
         producer.produce(topic, value, key, on_delivery=report)
         producer.poll(0)
 
-    templates = {domain: _events(domain, seed) for domain in SOURCE_DOMAINS}
+    templates = {domain: _events(domain, seed) for domain in source_domains()}
     kinds = [kind for kind in BAD_KINDS if kind != "oversized"]
-    plan = [("oversized", SOURCE_DOMAINS[i % 5]) for i in range(OVERSIZED)]
+    plan = [("oversized", source_domains()[i % 5]) for i in range(OVERSIZED)]
     plan += [
-        (kinds[i % len(kinds)], SOURCE_DOMAINS[(i // len(kinds)) % 5])
+        (kinds[i % len(kinds)], source_domains()[(i // len(kinds)) % 5])
         for i in range(MALFORMED - OVERSIZED)
     ]
     for kind, domain in plan:
         schema = SCHEMAS[domain]
         event = next(templates[domain])
         send(domain, kind, _key(schema, event), malformed(schema, event, kind, rng))
-    for domain in SOURCE_DOMAINS:
+    for domain in source_domains():
         schema = SCHEMAS[domain]
         hostile.injected[domain] = injected = _injected(schema, next(templates[domain]))
         send(domain, "injection", _key(schema, injected), wire_bytes(injected))

@@ -71,6 +71,33 @@ def test_a_wrong_type_fails_naming_the_key_and_the_value(config_file) -> None:
         load_config(path, environ={})
 
 
+def test_a_topic_of_no_registered_domain_fails_naming_it(config_file) -> None:
+    path = config_file(lambda data: data["topics"].update(toy={"name": "t", "partitions": 1}))
+
+    with pytest.raises(ConfigError, match=r"topics\.toy: not a registered domain"):
+        load_config(path, environ={})
+
+
+def test_a_registered_domain_without_its_topic_fails_naming_it(config_file) -> None:
+    path = config_file(lambda data: data["topics"].pop("media"))
+
+    with pytest.raises(ConfigError, match=r"topics\.media: missing"):
+        load_config(path, environ={})
+
+
+def test_each_window_and_trigger_is_its_own_setting() -> None:
+    windows = {"PULSE_MONITOR__ARRIVALS_WINDOW_SECONDS": "7", "PULSE_EMOJI__WINDOW_SECONDS": "3"}
+    conf = load_config(DEFAULT_CONFIG_PATH, environ=windows)
+
+    assert conf.monitor.arrivals_window_seconds == 7 and conf.emoji.window_seconds == 3
+    assert conf.streaming.monitor_trigger_seconds == 5 and conf.streaming.trigger_seconds == 1
+
+
+def test_a_monitor_trigger_apart_from_its_rollup_window_is_refused_naming_both() -> None:
+    with pytest.raises(ConfigError, match=r"monitor\.rollup_window_seconds \(5\) must equal "):
+        load_config(DEFAULT_CONFIG_PATH, environ={"PULSE_STREAMING__MONITOR_TRIGGER_SECONDS": "10"})
+
+
 def test_a_missing_required_value_fails_naming_the_key(config_file) -> None:
     path = config_file(lambda data: data["kafka"].pop("bootstrap"))
 

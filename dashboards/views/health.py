@@ -57,7 +57,7 @@ def pipeline() -> None:
     start = since(minutes)
     with store_trouble():
         pg = postgres(conf.postgres)
-        window = conf.streaming.monitor_trigger_seconds
+        window = conf.monitor.arrivals_window_seconds
         rates = health.input_rates(pg, start, window)
         latency = health.latencies(pg, start)
         batches = health.batches(pg, start)

@@ -25,6 +25,7 @@ import redis
 from confluent_kafka import KafkaException
 
 from pulse.config import PROJECT_ROOT, PulseConfig
+from pulse.events import domains
 from pulse.interrupts import stop_signals_as_interrupt
 from pulse.kafka.admin import end_offsets
 from pulse.kafka.confluent_client import ConfluentClient
@@ -121,20 +122,29 @@ def delivery_children(base_port: int) -> tuple[Child, ...]:
     return (registry, *publishers, *nodes)
 
 
+def simulator_children() -> tuple[Child, ...]:
+    """One simulator per source domain of the registry, at the rate the domain declares
+    (`Domain.simulated_rate`, pulse/events/domains.py), producing to Kafka directly."""
+    return tuple(
+        Child(
+            f"simulate-{domain.name}",
+            pulse_command(
+                "simulate", domain.name, "--rate", f"{domain.simulated_rate:g}", "--quiet"
+            ),
+        )
+        for domain in domains()
+        if domain.is_source
+    )
+
+
 # The ingest API and the CDC relay first, so that they are up by the time their clients are.
-# One simulator per domain, each at a rate that looks alive on a laptop and leaves the two cores
-# to Spark: emoji is the high-volume stream, the others tick at the pace of their real systems.
-# They produce to Kafka directly; one more emoji simulator goes through the ingest API (a few
+# One simulator per domain; one more emoji simulator goes through the ingest API (a few
 # clients at a modest rate), so that the API is exercised too. It waits for the API to answer.
 VIA_API = "simulate emoji --via-api --clients 3 --rate 100 --api-wait 120 --quiet"
 CHILDREN: tuple[Child, ...] = (
     Child("ingest-api", pulse_command("serve", "ingest"), api_key=True),
     Child("cdc-relay", pulse_command("serve", "cdc")),
-    Child("simulate-emoji", pulse_command("simulate", "emoji", "--rate", "2000", "--quiet")),
-    Child("simulate-sports", pulse_command("simulate", "sports", "--rate", "40", "--quiet")),
-    Child("simulate-game", pulse_command("simulate", "game", "--rate", "20", "--quiet")),
-    Child("simulate-product", pulse_command("simulate", "product", "--rate", "50", "--quiet")),
-    Child("simulate-media", pulse_command("simulate", "media", "--rate", "200", "--quiet")),
+    *simulator_children(),
     Child("simulate-emoji-api", pulse_command(*VIA_API.split()), api_key=True),
     # The live views' queries (live, enrich) in one driver: on two cores, a JVM and Python
     # workers per job cost more than the queries themselves. The lake and the monitor in a

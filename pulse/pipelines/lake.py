@@ -20,15 +20,13 @@ from pulse.streams import BatchInput, topic_records
 from pulse.transforms.lake import LakeLayers, dead_letter_messages, lake_layers, topic_schemas
 
 QUERY = "lake"
-# Topics Pulse writes from its own results: not inputs of the lake.
-OUTPUT_DOMAINS = ("deadletter", "emoji_aggregated")
 
 
 def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
-    """The lake job's one query."""
+    """The lake job's one query, over the topic of every registered domain (the topics of
+    Pulse's own outputs are no domain's, so not inputs of the lake)."""
     schemas = topic_schemas(conf.topics)
-    read = [t.name for d, t in conf.topics.all().items() if d not in OUTPUT_DOMAINS]
-    pattern = "|".join(re.escape(name) for name in sorted(read))
+    pattern = "|".join(re.escape(name) for name in sorted(schemas))
     trigger = conf.streaming.lake_trigger_seconds
     records = topic_records(
         spark,

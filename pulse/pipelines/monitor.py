@@ -1,7 +1,7 @@
-"""Monitoring rollups of every topic, batch reports and acks.
-
-One query over every topic, on `streaming.monitor_trigger_seconds`, its batch read raw once and
-computed on the driver (docs/ARCHITECTURE.md, "Monitoring")."""
+"""Monitoring of every topic: one query on `streaming.monitor_trigger_seconds`, rollups per
+`monitor.rollup_window_seconds` (one window per batch), arrivals per
+`monitor.arrivals_window_seconds`, the jobs' batch reports and the acks, computed on the
+driver ("Monitoring" in docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -77,10 +77,14 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
         if raw.num_rows:
             # The batch's own time, as Spark logged it (its `current_timestamp()`): every rollup
             # of a batch falls in that batch's window, also when the batch is replayed.
-            rollups = topic_rollups(raw, window_seconds=trigger, processed_at=batch.started_at)
+            rollups = topic_rollups(
+                raw,
+                window_seconds=conf.monitor.rollup_window_seconds,
+                processed_at=batch.started_at,
+            )
         return MonitorBatch(
             rollups=rollups,
-            arrivals=topic_arrivals(raw, window_seconds=trigger),
+            arrivals=topic_arrivals(raw, window_seconds=conf.monitor.arrivals_window_seconds),
             reports=reports,
             latest=latest_reports(reports),
             acks=ack_rows(events),

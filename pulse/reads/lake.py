@@ -19,7 +19,6 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from pulse.config import TopicsConfig
-from pulse.events.domains import SCHEMAS
 from pulse.stores import StoreUnavailable
 
 SUMMARY_COLUMNS = ("table", "version", "files", "size_bytes", "rows", "last_commit_at", "operation")
@@ -37,7 +36,7 @@ class LakeTable:
 def lake_tables(lake: str, topics: TopicsConfig) -> list[LakeTable]:
     """Every table the jobs write under `lake`, whether or not it exists yet."""
     root = lake.rstrip("/")
-    silver = sorted(domain for domain in topics.all() if domain in SCHEMAS)
+    silver = sorted(topics.of_domains())
     names = ["bronze", *(f"silver/{domain}" for domain in silver), "quarantine", "product_history"]
     return [LakeTable(name, f"{root}/{name}") for name in names]
 

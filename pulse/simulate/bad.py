@@ -13,7 +13,7 @@ from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pulse.events.domains import SCHEMAS, SOURCE_DOMAINS
+from pulse.events import SCHEMAS, source_domains
 from pulse.events.schema import (
     EventSchema,
     Field,
@@ -74,8 +74,18 @@ def choose_kind(rng: random.Random) -> str:
 
 
 def malformed(schema: EventSchema, event: dict[str, Any], kind: str, rng: random.Random) -> bytes:
-    """The value of a bad record of `kind`, made from a good `event` of `schema`."""
+    """The value of a bad record of `kind`, made from a good `event` of `schema`.
+
+    A kind the schema gives no field for (an enum, a free-text field: a new domain may have
+    neither) breaks the event another way, so that every domain's bad records fail.
+    """
     bad = dict(event)
+    if kind in ("unknown_enum", "invalid_utf8") and not _enum_fields(schema):
+        kind = "wrong_type"
+    if kind in ("oversized", "nul_character") and _padding_field(schema, event) is None:
+        if kind == "nul_character":
+            return _dumps({**bad, schema.id_field: "before\x00after"}).encode()
+        return _dumps({**bad, "padding": "x" * OVERSIZED_CHARS}).encode()
     if kind == "broken_json":
         text = _dumps(event)
         if rng.random() < 0.5:
@@ -118,7 +128,7 @@ def malformed(schema: EventSchema, event: dict[str, Any], kind: str, rng: random
         path = _padding_target(schema.fields, event, schema)
         _set_path(bad, path, "before\x00after")
     elif kind == "wrong_domain":
-        other = rng.choice([SCHEMAS[d] for d in SOURCE_DOMAINS if d != schema.domain])
+        other = rng.choice([SCHEMAS[d] for d in source_domains() if d != schema.domain])
         wrong = example(other)
         if not any(field.name == schema.id_field for field in schema.fields):
             wrong.pop(other.id_field)  # sent without ids (the API assigns them): none here either
@@ -134,6 +144,13 @@ def _dumps(value: Any) -> str:
 
 def _enum_fields(schema: EventSchema) -> list[Field]:
     return [field for field in schema.fields if field.choices]
+
+
+def _padding_field(schema: EventSchema, event: dict[str, Any]) -> tuple[str, ...] | None:
+    try:
+        return _padding_target(schema.fields, event, schema)
+    except LookupError:
+        return None
 
 
 def _padding_target(

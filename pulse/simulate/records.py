@@ -4,33 +4,38 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
+from pulse.events import domain_of, source_domains
 from pulse.events.domains import schema_for
+from pulse.events.registry import Simulator
 from pulse.simulate.bad import choose_kind, malformed
-from pulse.simulate.emoji import emoji_events
-from pulse.simulate.game import game_events
-from pulse.simulate.media import media_events
-from pulse.simulate.product import product_events
-from pulse.simulate.sports import sports_events
 
-Generator = Callable[[int, float, datetime], Iterator[dict[str, Any]]]
+Generator = Simulator
 
 # (key, value, bad kind or None): the kind lets tests and summaries count the bad ones.
 Record = tuple[bytes | None, bytes, str | None]
 # What a destination sends one record with: (key, value, bad kind or None).
 Send = Callable[[bytes | None, bytes, str | None], None]
 
-GENERATORS: dict[str, Generator] = {
-    "game": game_events,
-    "sports": sports_events,
-    "emoji": emoji_events,
-    "product": product_events,
-    "media": media_events,
-}
+
+class _Generators(Mapping[str, Generator]):
+    """The simulator of every source domain, by name: a view of the registry
+    (`pulse.events.registry`), where each domain names its simulator."""
+
+    def __getitem__(self, domain: str) -> Generator:
+        return domain_of(domain).simulate()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(source_domains())
+
+    def __len__(self) -> int:
+        return len(source_domains())
+
+
+GENERATORS: Mapping[str, Generator] = _Generators()
 
 # The wire form `EventProducer.send_event` writes: compact UTF-8 JSON.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

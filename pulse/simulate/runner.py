@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 from tqdm import tqdm
 
 from pulse.config import PulseConfig
-from pulse.events.domains import SOURCE_DOMAINS
+from pulse.events import source_domains
 from pulse.interrupts import stop_signals_as_interrupt
 from pulse.simulate.clients import ApiClientError, ApiClients, ApiOptions
 from pulse.simulate.clock import StartTimeError, parse_start
@@ -100,7 +100,7 @@ def simulate(
     records are the same on every run. `via_api`: through the ingest API's clients instead of
     straight to Kafka. Returns the process exit code.
     """
-    domains = SOURCE_DOMAINS if domain == "all" else (domain,)
+    domains = source_domains() if domain == "all" else (domain,)
     try:
         first = parse_start(start)
         destination = _destination(conf, domains, via_api)

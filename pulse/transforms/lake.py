@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pulse.config import TopicsConfig
-from pulse.events.domains import SCHEMAS
+from pulse.events import SCHEMAS
 from pulse.events.schema import EventSchema
 from pulse.transforms.decode import sort_tables
 
@@ -144,7 +144,5 @@ def utc_date(times: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def topic_schemas(topics: TopicsConfig) -> dict[str, EventSchema]:
-    """The event schema of each configured topic that carries one of Pulse's domains."""
-    return {
-        topic.name: SCHEMAS[domain] for domain, topic in topics.all().items() if domain in SCHEMAS
-    }
+    """The event schema of the topic of every registered domain, by topic name."""
+    return {topic.name: SCHEMAS[domain] for domain, topic in topics.of_domains().items()}

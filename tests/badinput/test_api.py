@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pulse.events import SCHEMAS, SOURCE_DOMAINS
+from pulse.events import SCHEMAS, source_domains
 from pulse.events.schema import wire_bytes
 from pulse.simulate import GENERATORS
 from pulse.simulate.bad import BAD_KINDS, malformed
@@ -33,11 +33,11 @@ def test_every_malformed_request_gets_a_4xx_saying_why_and_writes_nothing(start_
     api: Api = start_api(max_body_bytes=100_000, flush_interval_ms=100)
     rng = random.Random(7)
     templates = {
-        domain: GENERATORS[domain](7, 1000.0, datetime.now(UTC)) for domain in SOURCE_DOMAINS
+        domain: GENERATORS[domain](7, 1000.0, datetime.now(UTC)) for domain in source_domains()
     }
-    plan = [("oversized", SOURCE_DOMAINS[i]) for i in range(OVERSIZED)]
+    plan = [("oversized", source_domains()[i]) for i in range(OVERSIZED)]
     plan += [
-        (KINDS[i % len(KINDS)], SOURCE_DOMAINS[(i // len(KINDS)) % 5])
+        (KINDS[i % len(KINDS)], source_domains()[(i // len(KINDS)) % 5])
         for i in range(MALFORMED - OVERSIZED)
     ]
     statuses: dict[str, Counter[int]] = defaultdict(Counter)

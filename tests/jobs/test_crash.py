@@ -23,7 +23,7 @@ import pytest
 import redis
 from deltalake import DeltaTable
 
-from pulse.events import SCHEMAS, SOURCE_DOMAINS
+from pulse.events import SCHEMAS, source_domains
 from pulse.events.schema import parse_timestamp
 from pulse.stores import postgres_connect
 from tests.exact import emoji_counts
@@ -155,7 +155,7 @@ def test_a_killed_lake_job_resumes_with_every_sink_exact(job_stack):
 
     # Every record in bronze once; each good one in its domain's silver table, each bad one in
     # quarantine and on the dead-letter topic with its reason and its original key.
-    produced = {d: read_all(conf, getattr(conf.topics, d).name) for d in SOURCE_DOMAINS}
+    produced = {d: read_all(conf, getattr(conf.topics, d).name) for d in source_domains()}
     bad = {(r.topic, r.partition, r.offset): r.key for d, rs in produced.items() for r in rs
            if not is_valid(SCHEMAS[d], r)}  # fmt: skip
     assert {topic for topic, _, _ in bad} == {r.topic for rs in produced.values() for r in rs}, (

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pulse.events import SCHEMAS, SOURCE_DOMAINS, example
+from pulse.events import SCHEMAS, example, source_domains
 from tests.services.hostile_json import (
     JSON,
     REGISTRY_BODIES,
@@ -43,13 +43,13 @@ def api(start_api: StartApi) -> Api:
 
 def test_ingest_refuses_every_drawn_hostile_event_and_keeps_the_clean_ones_once(api) -> None:
     statuses: Counter[int] = Counter()
-    accepted: dict[str, set[str]] = {domain: set() for domain in SOURCE_DOMAINS}
+    accepted: dict[str, set[str]] = {domain: set() for domain in source_domains()}
     wrong: list[str] = []
 
     @given(data=st.data())
     @settings(HYPOTHESIS, max_examples=INGEST_EXAMPLES)
     def send(data: st.DataObject) -> None:
-        domain = data.draw(st.sampled_from(SOURCE_DOMAINS))
+        domain = data.draw(st.sampled_from(source_domains()))
         schema = SCHEMAS[domain]
         event = {**example(schema), schema.id_field: f"fz-{uuid.uuid4().hex}"}
         body, words = data.draw(hostile_document(event, list(schema_paths(schema))))

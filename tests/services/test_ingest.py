@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from pulse.events import SCHEMAS, example, validate
-from pulse.events.domains import MONITORING, PRODUCT, SOURCE_DOMAINS
+from pulse.events import SCHEMAS, example, source_domains, validate
+from pulse.events.domains import MONITORING, PRODUCT
 from pulse.services.auth import label_of
 from tests.conftest import PulseRunner, free_tcp_port
 from tests.services.support import (
@@ -71,7 +71,7 @@ def test_accepted_emoji_appear_in_kafka_exactly_once_under_the_id_they_were_give
 
 def test_every_domain_single_and_batch_lands_once_on_its_topic_keyed(api) -> None:
     sent: dict[str, set[str]] = {}
-    for domain in SOURCE_DOMAINS:
+    for domain in source_domains():
         schema = SCHEMAS[domain]
         events = [
             {**example(schema), schema.id_field: f"{domain}-{uuid.uuid4().hex}"} for _ in range(4)

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from pulse.events import SCHEMAS, SOURCE_DOMAINS, example
+from pulse.events import SCHEMAS, example, source_domains
 from pulse.events.schema import MAX_AHEAD, format_timestamp, parse_timestamp, wire_bytes
 from pulse.simulate.bad import BAD_KINDS, malformed
 from pulse.transforms.decode import decode, sort_records
@@ -145,7 +145,7 @@ def test_a_record_of_a_topic_with_no_schema_is_bad_for_that_reason():
 
 def test_every_kind_of_simulated_bad_record_gets_a_reason():
     rng = random.Random(3)
-    for domain in SOURCE_DOMAINS:
+    for domain in source_domains():
         schema = SCHEMAS[domain]
         values = [malformed(schema, example(schema), kind, rng) for kind in BAD_KINDS]
         result = sort_records(records(*values, topic=f"{domain}.topic"), DOMAINS)
@@ -243,7 +243,7 @@ def test_the_bulk_path_sorts_exactly_as_the_per_record_path():
 
     values: list[bytes | None] = []
     topics: list[str] = []
-    for domain in SOURCE_DOMAINS:
+    for domain in source_domains():
         for _, value, _ in itertools.islice(
             simulated(domain, seed=3, rate=1e9, start=RECEIVED, bad_ratio=0.3), 400
         ):

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pulse.config import PulseConfig
-from pulse.events.domains import EMOJI, PRODUCT, SCHEMAS
+from pulse.events import SCHEMAS
+from pulse.events.domains import EMOJI, PRODUCT
 from pulse.events.schema import EventSchema, compact_json
 from pulse.services.auth import HEADER, ApiKeys
 from pulse.services.ingest.limits import KeyRateLimits

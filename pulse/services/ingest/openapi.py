@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulse.events.domains import EMOJI, PRODUCT, SCHEMAS
+from pulse.events import SCHEMAS
+from pulse.events.domains import EMOJI, PRODUCT
 from pulse.events.jsonschema import event_json_schema
 from pulse.services.auth import HEADER
 
