@@ -11,7 +11,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -177,14 +178,22 @@ class ProgressPublisher(StreamingQueryListener):
 _PUBLISHERS: list[ProgressPublisher] = []
 
 
-def publish_progress(
+@contextmanager
+def publishing_progress(
     spark: SparkSession, jobs: Mapping[str, str], conf: PulseConfig
-) -> ProgressPublisher:
-    """Attach a `ProgressPublisher` for the queries in `jobs` (query -> job) and return it."""
+) -> Iterator[ProgressPublisher]:
+    """Within the block, a `ProgressPublisher` for the queries in `jobs` (query -> job); at its
+    end the listener leaves the session, so that a session hosting one run after another (a
+    test session) reports each query once."""
     listener = ProgressPublisher(jobs, conf)
     spark.streams.addListener(listener)
     _PUBLISHERS.append(listener)
-    return listener
+    try:
+        yield listener
+    finally:
+        drain_progress(spark)
+        spark.streams.removeListener(listener)
+        _PUBLISHERS.remove(listener)
 
 
 def drain_progress(spark: SparkSession, timeout_seconds: float = 10.0) -> None:

@@ -21,7 +21,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from pulse.config import PulseConfig, load_config
 from pulse.interrupts import on_stop_signals
-from pulse.progress import drain_progress, publish_progress
+from pulse.progress import drain_progress, publishing_progress
 from pulse.queryhealth import HealthBoard, error_line
 from pulse.sinks.base import Prepare, Sink, WriteWatch, batch_writer
 from pulse.spark import session
@@ -236,20 +236,31 @@ Pipeline = Callable[[SparkSession, PulseConfig], list[QuerySpec]]
 
 
 def main(name: str, doc: str, pipelines: Mapping[str, Pipeline]) -> int:
-    """A job's whole life: logging, its command line, the config, one session, the queries of
-    every pipeline in `pipelines` (by job name), progress reports on `platform.monitoring`,
-    then `run` until stopped. `jobs/<job>.py` is this call and nothing else."""
+    """A job's whole life: logging, its command line, the config, one session, then `host`
+    until stopped. `jobs/<job>.py` is this call and nothing else."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = job_arguments(doc.strip().splitlines()[0])
     conf = load_config()
-    spark = session(f"pulse-{name}")
+    return host(session(f"pulse-{name}"), conf, pipelines, available_now=args.available_now)
+
+
+def host(
+    spark: SparkSession,
+    conf: PulseConfig,
+    pipelines: Mapping[str, Pipeline],
+    *,
+    available_now: bool = False,
+) -> int:
+    """The queries of every pipeline in `pipelines` (by job name) in `spark`, with progress
+    reports on `platform.monitoring`, `run` until stopped or, with `available_now`, caught up:
+    what a job's driver does, and what a test does in its own session (`pulse.testing`)."""
     specs, jobs = [], {}
     for job, pipeline in pipelines.items():
         for spec in pipeline(spark, conf):
             specs.append(spec)
             jobs[spec.name] = job
-    publish_progress(spark, jobs, conf)
-    return run(spark, specs, conf, available_now=args.available_now, jobs=jobs)
+    with publishing_progress(spark, jobs, conf):
+        return run(spark, specs, conf, available_now=available_now, jobs=jobs)
 
 
 def job_arguments(description: str) -> argparse.Namespace:

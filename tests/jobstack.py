@@ -12,7 +12,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyspark.sql import SparkSession
+
 from pulse.config import PROJECT_ROOT, PulseConfig
+from pulse.testing import run_available_now
 
 
 def failure_summary(output: str, tail: int = 3000) -> str:
@@ -28,11 +31,13 @@ def failure_summary(output: str, tail: int = 3000) -> str:
 
 @dataclass
 class JobStack:
-    """A private set of topics and paths for one test, and how to run jobs against it."""
+    """A private set of topics and paths for one test, and how to run jobs against it: in the
+    test session's `spark` when given (`pulse.testing`), else through `./spark-submit.sh`."""
 
     env: dict[str, str]
     conf: PulseConfig
     logs: Path
+    spark: SparkSession | None = None
 
     def simulate(
         self,
@@ -56,8 +61,11 @@ class JobStack:
             cwd=PROJECT_ROOT, env=self.env, check=True, capture_output=True, timeout=120,
         )  # fmt: skip
 
-    def run(self, job: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """Run `jobs/<job>.py --available-now` to completion."""
+    def run(self, job: str, timeout: float = 300) -> None:
+        """Run job `job` with `--available-now` to completion."""
+        if self.spark is not None:
+            run_available_now(self.spark, self.conf, job)
+            return
         done = subprocess.run(
             [str(PROJECT_ROOT / "spark-submit.sh"), f"jobs/{job}.py", "--available-now"],
             cwd=PROJECT_ROOT,
@@ -69,10 +77,12 @@ class JobStack:
         (self.logs / f"{job}.log").write_text(done.stdout + done.stderr)  # kept as an artifact
         output = done.stdout + done.stderr
         assert done.returncode == 0, f"{job} failed:\n{failure_summary(output)}"
-        return done
 
     def run_together(self, *jobs: str, timeout: float = 300) -> None:
         """Run several jobs with `--available-now` side by side, each to completion."""
+        if self.spark is not None:
+            run_available_now(self.spark, self.conf, *jobs)
+            return
         started = {job: self.launch(job, "--available-now") for job in jobs}
         for job, (process, log) in started.items():
             try:

@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from pulse.config import PulseConfig, load_config
 from pulse.kafka.admin import ensure_topics
@@ -96,9 +97,13 @@ def scratch_stores(
 
 @pytest.fixture(scope="session")
 def produced(
-    conf: PulseConfig, test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    conf: PulseConfig,
+    test_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    spark: SparkSession,
 ) -> Iterator[Stores]:
-    """Stores that the four jobs filled from a few seconds of simulated traffic."""
+    """Stores that the four jobs filled from a few seconds of simulated traffic (run in the
+    test session's SparkSession)."""
     root = tmp_path_factory.mktemp("produced")
     with scratch_stores(conf, test_env, root, PRODUCED_REDIS_DB) as settings:
         prefix = f"r{uuid.uuid4().hex[:8]}"
@@ -114,7 +119,7 @@ def produced(
         seed_segments(produced_conf.postgres)
         logs = root / "logs"
         logs.mkdir()
-        jobs = JobStack(env, produced_conf, logs)
+        jobs = JobStack(env, produced_conf, logs, spark)
         api = launch("ingest", settings, root, partial(Api, conf=produced_conf))
         try:
             jobs.simulate("product", rate=40, seconds=3, seed=5, via_api=api.url)

@@ -11,19 +11,22 @@ import pyarrow as pa
 
 from pulse.events.schema import EventSchema, Field, Kind, parse_timestamp
 
+UTC_MICROS = pa.timestamp("us", tz="UTC")
 ATOMIC_TYPES: dict[str, pa.DataType] = {  # by Kind, of the atomic kinds
     "string": pa.string(),
     "long": pa.int64(),
     "double": pa.float64(),
     "boolean": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
+    "timestamp": UTC_MICROS,
 }
 
 
-def arrow_schema(schema: EventSchema) -> pa.Schema:
-    """The Arrow schema of a domain's event, every field nullable (validation decides)."""
+def arrow_schema(schema: EventSchema, timestamp: pa.DataType = UTC_MICROS) -> pa.Schema:
+    """The Arrow schema of a domain's event, every field nullable (validation decides), its
+    timestamps of type `timestamp` (`pa.string()`: as JSON carries them)."""
+    types = {**ATOMIC_TYPES, "timestamp": timestamp}
     return pa.schema(
-        [pa.field(field.name, _data_type(field, field.kind)) for field in schema.fields]
+        [pa.field(field.name, _data_type(field, field.kind, types)) for field in schema.fields]
     )
 
 
@@ -43,10 +46,10 @@ def events_table(events: Sequence[dict[str, Any]], schema: EventSchema) -> pa.Ta
     return pa.Table.from_pylist(rows, schema=arrow_schema(schema))
 
 
-def _data_type(field: Field, kind: Kind) -> pa.DataType:
+def _data_type(field: Field, kind: Kind, types: dict[str, pa.DataType]) -> pa.DataType:
     if kind == "object":
-        return pa.struct([pa.field(f.name, _data_type(f, f.kind)) for f in field.fields])
+        return pa.struct([pa.field(f.name, _data_type(f, f.kind, types)) for f in field.fields])
     if kind == "list":
         assert field.item is not None, f"list field {field.name} declares no item kind"
-        return pa.list_(_data_type(field, field.item))
-    return ATOMIC_TYPES[kind]
+        return pa.list_(_data_type(field, field.item, types))
+    return types[kind]

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from pulse.events.arrow import ATOMIC_TYPES, arrow_schema
+from pulse.events.arrow import UTC_MICROS, arrow_schema
 from pulse.events.schema import EARLIEST_EVENT_TIME, MAX_AHEAD, NUL, EventSchema, Field, Kind
 
 # The timestamps the bulk path parses itself: the wire form and its close kin, each parsed by
@@ -22,7 +22,6 @@ TIMESTAMP_FORM = (
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
     r"(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
 )
-UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
 class Unsupported(Exception):
@@ -78,21 +77,18 @@ def parse(
 
 
 def wire_schema(schema: EventSchema) -> pa.Schema:
-    """The Arrow schema JSON is read with: as `arrow_schema`, timestamps still text."""
-    return pa.schema([pa.field(f.name, _wire_type(f, f.kind, top=True)) for f in schema.fields])
-
-
-def _wire_type(field: Field, kind: Kind, top: bool = False) -> pa.DataType:
-    if kind == "timestamp":
-        if not top:
+    """The Arrow schema JSON is read with: as `arrow_schema`, timestamps still text; a schema
+    with a timestamp inside an object or a list is `Unsupported` (none has one today)."""
+    for field in schema.fields:
+        if field.kind in ("object", "list") and _holds_timestamp(field):
             raise Unsupported(f"field {field.name}: a timestamp inside an object or a list")
-        return pa.string()
-    if kind == "object":
-        return pa.struct([pa.field(f.name, _wire_type(f, f.kind)) for f in field.fields])
-    if kind == "list":
-        assert field.item is not None, f"list field {field.name} declares no item kind"
-        return pa.list_(_wire_type(field, field.item))
-    return ATOMIC_TYPES[kind]
+    return arrow_schema(schema, timestamp=pa.string())
+
+
+def _holds_timestamp(field: Field) -> bool:
+    return field.item == "timestamp" or any(
+        member.kind == "timestamp" or _holds_timestamp(member) for member in field.fields
+    )
 
 
 def _checked(field: Field, kind: Kind, column: pa.Array) -> pa.BooleanArray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 HEADERS_TYPE = pa.list_(pa.struct([("key", pa.string()), ("value", pa.binary())]))
+TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 _BASE_FIELDS = [
     ("key", pa.binary()),
@@ -17,7 +18,7 @@ _BASE_FIELDS = [
     ("topic", pa.string()),
     ("partition", pa.int32()),
     ("offset", pa.int64()),
-    ("timestamp", pa.timestamp("us", tz="UTC")),
+    ("timestamp", TIMESTAMP),
     ("timestampType", pa.int32()),
 ]
 
@@ -69,7 +70,7 @@ class RecordBatchBuilder:
             pa.repeat(pa.scalar(self._topic, pa.string()), count),
             pa.repeat(pa.scalar(self._partition, pa.int32()), count),
             pa.array(self._offsets, pa.int64()),
-            pa.array(self._timestamps, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            pa.array(self._timestamps, pa.int64()).cast(TIMESTAMP),
             pa.array(self._types, pa.int32()),
         ]
         if self._include_headers:

@@ -87,7 +87,8 @@ SMALLEST_CHUNK = 16  # records: a smaller chunk that fails goes per record
 def sort_tables(records: pa.Table, domains: Mapping[str, str]) -> SortedTables:
     """`sort_records` with typed tables: the events Arrow parses and checks in bulk
     (`pulse.events.bulk`) are never Python objects; every record it does not vouch for goes
-    through the per-record path, which decides. About 10x faster on well-formed batches.
+    through the per-record path, which decides. 6-16x faster on well-formed batches
+    (docs/ARCHITECTURE.md, "Decoding a batch").
 
     >>> import pyarrow as pa
     >>> from datetime import datetime, UTC

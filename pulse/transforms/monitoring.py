@@ -106,7 +106,7 @@ def topic_rollups(records: pa.Table, *, window_seconds: float, processed_at: dat
             "topic": records.column("topic"),
             "bytes": pc.add(_lengths(records.column("key")), _lengths(records.column("value"))),
             # As `timedelta.total_seconds() * 1000`, to the last bit.
-            "latency": pc.multiply(pc.divide(waited.cast(pa.float64()), 1e6), 1000.0),
+            "latency": pc.multiply(pc.divide(waited.cast(pa.float64(), safe=False), 1e6), 1000.0),
         }
     ).sort_by([("topic", "ascending"), ("latency", "ascending")])
     totals = measured.group_by("topic", use_threads=False).aggregate(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from pulse.config import PulseConfig, load_config
 from pulse.kafka.admin import ensure_topics
@@ -35,8 +36,26 @@ def databases(conf: PulseConfig) -> None:
 
 
 @pytest.fixture
-def job_stack(test_env: dict[str, str], tmp_path: Path, databases: None) -> Iterator[JobStack]:
-    """Fresh topics (created), checkpoints and lake for one test's jobs."""
+def job_stack(
+    test_env: dict[str, str], tmp_path: Path, databases: None, spark: SparkSession
+) -> Iterator[JobStack]:
+    """Fresh topics (created), checkpoints and lake for one test's jobs, run in the test
+    session's SparkSession (`pulse.testing`)."""
+    yield private_job_stack(test_env, tmp_path, spark)
+
+
+@pytest.fixture
+def submitted_job_stack(
+    test_env: dict[str, str], tmp_path: Path, databases: None
+) -> Iterator[JobStack]:
+    """`job_stack` whose jobs run through `./spark-submit.sh`, as a user runs them (the crash
+    tests kill their process)."""
+    yield private_job_stack(test_env, tmp_path, None)
+
+
+def private_job_stack(
+    test_env: dict[str, str], tmp_path: Path, spark: SparkSession | None
+) -> JobStack:
     prefix = f"j{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
@@ -51,4 +70,4 @@ def job_stack(test_env: dict[str, str], tmp_path: Path, databases: None) -> Iter
     ensure_topics(conf.kafka, {t.name: t.partitions for t in conf.topics.all().values()})
     logs = tmp_path / "logs"
     logs.mkdir()
-    yield JobStack(env, conf, logs)
+    return JobStack(env, conf, logs, spark)

@@ -28,6 +28,7 @@ from pulse.events.schema import parse_timestamp
 from pulse.stores import postgres_connect
 from tests.exact import emoji_counts
 from tests.jobs.records import is_valid, read_all, valid_events
+from tests.jobstack import JobStack
 
 pytestmark = [pytest.mark.spark, pytest.mark.broker]
 
@@ -39,6 +40,12 @@ def stored_windows(conf) -> dict:
         rows = {(m, e, w): (c, u) for m, e, w, c, u in cur.fetchall()}
     pg.close()
     return rows
+
+
+@pytest.fixture
+def job_stack(submitted_job_stack: JobStack) -> JobStack:
+    """The jobs as a user runs them, through spark-submit: these tests kill their process."""
+    return submitted_job_stack
 
 
 def test_a_killed_live_job_resumes_with_every_sink_exact(job_stack):

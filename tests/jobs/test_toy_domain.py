@@ -33,13 +33,12 @@ from pulse.events.schema import format_timestamp
 from pulse.kafka.admin import ensure_topics
 from pulse.kafka.producer import EventProducer
 from pulse.local.run import simulator_children
-from pulse.pipelines import PIPELINES
-from pulse.queries import start
 from pulse.services.ingest.server import build_app
 from pulse.simulate import GENERATORS, records
 from pulse.simulate.bad import BAD_KINDS, malformed
 from pulse.simulate.clock import parse_start
 from pulse.simulate.runner import simulate
+from pulse.testing import run_available_now
 from tests.conftest import free_tcp_port
 from tests.polling import wait_for
 from tests.services.support import read_answer, read_until
@@ -171,12 +170,7 @@ def test_a_toy_domain_flows_through_ingest_and_the_lake_and_its_bad_records_to_d
                     start=first, progress=False)  # fmt: skip
     sent = list(islice(records("toy", SEED, SIMULATED, parse_start(first), BAD_RATIO), SIMULATED))
 
-    (lake,) = PIPELINES["lake"](spark, conf)
-    query = start(lake, conf, available_now=True)
-    finished = query.awaitTermination(240)
-    if not finished:
-        query.stop()
-    assert finished and query.exception() is None, query.exception()
+    run_available_now(spark, conf, "lake")
 
     assert (accepted.status, accepted.body) == (202, {"event_id": "toy-api-1"})
     assert refused.status == 422 and refused.body["field"] == "squeaks"

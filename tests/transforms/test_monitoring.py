@@ -114,3 +114,9 @@ def test_acks_keep_the_latest_of_each_event_kind_and_component():
     assert [(r["event_id"], r["kind"], r["latency_ms"]) for r in rows] == [
         ("e1", "producer_ack", 4.0)
     ]
+
+
+def test_an_event_time_of_a_clock_never_set_is_a_latency_like_any_other():
+    table = records((None, b'{"ts":"0001-01-01T00:00:00Z"}', "t", KAFKA_TS))
+    latency = rollups(table)["t"][3]
+    assert latency == (PROCESSED - datetime(1, 1, 1, tzinfo=UTC)).total_seconds() * 1000
