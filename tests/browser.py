@@ -8,14 +8,16 @@ can be looked at afterwards, or kept by CI.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 from pulse.config import PROJECT_ROOT
+from tests.polling import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -43,3 +45,19 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+@contextlib.contextmanager
+def watching(url: str, match_id: str) -> Iterator[tuple[webdriver.Chrome, Callable[[str], str]]]:
+    """The live page at `url` in headless Chromium, watching `match_id` (its socket open), and
+    the text of one of its elements by id."""
+    with chromium() as browser:
+        browser.get(url)
+        browser.find_element(By.ID, "match-id").send_keys(match_id)
+        browser.find_element(By.ID, "watch").click()
+
+        def text(element_id: str) -> str:
+            return browser.find_element(By.ID, element_id).text
+
+        wait_for(lambda: text("status").startswith("Watching"), 15, "the page's socket")
+        yield browser, text

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from pulse.kafka.producer import THROUGHPUT_TUNING
 from pulse.simulate.emoji import emoji_events
 
 SEED = 7
@@ -45,14 +46,7 @@ POOL_EVENTS = 60_000  # distinct (user, match, emoji) records, cycled
 BURST_SECONDS = 0.01  # the most sent under one time stamp
 _CTX = multiprocessing.get_context("spawn")  # no fork of a process holding librdkafka threads
 
-_TUNING = {
-    "linger.ms": 20,
-    "compression.type": "lz4",
-    "queue.buffering.max.messages": 1_000_000,
-    "batch.num.messages": 10_000,
-    "enable.idempotence": True,
-    "delivery.report.only.error": True,
-}
+_TUNING = {**THROUGHPUT_TUNING, "delivery.report.only.error": True}
 
 
 class Shared(Protocol):

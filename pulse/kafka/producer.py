@@ -10,7 +10,7 @@ from pulse.config import KafkaConfig
 from pulse.events.schema import wire_bytes
 
 # Throughput settings: batch for up to 20 ms, compress with lz4, keep up to 1M messages queued.
-_TUNING = {
+THROUGHPUT_TUNING = {
     "linger.ms": 20,
     "compression.type": "lz4",
     "queue.buffering.max.messages": 1_000_000,
@@ -27,7 +27,7 @@ class EventProducer:
     """Sends JSON events and raw bytes; counts deliveries and remembers the first failure."""
 
     def __init__(self, kafka: KafkaConfig, **overrides: Any) -> None:
-        self._producer = Producer({**kafka.client_params(), **_TUNING, **overrides})
+        self._producer = Producer({**kafka.client_params(), **THROUGHPUT_TUNING, **overrides})
         self.delivered = 0
         self.failed: list[str] = []
 

@@ -65,14 +65,7 @@ class MySQLUpsert:
         finally:
             conn.close()
         if wrote:
-            log.debug(
-                "sink=%s query=%s batch=%d table=%s rows=%d upserted",
-                self.name,
-                ctx.query,
-                ctx.batch_id,
-                up.table,
-                len(rows),
-            )
+            up.note_written(self.name, ctx, len(rows))
 
     def statement(self) -> str:
         """`INSERT INTO t (...) VALUES (%s, ...) ON DUPLICATE KEY UPDATE ...`."""

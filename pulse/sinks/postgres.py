@@ -66,14 +66,7 @@ class PostgresUpsert:
         finally:
             conn.close()
         if wrote:
-            log.debug(
-                "sink=%s query=%s batch=%d table=%s rows=%d upserted",
-                self.name,
-                ctx.query,
-                ctx.batch_id,
-                up.table,
-                len(rows),
-            )
+            up.note_written(self.name, ctx, len(rows))
 
     def statement(self) -> sql.Composed:
         """`INSERT ... VALUES %s ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c ... [WHERE]`."""

@@ -3,10 +3,14 @@ spells it in its own SQL (pulse.sinks.postgres, pulse.sinks.mysql)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from pulse.sinks.base import BatchContext
 from pulse.sinks.errors import SinkDefinitionError
 from pulse.sinks.values import written_columns
+
+log = logging.getLogger("pulse.sinks")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,17 @@ class Upsert:
     def written(self) -> tuple[str, ...]:
         """Every column written: the key first, then the other columns."""
         return written_columns(self.key, self.columns)
+
+    def note_written(self, sink: str, ctx: BatchContext, rows: int) -> None:
+        """Log that sink `sink` upserted `rows` rows of batch `ctx` (not a replay it skipped)."""
+        log.debug(
+            "sink=%s query=%s batch=%d table=%s rows=%d upserted",
+            sink,
+            ctx.query,
+            ctx.batch_id,
+            self.table,
+            rows,
+        )
 
     @property
     def updated(self) -> tuple[str, ...]:

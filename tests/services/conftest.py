@@ -17,7 +17,7 @@ from mysql.connector.abstracts import MySQLConnectionAbstract
 from pulse.config import MySQLConfig, PulseConfig
 from pulse.local.migrate import create_mysql_database, migrate_mysql
 from pulse.stores import mysql_connect
-from tests.services.support import KEYS, Service, launch
+from tests.services.support import Service, registry_service
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +41,7 @@ def registry(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Service]:
     """`pulse serve registry` on the scratch database, with the two test keys."""
-    settings = {
-        **test_env,
-        "PULSE_MYSQL__DATABASE": registry_mysql.database,
-        "PULSE_REGISTRY__API_KEYS": ",".join(KEYS),
-    }
-    service = launch("registry", settings, tmp_path_factory.mktemp("registry"))
-    yield service
-    assert service.stop() == 0, service.log.read_text()
+    yield from registry_service(test_env, registry_mysql, tmp_path_factory)
 
 
 @pytest.fixture

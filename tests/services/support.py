@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from pulse.config import PROJECT_ROOT, PulseConfig, load_config
+from pulse.config import PROJECT_ROOT, MySQLConfig, PulseConfig, load_config
 from pulse.events import SCHEMAS
 from pulse.kafka.admin import end_offsets, ensure_topics
 from tests.conftest import free_tcp_port
@@ -245,3 +245,22 @@ def assert_each_in_kafka_once(api: Api, accepted: Mapping[str, set[str]]) -> Non
         counts = Counter(event[id_field] for event in events)
         repeated_or_missing = {i: counts[i] for i in ids if counts[i] != 1}
         assert repeated_or_missing == {}, f"{domain}: ids not in Kafka once: {repeated_or_missing}"
+
+
+def registry_service(
+    test_env: dict[str, str],
+    registry_mysql: MySQLConfig,
+    tmp_path_factory: pytest.TempPathFactory,
+    **extra: str,
+) -> Iterator[Service]:
+    """`pulse serve registry` on the scratch database with the two test keys and `extra`
+    settings, stopped cleanly at the end."""
+    settings = {
+        **test_env,
+        **extra,
+        "PULSE_MYSQL__DATABASE": registry_mysql.database,
+        "PULSE_REGISTRY__API_KEYS": ",".join(KEYS),
+    }
+    service = launch("registry", settings, tmp_path_factory.mktemp("registry"))
+    yield service
+    assert service.stop() == 0, service.log.read_text()

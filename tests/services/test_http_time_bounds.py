@@ -19,7 +19,7 @@ from tests.services.slow_clients import (
     slow_headers,
 )
 from tests.services.slow_clients import held_while_others_are_served as held_while
-from tests.services.support import KEYS, Service, StartApi, launch
+from tests.services.support import KEYS, Service, StartApi, registry_service
 
 pytestmark = pytest.mark.broker
 
@@ -37,15 +37,7 @@ def bounded_registry(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Service]:
     """A registry with 1-second bounds."""
-    settings = {
-        **test_env,
-        **BOUNDS,
-        "PULSE_MYSQL__DATABASE": registry_mysql.database,
-        "PULSE_REGISTRY__API_KEYS": ",".join(KEYS),
-    }
-    service = launch("registry", settings, tmp_path_factory.mktemp("registry"))
-    yield service
-    service.stop()
+    yield from registry_service(test_env, registry_mysql, tmp_path_factory, **BOUNDS)
 
 
 def held_while_others_are_served(service: Service, client: tuple[bytes, bytes]) -> float:

@@ -37,7 +37,7 @@ from pulse.kafka.admin import ensure_topics
 from pulse.services.gateway.client import GatewayClient
 from pulse.services.gateway.registry import RegistryClient
 from pulse.stores import mysql_connect, redis_client
-from tests.browser import chromium, screenshot
+from tests.browser import screenshot, watching
 from tests.conftest import free_tcp_port
 from tests.jobs.conftest import databases  # noqa: F401  (the migrated schemas, a fixture)
 from tests.polling import wait_for
@@ -361,15 +361,7 @@ def test_the_live_page_shows_the_score_change_and_sends_emoji_that_come_back_as_
     finally:
         redis.close()
     node = next(iter(stack.nodes.values()))
-    with chromium() as browser:
-        browser.get(f"http://127.0.0.1:{node.port}/")
-        browser.find_element(By.ID, "match-id").send_keys(match_id)
-        browser.find_element(By.ID, "watch").click()
-
-        def text(element_id: str) -> str:
-            return browser.find_element(By.ID, element_id).text
-
-        wait_for(lambda: text("status").startswith("Watching"), 15, "the page's socket")
+    with watching(f"http://127.0.0.1:{node.port}/", match_id) as (browser, text):
         wait_for(lambda: text("home-score") == "1", 5, "the scoreboard as it is")
         stack.produce("sports", match_id, {**first, "event_id": unique("se"), "sequence": 2,
                                            "home_score": 2, "ts": now()})  # fmt: skip

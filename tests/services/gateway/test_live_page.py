@@ -16,7 +16,7 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.browser import chromium, screenshot
+from tests.browser import chromium, screenshot, watching
 from tests.polling import wait_for
 from tests.services.gateway.support import publish_emoji, write_scoreboard, write_top_emojis
 
@@ -91,15 +91,7 @@ def test_the_page_shows_the_match_as_it_is_then_its_changes_in_colour(node, conf
 
 def test_the_page_says_a_match_has_no_score_yet(node):
     match_id = f"m-{uuid.uuid4().hex[:8]}"
-    with chromium() as browser:
-        browser.get(f"http://127.0.0.1:{node.port}/")
-        browser.find_element(By.ID, "match-id").send_keys(match_id)
-        browser.find_element(By.ID, "watch").click()
-
-        def text(element_id: str) -> str:
-            return browser.find_element(By.ID, element_id).text
-
-        wait_for(lambda: text("status").startswith("Watching"), 15, "the page's socket")
+    with watching(f"http://127.0.0.1:{node.port}/", match_id) as (browser, text):
         assert text("score-meta") == "No score yet: the match has not been scored."
         assert text("top-window") == "none yet"
         screenshot(browser, "live-page-unscored")
