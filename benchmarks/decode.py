@@ -1,5 +1,5 @@
-"""Benchmark: `sort_records` (the jobs' decode and validation) on emoji records, in the
-producers' wire form and with a bad record in every hundred.
+"""Benchmark: the jobs' decode and validation on emoji records, per record (`sort_records`) and
+in bulk (`sort_tables`), in the producers' wire form and with a bad record in every hundred.
 
     .venv/bin/python benchmarks/decode.py [--records 200000] [--runs 3] [--json PATH]
 
@@ -27,7 +27,7 @@ from pulse.events import SCHEMAS
 from pulse.events.schema import wire_bytes
 from pulse.simulate import GENERATORS
 from pulse.simulate.bad import BAD_KINDS, malformed
-from pulse.transforms.decode import sort_records
+from pulse.transforms.decode import sort_records, sort_tables
 
 DISTINCT = 20_000  # distinct events drawn from the simulator, repeated up to --records
 TOPIC = "emoji.reactions"
@@ -51,21 +51,24 @@ def main() -> int:
         "1 % bad records": [bad[i % len(bad)] if i % 100 == 0 else v for i, v in enumerate(good)],
     }
     print("| form | records | runs | median rows/s | min | max |\n|---|---:|---:|---:|---:|---:|")
+    paths = {"per record (sort_records)": sort_records, "in bulk (sort_tables)": sort_tables}
     for form, values in forms.items():
         records = _records(values, args.records)
-        rates = []
-        for _ in range(args.runs):
-            began = time.perf_counter()
-            result = sort_records(records, {TOPIC: "emoji"})
-            rates.append(args.records / (time.perf_counter() - began))
-            decoded = len(result.events["emoji"]) + len(result.failed)
-            assert decoded == args.records, f"{form}: {decoded} of {args.records} records"
-        print(
-            f"| {form} | {args.records:,} | {args.runs} | {statistics.median(rates):,.0f} "
-            f"| {min(rates):,.0f} | {max(rates):,.0f} |",
-            flush=True,
-        )
-        table.rows.append(Row(form, rates, {"records": args.records}))
+        for path, sort in paths.items():
+            rates = []
+            for _ in range(args.runs):
+                began = time.perf_counter()
+                result = sort(records, {TOPIC: "emoji"})
+                rates.append(args.records / (time.perf_counter() - began))
+                decoded = len(result.events["emoji"]) + len(result.failed)
+                assert decoded == args.records, f"{form}: {decoded} of {args.records} records"
+            name = f"{form}, {path}"
+            print(
+                f"| {name} | {args.records:,} | {args.runs} | {statistics.median(rates):,.0f} "
+                f"| {min(rates):,.0f} | {max(rates):,.0f} |",
+                flush=True,
+            )
+            table.rows.append(Row(name, rates, {"records": args.records}))
     write_results(
         "decode",
         args.json,

@@ -42,13 +42,15 @@ SECTIONS: dict[str, Section] = {
         "decompression and record parsing: use it only where librdkafka cannot be installed.",
     ),
     "decode": Section(
-        "Decode: `sort_records` on emoji records",
+        "Decode: `sort_records` and `sort_tables` on emoji records",
         "Every query decodes its collected batch on the driver with the producers' own "
         "validation (`pulse.transforms.decode`), one thread: this bounds the events per second "
-        "one driver can take in. Records: 20,000 distinct simulated emoji events repeated, as "
-        "an Arrow table shaped like a collected batch; in the second form one record in a "
-        "hundred is bad (every kind of `pulse.simulate.bad` in turn) and pays a second decode "
-        "for its reason.",
+        "one driver can take in. Per record: `json.loads` and `validate` in Python (the enrich "
+        "and monitor queries, and every record the bulk path leaves); in bulk: `pyarrow.json` "
+        'and checks in Arrow (the live and lake queries; docs/ARCHITECTURE.md, "Decoding a '
+        'batch"). Records: 20,000 distinct simulated emoji events repeated, as an Arrow table '
+        "shaped like a collected batch; in the second form one record in a hundred is bad "
+        "(every kind of `pulse.simulate.bad` in turn) and pays a second decode for its reason.",
     ),
     "sink_write": Section(
         "Sinks: collecting a batch and writing it",
