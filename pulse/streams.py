@@ -5,6 +5,8 @@ each batch's records with `BatchInput` (`pulse.kafka.batch`), without a Spark jo
 
 from __future__ import annotations
 
+import weakref
+
 from pyspark.sql import DataFrame, SparkSession
 
 from pulse.config import PulseConfig
@@ -48,9 +50,25 @@ class BatchInput:
             startingOffsets="earliest",
         )
         self._records = BatchRecords(options, checkpoint_of(conf, query))
+        _OPEN.add(self)
+
+    def close(self) -> None:
+        """Release its Kafka client (a later `read` opens another)."""
+        self._records.close()
 
     def read(self, ctx: BatchContext) -> Batch:
         """Batch `ctx.batch_id`'s records; its row count goes to the batch's progress report."""
         batch = self._records.read(ctx.batch_id)
         note_rows(ctx.query, ctx.batch_id, batch.records.num_rows)
         return batch
+
+
+# Every input made in this process: `pulse.testing` closes their clients after each run, so
+# that a session hosting one run after another keeps no idle consumers of past runs.
+_OPEN: weakref.WeakSet[BatchInput] = weakref.WeakSet()
+
+
+def close_inputs() -> None:
+    """Close the Kafka client of every `BatchInput` of this process."""
+    for batch_input in list(_OPEN):
+        batch_input.close()

@@ -8,6 +8,7 @@ from pyspark.sql import SparkSession
 from pulse.config import PulseConfig
 from pulse.pipelines import PIPELINES
 from pulse.queries import host
+from pulse.streams import close_inputs
 
 
 class PipelineFailed(RuntimeError):
@@ -23,5 +24,9 @@ def run_available_now(spark: SparkSession, conf: PulseConfig, *jobs: str) -> Non
     unknown = sorted(set(jobs) - set(PIPELINES))
     if unknown:
         raise KeyError(f"unknown pipelines {unknown}; known: {sorted(PIPELINES)}")
-    if host(spark, conf, {job: PIPELINES[job] for job in jobs}, available_now=True) != 0:
+    try:
+        code = host(spark, conf, {job: PIPELINES[job] for job in jobs}, available_now=True)
+    finally:
+        close_inputs()  # the session outlives the run: no idle consumers left behind
+    if code != 0:
         raise PipelineFailed(f"a query of {', '.join(jobs)} failed; its error is in the log")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from pulse.config import PROJECT_ROOT, PulseConfig
+from pulse.config import PROJECT_ROOT, PulseConfig, load_config
 from pulse.testing import run_available_now
 
 
@@ -38,6 +38,12 @@ class JobStack:
     conf: PulseConfig
     logs: Path
     spark: SparkSession | None = None
+
+    def configure(self, **settings: str) -> None:
+        """Change settings (`PULSE_*` variables) for the jobs run from now on, in-process or
+        submitted alike."""
+        self.env.update(settings)
+        self.conf = load_config(environ=self.env)
 
     def simulate(
         self,

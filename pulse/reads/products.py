@@ -25,13 +25,14 @@ IN_FLIGHT = "published, not processed yet"
 
 
 def change_rate(history_path: str, start: datetime, bucket_seconds: int) -> pd.DataFrame:
-    """Changes per `bucket_seconds` since `start`, by source (api, cdc) and op."""
-    changes = read_table(history_path, ("ts", "source", "op"), at_or_after("ts", start))
+    """Changes per `bucket_seconds` since `start`, by source (api, cdc): one row per bucket and
+    source, as a chart of one area per source needs (by op as well, it drew a sawtooth)."""
+    changes = read_table(history_path, ("ts", "source"), at_or_after("ts", start))
     if changes is None or changes.num_rows == 0:
-        return pd.DataFrame(columns=["bucket", "source", "op", "changes"])
+        return pd.DataFrame(columns=["bucket", "source", "changes"])
     frame = changes.to_pandas()
     frame["bucket"] = frame["ts"].dt.floor(f"{bucket_seconds}s")
-    counted = frame.groupby(["bucket", "source", "op"]).size().rename("changes")
+    counted = frame.groupby(["bucket", "source"]).size().rename("changes")
     return counted.reset_index()
 
 

@@ -108,7 +108,12 @@ class TestWithWhatTheJobsWrote:
         metrics = {m.label: m.value for m in app.metric}
         assert int(metrics["processed"].replace(",", "")) == lake_rows(produced, "product_history")
         assert metrics["published, not processed yet"] == "0"
-        assert charts(app)["Changes per 10 s"].num_rows > 0
+        rate = charts(app)["Changes per 10 s"]
+        assert rate.num_rows > 0
+        # One value per bucket and source: one area per source (two values drew a sawtooth).
+        points = rate.select(["bucket", "source"]).to_pylist()
+        points = [(point["bucket"], point["source"]) for point in points]
+        assert len(points) == len(set(points))
         latest = app.dataframe[0].value
         assert set(latest["status"]) == {"processed"}
 

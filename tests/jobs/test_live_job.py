@@ -55,7 +55,7 @@ def reset_tables(conf) -> list[tuple[str, str]]:
 def test_live_job_writes_exactly_what_the_events_say(job_stack):
     conf = job_stack.conf
     # The nodes heartbeat once, below; the job runs a minute later and must still see them.
-    job_stack.env["PULSE_STREAMING__NODE_HEARTBEAT_SECONDS"] = "3600"
+    job_stack.configure(PULSE_STREAMING__NODE_HEARTBEAT_SECONDS="3600")
     subscriptions = reset_tables(conf)
     job_stack.simulate("emoji", rate=3000, seconds=3, seed=21, bad_ratio=0.01)
     job_stack.simulate("sports", rate=60, seconds=3, seed=22, bad_ratio=0.01)
