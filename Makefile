@@ -19,8 +19,8 @@ BENCHMARKS ?=
 
 help:
 	@echo "make test      set up, then ruff, mypy and the whole test suite"
-	@echo "make faults    the fault suite: real kills and outages on private servers (~22 min)"
-	@echo "make platform  the whole platform (make run) for 5 minutes: every surface live (~8 min)"
+	@echo "make faults    the fault suite: real kills and outages (~18 min)"
+	@echo "make platform  spark-submit, a standalone cluster, then the whole platform (make run) for 5 minutes (~10 min)"
 	@echo "make run       set up, then the platform with simulated traffic until Ctrl-C"
 	@echo "make dashboard the Streamlit dashboard alone (make run starts it too)"
 	@echo "make notebooks JupyterLab on notebooks/, reading what the jobs wrote"
@@ -82,21 +82,23 @@ browser:
 	    chromium chromium-driver fonts-noto-color-emoji >/dev/null; \
 	fi
 
-# The fault suite (tests/faults/: 20 driver kills, each store stopped 30 s, the broker frozen
-# 30 s; about 22 minutes of real outages) is a tier of its own, which CI runs after `make test`
+# The fault suite (tests/faults/: each job's driver killed mid-batch, 20 kills of the live
+# driver, each store stopped 30 s, the broker frozen 30 s; about 18 minutes of real faults,
+# each restart a spark-submit) is a tier of its own, which CI runs after `make test`
 # (.ci/run): with it, `make test` would pass its 25-minute budget.
 test: venv services java browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest --ignore=tests/faults --ignore=tests/platform
+	$(BIN)/pytest --ignore=tests/faults --ignore=tests/platform --ignore=tests/cluster
 
 faults: venv services java
 	$(BIN)/pytest tests/faults
 
-# The whole platform as `make run` starts it, on the machine's own ports and .pulse/, for five
-# minutes: a tier of its own, since it cannot share the machine with the other tests.
+# Whole processes through spark-submit: spark-submit.sh and a standalone cluster, then `pulse
+# run` briefly, then the whole platform as `make run` starts it, on the machine's own ports and
+# .pulse/, for five minutes: a tier of its own, since it cannot share the machine with the others.
 platform: venv services java
-	$(BIN)/pytest tests/platform
+	$(BIN)/pytest tests/cluster tests/platform
 
 run: venv services java
 	$(BIN)/pulse run

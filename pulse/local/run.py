@@ -1,10 +1,8 @@
 """`pulse run` (`make run`): the stack up, traffic into every topic, a live console, until Ctrl-C.
 
-The processes it runs are one declarative table, `CHILDREN`; jobs, services and the dashboard
-join it as rows. Without `PULSE_INGEST__API_KEYS` in the environment, it makes an API key for the
-run and gives it to the children that need it (the ingest API and its clients). Each child gets
-its own session (a terminal's Ctrl-C reaches only `pulse run`, which then stops the children with
-SIGTERM, so that each flushes what it holds) and dies with `pulse run` if that is killed outright.
+Its processes are one table, `CHILDREN`, each in its own session and stopped with SIGTERM on
+Ctrl-C; without `PULSE_INGEST__API_KEYS` it makes an API key for the run (docs/ARCHITECTURE.md,
+"The local platform").
 """
 
 from __future__ import annotations

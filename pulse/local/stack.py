@@ -7,7 +7,9 @@ stopped. Every component is reported, so one run shows everything wrong; exit 0 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import redis
@@ -21,6 +23,7 @@ from pulse.kafka.errors import KafkaSourceError
 from pulse.livestate import clear_run_state
 from pulse.local.broker import AddressTaken, BrokerError, LocalBroker, accepts_connections
 from pulse.local.migrate import (
+    Dialect,
     MigrationError,
     create_mysql_database,
     current_version,
@@ -214,37 +217,41 @@ def _up_topics(conf: PulseConfig) -> bool:
 
 
 def _up_postgres(conf: PulseConfig) -> bool:
-    try:
-        conn = postgres_connect(conf.postgres)
-    except StoreUnavailable as exc:
-        return _unavailable(exc)
-    try:
-        where = postgres_address(conn)
+    def migrate(conn: Any) -> bool:
         applied = migrate_postgres(conn)
         version = current_version(conn, "postgres")
-    except (MigrationError, psycopg2.Error) as exc:
-        return _fail("postgres", f"migration failed: {exc}")
-    finally:
-        conn.close()
-    return _say("postgres", f"{where} at migration version {version}{_applied(applied)}")
+        return _say(
+            "postgres",
+            f"{postgres_address(conn)} at migration version {version}{_applied(applied)}",
+        )
+
+    return _on_sql_store(
+        "postgres",
+        lambda: postgres_connect(conf.postgres),
+        "migration failed",
+        migrate,
+        (MigrationError, psycopg2.Error),
+    )
 
 
 def _up_mysql(conf: PulseConfig) -> bool:
-    try:
-        conn = mysql_connect(conf.mysql, use_database=False)
-    except StoreUnavailable as exc:
-        return _unavailable(exc)
-    try:
+    def migrate(conn: Any) -> bool:
         created = create_mysql_database(conn, conf.mysql.database)
-        where = mysql_address(conn)
         applied = migrate_mysql(conn)
         version = current_version(conn, "mysql")
-    except (MigrationError, MySQLError) as exc:
-        return _fail("mysql", f"migration failed: {exc}")
-    finally:
-        conn.close()
-    made = f", created database {conf.mysql.database}" if created else ""
-    return _say("mysql", f"{where} at migration version {version}{made}{_applied(applied)}")
+        made = f", created database {conf.mysql.database}" if created else ""
+        return _say(
+            "mysql",
+            f"{mysql_address(conn)} at migration version {version}{made}{_applied(applied)}",
+        )
+
+    return _on_sql_store(
+        "mysql",
+        lambda: mysql_connect(conf.mysql, use_database=False),
+        "migration failed",
+        migrate,
+        (MigrationError, MySQLError),
+    )
 
 
 def _check_redis(conf: PulseConfig) -> bool:
@@ -299,33 +306,51 @@ def _status_broker(conf: PulseConfig) -> bool:
 
 
 def _status_postgres(conf: PulseConfig) -> bool:
-    try:
-        conn = postgres_connect(conf.postgres)
-    except StoreUnavailable as exc:
-        return _unavailable(exc)
-    try:
-        where = postgres_address(conn)
+    def report(conn: Any) -> bool:
         version = current_version(conn, "postgres")
-    except psycopg2.Error as exc:
-        return _fail("postgres", f"cannot read the migration version: {exc}")
-    finally:
-        conn.close()
-    return _report_version("postgres", where, version, latest_version("postgres"))
+        return _report_version("postgres", postgres_address(conn), version)
+
+    return _on_sql_store(
+        "postgres",
+        lambda: postgres_connect(conf.postgres),
+        "cannot read the migration version",
+        report,
+        (psycopg2.Error,),
+    )
 
 
 def _status_mysql(conf: PulseConfig) -> bool:
+    def report(conn: Any) -> bool:
+        return _report_version("mysql", mysql_address(conn), current_version(conn, "mysql"))
+
+    return _on_sql_store(
+        "mysql",
+        lambda: mysql_connect(conf.mysql),
+        "cannot read the migration version",
+        report,
+        (MySQLError,),
+    )
+
+
+def _on_sql_store(
+    store: str,
+    connect: Callable[[], Any],
+    failing: str,
+    work: Callable[[Any], bool],
+    errors: tuple[type[Exception], ...],
+) -> bool:
+    """`work` on a new connection to `store`, closed after; a store that does not answer, or
+    one of `errors` from `work`, is reported (as `failing: error`) rather than raised."""
     try:
-        conn = mysql_connect(conf.mysql)
+        conn = connect()
     except StoreUnavailable as exc:
         return _unavailable(exc)
     try:
-        where = mysql_address(conn)
-        version = current_version(conn, "mysql")
-    except MySQLError as exc:
-        return _fail("mysql", f"cannot read the migration version: {exc}")
+        return work(conn)
+    except errors as exc:
+        return _fail(store, f"{failing}: {exc}")
     finally:
         conn.close()
-    return _report_version("mysql", where, version, latest_version("mysql"))
 
 
 def _status_topics(conf: PulseConfig) -> bool:
@@ -350,7 +375,8 @@ def _status_topics(conf: PulseConfig) -> bool:
     return ok
 
 
-def _report_version(store: str, where: str, version: int, latest: int) -> bool:
+def _report_version(store: Dialect, where: str, version: int) -> bool:
+    latest = latest_version(store)
     if version < latest:
         return _fail(
             store, f"{where} reachable, migration version {version} of {latest}; run `pulse up`"

@@ -1,9 +1,6 @@
-"""`pulse simulate`: send a domain's generated events to its topic at a steady rate.
-
-User-facing: it shows a progress bar and prints a summary, and explains a broker it cannot reach
-rather than hanging on it. The records go to a `Destination`: Kafka directly (the default), or
-the ingest API through concurrent HTTP clients (`--via-api`, `pulse.simulate.clients`); the
-pacing, the records and the summary are the same for both.
+"""`pulse simulate`: send a domain's generated events to its topic at a steady rate, with a
+progress bar and a summary; to Kafka directly or through the ingest API (`--via-api`,
+`pulse.simulate.clients`), with the same pacing, records and summary.
 """
 
 from __future__ import annotations

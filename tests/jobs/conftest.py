@@ -1,4 +1,5 @@
-"""Running the real jobs through `./spark-submit.sh` against the test stack.
+"""Running the real jobs against the test stack, in the test session's SparkSession
+(`pulse.testing`), or through `./spark-submit.sh` where a test kills the driver.
 
 Each test gets its own topics, checkpoints and lake (fresh names under the session broker), so
 jobs never see each other's data; the database tables are shared and cleaned per test.
@@ -44,18 +45,11 @@ def job_stack(
     yield private_job_stack(test_env, tmp_path, spark)
 
 
-@pytest.fixture
-def submitted_job_stack(
-    test_env: dict[str, str], tmp_path: Path, databases: None
-) -> Iterator[JobStack]:
-    """`job_stack` whose jobs run through `./spark-submit.sh`, as a user runs them (the crash
-    tests kill their process)."""
-    yield private_job_stack(test_env, tmp_path, None)
-
-
 def private_job_stack(
     test_env: dict[str, str], tmp_path: Path, spark: SparkSession | None
 ) -> JobStack:
+    """Fresh topics, checkpoints and lake for one test's jobs, run in `spark`, or through
+    `./spark-submit.sh` if it is None."""
     prefix = f"j{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,

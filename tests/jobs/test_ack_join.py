@@ -16,7 +16,7 @@ from tests.polling import wait_for
 def test_a_change_sent_through_the_api_has_a_producer_and_a_processing_ack(job_stack, start_api):
     api = start_api(flush_interval_ms=100)
     # The job reads the topics the API writes; checkpoints and lake stay the test's own.
-    jobs = JobStack({**job_stack.env, **api.env}, api.conf, job_stack.logs)
+    jobs = JobStack({**job_stack.env, **api.env}, api.conf, job_stack.logs, job_stack.spark)
     change_ids = [f"pc-{uuid.uuid4().hex[:12]}" for _ in range(3)]
     for number, change_id in enumerate(change_ids):
         change = {**example(PRODUCT), "change_id": change_id, "version": number + 1}

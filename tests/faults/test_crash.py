@@ -27,6 +27,7 @@ from pulse.events import SCHEMAS, source_domains
 from pulse.events.schema import parse_timestamp
 from pulse.stores import postgres_connect
 from tests.exact import emoji_counts
+from tests.jobs.conftest import databases, private_job_stack  # noqa: F401  (databases: a fixture)
 from tests.jobs.records import is_valid, read_all, valid_events
 from tests.jobstack import JobStack
 
@@ -43,9 +44,10 @@ def stored_windows(conf) -> dict:
 
 
 @pytest.fixture
-def job_stack(submitted_job_stack: JobStack) -> JobStack:
-    """The jobs as a user runs them, through spark-submit: these tests kill their process."""
-    return submitted_job_stack
+def job_stack(test_env: dict[str, str], tmp_path: Path, databases: None) -> JobStack:  # noqa: F811
+    """Fresh topics, checkpoints and lake, the jobs run as a user runs them, through
+    spark-submit: these tests kill their process."""
+    return private_job_stack(test_env, tmp_path, None)
 
 
 def test_a_killed_live_job_resumes_with_every_sink_exact(job_stack):
