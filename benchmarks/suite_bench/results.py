@@ -200,7 +200,41 @@ def summarise(values: Sequence[float | None]) -> dict[str, float | int | None]:
 
 
 def _dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=1, ensure_ascii=False, allow_nan=True) + "\n"
+    """A summary as JSON indented down to its tables' rows, each row and each list of plain
+    values on one line: a summary stays short and a re-run's diff reads row by row.
+
+    >>> print(_dumps({"tables": [{"rows": [{"label": "a", "median": 1.5}]}], "scales": [2, 4]}))
+    {
+     "tables": [
+      {
+       "rows": [
+        {"label": "a", "median": 1.5}
+       ]
+      }
+     ],
+     "scales": [2, 4]
+    }
+    <BLANKLINE>
+    """
+    return _json(document, 0) + "\n"
+
+
+_ONE_LINE_FROM = 4  # the nesting level of a table's rows: document, tables, table, rows
+
+
+def _json(value: Any, level: int) -> str:
+    def text(item: Any) -> str:
+        return json.dumps(item, ensure_ascii=False, allow_nan=True)
+
+    plain = isinstance(value, list) and not any(isinstance(v, dict | list) for v in value)
+    if level >= _ONE_LINE_FROM or plain or not isinstance(value, dict | list) or not value:
+        return text(value)
+    pad = "\n" + " " * (level + 1)
+    if isinstance(value, dict):
+        items = [f"{text(key)}: {_json(item, level + 1)}" for key, item in value.items()]
+        return "{" + pad + ("," + pad).join(items) + "\n" + " " * level + "}"
+    items = [_json(item, level + 1) for item in value]
+    return "[" + pad + ("," + pad).join(items) + "\n" + " " * level + "]"
 
 
 def _plain(value: Any) -> Any:
