@@ -125,7 +125,7 @@ class ProgressPublisher(StreamingQueryListener):
         self._jobs = dict(jobs)  # query name -> the job it belongs to (the report's component)
         self._board = HealthBoard(redis_client(conf.redis))
         self._topic = conf.topics.monitoring.name
-        self._producer = EventProducer(conf.kafka, **{"linger.ms": 100})
+        self._producer: EventProducer | None = EventProducer(conf.kafka, **{"linger.ms": 100})
 
     def onQueryStarted(self, event: Any) -> None:
         """Nothing to report before the first batch."""
@@ -145,7 +145,8 @@ class ProgressPublisher(StreamingQueryListener):
             query: str | None = progress.get("name")  # None: an unnamed query
             job = self._jobs.get(query, "pulse") if query is not None else "pulse"
             report = batch_report(job, progress)
-            self._producer.send_event(self._topic, job, report)
+            if self._producer is not None:
+                self._producer.send_event(self._topic, job, report)
             if query is None:
                 return  # the health board keeps reports by query name
             self._board.update(
@@ -165,8 +166,15 @@ class ProgressPublisher(StreamingQueryListener):
     def onQueryTerminated(self, event: Any) -> None:
         self.flush(10)
 
+    def close(self) -> None:
+        """Let the producer go once the listener has left the session (Py4J may hold the
+        listener as long as the session lives): no idle producer stays connected."""
+        self._producer = None
+
     def flush(self, timeout_seconds: float) -> None:
         """Wait until the reports published so far are acknowledged."""
+        if self._producer is None:
+            return
         try:
             self._producer.flush(timeout_seconds)
         except Exception:  # monitoring must never fail the data path
@@ -194,6 +202,7 @@ def publishing_progress(
         drain_progress(spark)
         spark.streams.removeListener(listener)
         _PUBLISHERS.remove(listener)
+        listener.close()
 
 
 def drain_progress(spark: SparkSession, timeout_seconds: float = 10.0) -> None:

@@ -8,6 +8,7 @@ from pyspark.sql import SparkSession
 from pulse.config import PulseConfig
 from pulse.pipelines import PIPELINES
 from pulse.queries import host
+from pulse.sinks.kafka import close_outputs
 from pulse.streams import close_inputs
 
 
@@ -27,6 +28,9 @@ def run_available_now(spark: SparkSession, conf: PulseConfig, *jobs: str) -> Non
     try:
         code = host(spark, conf, {job: PIPELINES[job] for job in jobs}, available_now=True)
     finally:
-        close_inputs()  # the session outlives the run: no idle consumers left behind
+        # The session outlives the run (and Py4J its foreachBatch functions): no idle
+        # consumer or producer left connected to the broker.
+        close_inputs()
+        close_outputs()
     if code != 0:
         raise PipelineFailed(f"a query of {', '.join(jobs)} failed; its error is in the log")

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +59,41 @@ class JobStack:
     ) -> None:
         """`pulse simulate` into this stack's topics (a real subprocess, like a user's), or
         through the ingest API at `via_api`; `start` (ISO-8601) fixes the events entirely."""
+        self.simulate_together(
+            {domain: (rate, seed)}, seconds=seconds, bad_ratio=bad_ratio, via_api=via_api,
+            start=start,
+        )  # fmt: skip
+
+    def simulate_together(
+        self,
+        runs: Mapping[str, tuple[int, int]],
+        *,
+        seconds: int,
+        bad_ratio: float = 0.0,
+        via_api: str | None = None,
+        start: str | None = None,
+    ) -> None:
+        """`simulate` of each domain of `runs` (domain -> (rate, seed)) side by side, so that
+        they take `seconds` in all rather than one after the other."""
         api = ["--via-api", "--api-url", via_api] if via_api else []
         api += ["--start", start] if start else []
-        subprocess.run(
-            [sys.executable, "-m", "pulse", "simulate", domain, "--rate", str(rate),
-             "--duration", str(seconds), "--seed", str(seed), "--bad-ratio", str(bad_ratio),
-             "--quiet", *api],
-            cwd=PROJECT_ROOT, env=self.env, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        options = ["--bad-ratio", str(bad_ratio), "--duration", str(seconds), "--quiet", *api]
+
+        def launch(domain: str, rate: int, seed: int) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                [sys.executable, "-m", "pulse", "simulate", domain, "--rate", str(rate),
+                 "--seed", str(seed), *options],
+                cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        processes = {domain: launch(domain, rate, seed) for domain, (rate, seed) in runs.items()}
+        for domain, process in processes.items():
+            output, _ = process.communicate(timeout=120)
+            if process.returncode != 0:
+                raise AssertionError(
+                    f"pulse simulate {domain} ended with {process.returncode}:\n"
+                    f"{output.decode(errors='replace')[-2000:]}"
+                )
 
     def run(self, job: str, timeout: float = 300) -> None:
         """Run job `job` with `--available-now` to completion."""

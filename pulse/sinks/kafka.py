@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass, field
 
 from pulse.config import KafkaConfig
@@ -24,6 +25,22 @@ log = logging.getLogger("pulse.sinks")
 MESSAGE_EXTRAS = ("batch_id", "seq")
 
 
+class _Live(dict[str, EventProducer]):
+    """A sink's live producer, if it has one (a dict subclass, so that it can be held weakly)."""
+
+
+# The live producers of every KafkaOutput of this process, by id (see `close_outputs`).
+_LIVE: weakref.WeakValueDictionary[int, _Live] = weakref.WeakValueDictionary()
+
+
+def close_outputs() -> None:
+    """Drop the producer of every `KafkaOutput` of this process (the next batch starts
+    another): `pulse.testing` calls it after each run, so that no idle producer of a past run
+    stays connected to its broker."""
+    for live in list(_LIVE.values()):
+        live.clear()
+
+
 @dataclass(frozen=True)
 class KafkaOutput:
     """Produce each row as JSON (every column, plus `batch_id` and `seq`) keyed by `key_column`.
@@ -39,11 +56,10 @@ class KafkaOutput:
     timeout_seconds: float = 30.0
     # The live producer (see the module docstring): state of the process, not of the sink's
     # definition, so it is left out of init, comparison and repr.
-    _live: dict[str, EventProducer] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _live: _Live = field(default_factory=_Live, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        _LIVE[id(self._live)] = self._live
         if self.timeout_seconds <= 0:
             raise SinkDefinitionError(
                 f"sink {self.name}: timeout_seconds {self.timeout_seconds} <= 0"

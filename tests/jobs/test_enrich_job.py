@@ -42,8 +42,9 @@ def test_enrich_job_writes_enriched_events_and_current_products(job_stack):
             " ON CONFLICT (user_id) DO UPDATE SET segment = EXCLUDED.segment",
             list(segments.items()),
         )
-    job_stack.simulate("media", rate=300, seconds=2, seed=31, bad_ratio=0.01)
-    job_stack.simulate("product", rate=200, seconds=2, seed=32, bad_ratio=0.01)
+    job_stack.simulate_together(
+        {"media": (300, 31), "product": (200, 32)}, seconds=2, bad_ratio=0.01
+    )
 
     job_stack.run("enrich")
 

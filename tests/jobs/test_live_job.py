@@ -57,9 +57,9 @@ def test_live_job_writes_exactly_what_the_events_say(job_stack):
     # The nodes heartbeat once, below; the job runs a minute later and must still see them.
     job_stack.configure(PULSE_STREAMING__NODE_HEARTBEAT_SECONDS="3600")
     subscriptions = reset_tables(conf)
-    job_stack.simulate("emoji", rate=3000, seconds=3, seed=21, bad_ratio=0.01)
-    job_stack.simulate("sports", rate=60, seconds=3, seed=22, bad_ratio=0.01)
-    job_stack.simulate("game", rate=20, seconds=3, seed=23, bad_ratio=0.01)
+    job_stack.simulate_together(
+        {"emoji": (3000, 21), "sports": (60, 22), "game": (20, 23)}, seconds=3, bad_ratio=0.01
+    )
 
     job_stack.run("live")
 
