@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import redis
 from deltalake import DeltaTable
+from pyspark.sql import SparkSession
 
 from pulse.events import SCHEMAS, source_domains
 from pulse.events.schema import parse_timestamp
@@ -44,10 +45,16 @@ def stored_windows(conf) -> dict:
 
 
 @pytest.fixture
-def job_stack(test_env: dict[str, str], tmp_path: Path, databases: None) -> JobStack:  # noqa: F811
-    """Fresh topics, checkpoints and lake, the jobs run as a user runs them, through
-    spark-submit: these tests kill their process."""
-    return private_job_stack(test_env, tmp_path, None)
+def job_stack(
+    test_env: dict[str, str],
+    tmp_path: Path,
+    databases: None,  # noqa: F811
+    spark: SparkSession,
+) -> JobStack:
+    """Fresh topics, checkpoints and lake. The driver to kill is a job started as a user starts
+    it, through spark-submit (`start`); the restarted one (`run`) is a driver in the test
+    session's SparkSession, another process all the same, with no JVM to start."""
+    return private_job_stack(test_env, tmp_path, spark)
 
 
 def test_a_killed_live_job_resumes_with_every_sink_exact(job_stack):
