@@ -1,15 +1,14 @@
 """A job's driver killed with SIGKILL in the middle of a batch, then restarted: every sink exact.
 
 Live and enrich:
-The kill lands after some sinks wrote and before Spark committed the batch's offsets. Live: a
-lock on `emoji_windows` holds the batch in PostgreSQL after its Kafka and Redis sinks wrote;
-enrich: Redis writes are paused (`CLIENT PAUSE ... WRITE`), so it commits PostgreSQL, then
-blocks in its Redis sink. The test sees the first writes, kills the whole process group and
-lets the store go. The restarted job replays the batch: the sinks that wrote skip it by their
-ledgers or write the same again, the others get it, and nothing is counted twice.
-Lake: killed the moment its bronze table has its first commit, before the batch's other sinks
-ran; its checks are the lake job's whole end-to-end test (every record in bronze, good ones in
-silver, bad ones in quarantine and dead letters), so that one run of jobs/lake.py serves both.
+The kill lands after some sinks wrote and before Spark committed the batch's offsets: Redis
+writes are paused (`CLIENT PAUSE ... WRITE`), so the emoji query commits PostgreSQL, then
+blocks in its Redis sink; the test sees the PostgreSQL rows, kills the whole process group and
+lets Redis go. The restarted job replays the batch: PostgreSQL skips it by its ledger, Redis and
+Kafka get it, and nothing is counted twice. Lake: killed the moment its bronze table has its
+first commit, before the batch's other sinks ran; its checks are the lake job's whole end-to-end
+test (every record in bronze, good ones in silver, bad ones in quarantine and dead letters), so
+that one run of jobs/lake.py serves both.
 """
 
 from __future__ import annotations
@@ -66,27 +65,20 @@ def test_a_killed_live_job_resumes_with_every_sink_exact(job_stack):
     pg.close()
     job_stack.simulate("emoji", rate=3000, seconds=2, seed=51)
     store = redis.Redis.from_url(conf.redis.url, decode_responses=True)
-    matches = {m for m, _, _ in emoji_counts(conf)}
-    store.delete(*(f"emoji:{m}" for m in matches))
     job = None
-    # The live sinks come first, the tables after: with emoji_windows locked, the batch writes
-    # Kafka and Redis, then waits in PostgreSQL; the lock's holder alone can still read it.
-    lock = postgres_connect(conf.postgres)
+    store.execute_command("CLIENT", "PAUSE", "180000", "WRITE")
     try:
-        with lock.cursor() as cur:
-            cur.execute("LOCK TABLE emoji_windows IN ACCESS EXCLUSIVE MODE")
-            job = job_stack.start("live")
-            deadline = time.monotonic() + 150
-            while not any(store.exists(f"emoji:{m}") for m in matches):
-                assert job.poll() is None, "the live job exited before its first batch"
-                assert time.monotonic() < deadline, "no top emojis in Redis within 150 s"
-                time.sleep(0.5)
-            cur.execute("SELECT count(*) FROM emoji_windows")
-            assert cur.fetchone()[0] == 0
-        job_stack.kill(job)  # Kafka and Redis written, PostgreSQL waiting, offsets not committed
+        job = job_stack.start("live")
+        deadline = time.monotonic() + 150
+        while not stored_windows(conf):
+            assert job.poll() is None, "the live job exited before its first batch"
+            assert time.monotonic() < deadline, "no PostgreSQL rows within 150 s"
+            time.sleep(0.5)
+        first_matches = {m for m, _, _ in stored_windows(conf)}
+        assert not any(store.exists(f"emoji:{m}") for m in first_matches)
+        job_stack.kill(job)  # PostgreSQL written, Redis blocked, offsets not committed
     finally:
-        lock.rollback()
-        lock.close()
+        store.execute_command("CLIENT", "UNPAUSE")
         if job is not None and job.poll() is None:
             job_stack.kill(job)
     job_stack.simulate("emoji", rate=3000, seconds=2, seed=52)
