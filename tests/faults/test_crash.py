@@ -17,6 +17,7 @@ import json
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,33 @@ def stored_windows(conf) -> dict:
     return rows
 
 
+def kill_between_sinks(
+    job_stack: JobStack,
+    job: str,
+    store: redis.Redis,
+    sql_written: Callable[[], object],
+    redis_untouched: Callable[[], bool],
+) -> None:
+    """Start `job` through spark-submit with Redis writes paused, wait until its SQL sink wrote
+    (`sql_written()` is truthy), check that Redis holds none of it, and SIGKILL the driver: the
+    batch is half written and its offsets are not committed."""
+    process = None
+    store.execute_command("CLIENT", "PAUSE", "180000", "WRITE")
+    try:
+        process = job_stack.start(job)
+        deadline = time.monotonic() + 150
+        while not sql_written():
+            assert process.poll() is None, f"the {job} job exited before its first batch"
+            assert time.monotonic() < deadline, f"no SQL rows from the {job} job within 150 s"
+            time.sleep(0.5)
+        assert redis_untouched(), f"the {job} job wrote Redis while its writes were paused"
+        job_stack.kill(process)
+    finally:
+        store.execute_command("CLIENT", "UNPAUSE")
+        if process is not None and process.poll() is None:
+            job_stack.kill(process)
+
+
 @pytest.fixture
 def job_stack(
     test_env: dict[str, str],
@@ -65,22 +93,15 @@ def test_a_killed_live_job_resumes_with_every_sink_exact(job_stack):
     pg.close()
     job_stack.simulate("emoji", rate=3000, seconds=2, seed=51)
     store = redis.Redis.from_url(conf.redis.url, decode_responses=True)
-    job = None
-    store.execute_command("CLIENT", "PAUSE", "180000", "WRITE")
-    try:
-        job = job_stack.start("live")
-        deadline = time.monotonic() + 150
-        while not stored_windows(conf):
-            assert job.poll() is None, "the live job exited before its first batch"
-            assert time.monotonic() < deadline, "no PostgreSQL rows within 150 s"
-            time.sleep(0.5)
-        first_matches = {m for m, _, _ in stored_windows(conf)}
-        assert not any(store.exists(f"emoji:{m}") for m in first_matches)
-        job_stack.kill(job)  # PostgreSQL written, Redis blocked, offsets not committed
-    finally:
-        store.execute_command("CLIENT", "UNPAUSE")
-        if job is not None and job.poll() is None:
-            job_stack.kill(job)
+    kill_between_sinks(
+        job_stack,
+        "live",
+        store,
+        sql_written=lambda: stored_windows(conf),
+        redis_untouched=lambda: (
+            not any(store.exists(f"emoji:{m}") for m, _, _ in stored_windows(conf))
+        ),
+    )
     job_stack.simulate("emoji", rate=3000, seconds=2, seed=52)
 
     job_stack.run("live")
@@ -123,21 +144,13 @@ def test_a_killed_enrich_job_resumes_with_every_sink_exact(job_stack):
         pg.close()
         return rows
 
-    job = None
-    store.execute_command("CLIENT", "PAUSE", "180000", "WRITE")
-    try:
-        job = job_stack.start("enrich")
-        deadline = time.monotonic() + 150
-        while not stored():
-            assert job.poll() is None, "the enrich job exited before its first batch"
-            assert time.monotonic() < deadline, "no PostgreSQL rows within 150 s"
-            time.sleep(0.5)
-        assert not any(store.exists(f"event:{i}") for i in media)
-        job_stack.kill(job)  # PostgreSQL written, Redis blocked, offsets not committed
-    finally:
-        store.execute_command("CLIENT", "UNPAUSE")
-        if job is not None and job.poll() is None:
-            job_stack.kill(job)
+    kill_between_sinks(
+        job_stack,
+        "enrich",
+        store,
+        sql_written=stored,
+        redis_untouched=lambda: not any(store.exists(f"event:{i}") for i in media),
+    )
 
     job_stack.run("enrich")
 
@@ -219,21 +232,13 @@ def test_a_killed_monitor_job_resumes_with_every_sink_exact(job_stack):
         return int(total or 0)
 
     store = redis.Redis.from_url(conf.redis.url, decode_responses=True)
-    job = None
-    store.execute_command("CLIENT", "PAUSE", "180000", "WRITE")
-    try:
-        job = job_stack.start("monitor")
-        deadline = time.monotonic() + 150
-        while not rolled_up():
-            assert job.poll() is None, "the monitor job exited before its first batch"
-            assert time.monotonic() < deadline, "no rollups within 150 s"
-            time.sleep(0.5)
-        assert not store.exists(f"gauge:topic:{topic}")
-        job_stack.kill(job)  # PostgreSQL written, Redis blocked, offsets not committed
-    finally:
-        store.execute_command("CLIENT", "UNPAUSE")
-        if job is not None and job.poll() is None:
-            job_stack.kill(job)
+    kill_between_sinks(
+        job_stack,
+        "monitor",
+        store,
+        sql_written=rolled_up,
+        redis_untouched=lambda: not store.exists(f"gauge:topic:{topic}"),
+    )
     job_stack.simulate("emoji", rate=3000, seconds=1, seed=57)
 
     job_stack.run("monitor")
