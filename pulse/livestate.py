@@ -18,6 +18,7 @@ log = logging.getLogger("pulse.livestate")
 MATCH = "match:{match_id}"
 EMOJI = "emoji:{match_id}"
 DELIVERY = "delivery:{update_id}:{subscriber_id}"
+NODE_CHANNEL = "node:{node_id}"  # a channel only: the game updates routed to a delivery node
 EVENT = "event:{id}"
 TOPIC_GAUGE = "gauge:topic:{topic}"
 QUERY_GAUGE = "gauge:query:{query}"

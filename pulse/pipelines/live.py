@@ -234,7 +234,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
                 livestate.DELIVERY,
                 INBOX_COLUMNS,
                 ttl_seconds=conf.redis.event_ttl_seconds,
-                channel="node:{node_id}",
+                channel=livestate.NODE_CHANNEL,
             ),
             lambda batch: batch.inbox.filter(pc.is_valid(batch.inbox["node_id"])),
         ),

@@ -1,8 +1,8 @@
 """The Redis channels of the delivery tier, named in one place.
 
-`match:{id}` (named in `pulse.livestate`, the same as the scoreboard's key) and `node:{id}` are
-written by the live job (`jobs/live.py`); `cluster:{c}:emoji` by the cluster publisher of
-cluster `c`, which relays the live job's `emoji.aggregated` topic.
+`match:{id}` (the same as the scoreboard's key) and `node:{id}` are named in `pulse.livestate`
+and written by the live job; `cluster:{c}:emoji` by the cluster publisher of cluster `c`, which
+relays the live job's `emoji.aggregated` topic.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pulse import livestate
 
 MATCH_PREFIX = livestate.prefix(livestate.MATCH)
-NODE_PREFIX = "node:"
+NODE_PREFIX = livestate.prefix(livestate.NODE_CHANNEL)
 
 
 def match_channel(match_id: str) -> str:
@@ -20,7 +20,7 @@ def match_channel(match_id: str) -> str:
 
 def node_channel(node_id: str) -> str:
     """Where the live job publishes the game updates routed to a delivery node."""
-    return f"{NODE_PREFIX}{node_id}"
+    return livestate.key(livestate.NODE_CHANNEL, node_id=node_id)
 
 
 def cluster_emoji_channel(cluster: str) -> str:
