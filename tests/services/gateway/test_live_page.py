@@ -95,3 +95,46 @@ def test_the_page_says_a_match_has_no_score_yet(node):
         assert text("score-meta") == "No score yet: the match has not been scored."
         assert text("top-window") == "none yet"
         screenshot(browser, "live-page-unscored")
+
+
+def test_after_a_switch_the_page_shows_only_the_new_match(node, conf):
+    """A pick in the list and a click on Watch, together, then another match: the first match's
+    later score and emoji never reach the page (seen in `make run`: a second socket left open
+    kept drawing the old match over the new one)."""
+    old, new = (f"m-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    write_scoreboard(conf.redis, old, home=2, away=0, sequence=5)
+    with chromium() as browser:
+        browser.get(f"http://127.0.0.1:{node.port}/")
+
+        def text(element_id: str) -> str:
+            return browser.find_element(By.ID, element_id).text
+
+        wait_for(
+            lambda: old in {o.get_attribute("value") for o in browser.find_elements(
+                By.CSS_SELECTOR, "#match option")},
+            15,
+            "the match in the page's list",
+        )  # fmt: skip
+        # Both in one script, as a fast user does: the list's change and the form's submit
+        # each start a watch() before either has its node.
+        browser.execute_script(
+            "const list = document.getElementById('match');"
+            f"list.value = '{old}'; list.dispatchEvent(new Event('change'));"
+            "document.getElementById('pick').requestSubmit();"
+        )
+        wait_for(lambda: text("home-score") == "2", 15, "the first match's score")
+        browser.find_element(By.ID, "match-id").send_keys(new)
+        browser.find_element(By.ID, "watch").click()
+        wait_for(lambda: text("status").startswith(f"Watching {new}"), 15, "the new match")
+        assert text("score-meta") == "No score yet: the match has not been scored."
+
+        write_scoreboard(conf.redis, old, home=3, away=0, sequence=6)
+        publish_emoji(conf.redis, old, "🔥", "2026-12-07T00:00:00.000000Z", count=9)
+        publish_emoji(conf.redis, new, "😮", "2026-12-07T00:00:00.000000Z", count=3)
+        # The new match's emoji was published last: once it is drawn, the old match's
+        # messages, published before it on the same node, have had their chance.
+        wait_for(lambda: "😮" in text("top"), 10, "the new match's emoji")
+        assert text("score-meta") == "No score yet: the match has not been scored."
+        assert text("home-score") == ""
+        assert [r.get_attribute("data-emoji") for r in browser.find_elements(
+            By.CSS_SELECTOR, "#top tr.top-row")] == ["😮"]  # fmt: skip

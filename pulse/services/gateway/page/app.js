@@ -6,7 +6,10 @@
 
 const EMOJIS = ["🔥", "👏", "😂", "😮", "😢", "❤️", "🎉", "🏏", "⚽", "💯"];
 const $ = (id) => document.getElementById(id);
-const state = { socket: null, matchId: null, sequence: -1, sent: 0, units: new Map(), retry: null };
+// `watching` counts the calls of watch(): only the newest may open a socket.
+const state = {
+  socket: null, matchId: null, sequence: -1, sent: 0, units: new Map(), retry: null, watching: 0,
+};
 // The top emojis of the newest window: the welcome's, then kept up by every change of a window.
 const TOP_SHOWN = 5;
 const topEmojis = { window: null, counts: new Map() };
@@ -50,6 +53,13 @@ function noScoreYet() {
   for (const id of ["home-team", "away-team", "home-score", "away-score"]) $(id).textContent = "";
   $("score-meta").textContent = "No score yet: the match has not been scored.";
   $("scoreboard").classList.add("unscored");
+}
+
+function clearScore() {
+  for (const id of ["home-team", "away-team", "home-score", "away-score", "score-meta"]) {
+    $(id).textContent = "";
+  }
+  $("scoreboard").classList.remove("unscored");
 }
 
 function showScore(board) {
@@ -148,10 +158,19 @@ const handlers = {
 };
 
 async function watch(matchId) {
-  if (state.socket) { state.socket.onclose = null; state.socket.close(); }
+  // One match, one socket. A pick in the list and a click on Watch call this twice at once: the
+  // newer call wins, the older one opens nothing once its node answers. A socket left behind
+  // gets no say: its last messages, already on their way, are dropped, not drawn.
+  const call = ++state.watching;
+  if (state.socket) {
+    Object.assign(state.socket, { onclose: null, onmessage: null });
+    state.socket.close();
+    state.socket = null;
+  }
   clearTimeout(state.retry);
   state.matchId = matchId; state.sequence = -1;
-  // What the page shows belongs to one match: another match's units, top and updates go.
+  // What the page shows belongs to one match: another match's score, units, top and updates go.
+  clearScore();
   state.units = new Map();
   $("units").tBodies[0].replaceChildren();
   $("game-updates").replaceChildren();
@@ -164,6 +183,7 @@ async function watch(matchId) {
     // A POST: it registers the viewer; the answer's token lets it in at that node only, for a
     // minute, so every (re)connection asks again.
     const node = await getJson(`/api/assignment?${params}`, { method: "POST" });
+    if (call !== state.watching) return;  // another watch() began meanwhile
     params.set("token", node.token);
     const socket = new WebSocket(`${node.url}?${params}`);
     socket.onmessage = (event) => {
@@ -176,6 +196,7 @@ async function watch(matchId) {
     };
     state.socket = socket;
   } catch (error) {
+    if (call !== state.watching) return;
     status(`No node yet (${error.message}); retrying…`);
     state.retry = setTimeout(() => watch(matchId), 2000);
   }
