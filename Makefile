@@ -93,16 +93,20 @@ browser:
 test: venv services java browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest --ignore=tests/faults --ignore=tests/platform --ignore=tests/cluster
+	$(BIN)/pytest --ignore=tests/faults --ignore=tests/platform --ignore=tests/cluster \
+	  --ignore=$(DELIVERY_E2E)
 
 faults: venv services java
 	$(BIN)/pytest tests/faults
+
+# The delivery tier end to end with the live job through spark-submit (about 50 s) runs here.
+DELIVERY_E2E := tests/services/gateway/test_delivery_e2e.py
 
 # Whole processes through spark-submit: spark-submit.sh and a standalone cluster, then `pulse
 # run` briefly, then the whole platform as `make run` starts it, on the machine's own ports and
 # .pulse/, for five minutes: a tier of its own, since it cannot share the machine with the others.
 platform: venv services java
-	$(BIN)/pytest tests/cluster tests/platform
+	$(BIN)/pytest tests/cluster $(DELIVERY_E2E) tests/platform
 
 run: venv services java
 	$(BIN)/pulse run

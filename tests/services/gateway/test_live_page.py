@@ -35,6 +35,27 @@ def _coloured_pixels(png: bytes) -> int:
     return sum(1 for r, g, b in image.getdata() if max(r, g, b) - min(r, g, b) > 120)
 
 
+def _values(browser, selector: str, attribute: str) -> list[str]:
+    """An attribute of every element matching `selector`, read in one script: the page
+    replaces its match list every 10 s, and elements found in one call and read in the next
+    may be gone (StaleElementReferenceException)."""
+    return browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])]"
+        ".map(element => element.getAttribute(arguments[1]))",
+        selector,
+        attribute,
+    )
+
+
+def _texts(browser, selector: str) -> list[str]:
+    """The text of every element matching `selector`, read in one script (as `_values`: the
+    page redraws its top emojis on every change)."""
+    return browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(element => element.innerText)",
+        selector,
+    )
+
+
 def test_the_scoreboard_api_answers_a_match_not_scored_yet_with_no_score(node):
     match_id = f"m-{uuid.uuid4().hex[:8]}"
     url = f"http://127.0.0.1:{node.port}/api/scoreboard?match_id={match_id}"
@@ -56,16 +77,14 @@ def test_the_page_shows_the_match_as_it_is_then_its_changes_in_colour(node, conf
             return browser.find_element(By.ID, element_id).text
 
         def listed() -> bool:
-            options = browser.find_elements(By.CSS_SELECTOR, "#match option")
-            return match_id in {option.get_attribute("value") for option in options}
+            return match_id in _values(browser, "#match option", "value")
 
         wait_for(listed, 15, "the match in the page's list")
         Select(browser.find_element(By.ID, "match")).select_by_value(match_id)
         browser.find_element(By.ID, "watch").click()
         wait_for(lambda: text("status").startswith("Watching"), 15, "the page's socket")
         assert (text("home-team"), text("home-score"), text("away-score")) == ("Lions", "3", "1")
-        top = browser.find_elements(By.CSS_SELECTOR, "#top tr.top-row")
-        assert [row.text.split() for row in top] == [
+        assert [row.split() for row in _texts(browser, "#top tr.top-row")] == [
             ["1", "😂", "41", "5"], ["2", "🔥", "17", "2"], ["3", "😮", "4", "1"]
         ]  # fmt: skip
         write_scoreboard(conf.redis, match_id, home=4, away=1, sequence=8)
@@ -73,7 +92,7 @@ def test_the_page_shows_the_match_as_it_is_then_its_changes_in_colour(node, conf
 
         # The top follows the window's changes: 🔥 passes 😂, then a newer window starts over.
         def top_rows() -> list[list[str]]:
-            return [r.text.split() for r in browser.find_elements(By.CSS_SELECTOR, "#top tr")][1:]
+            return [row.split() for row in _texts(browser, "#top tr")][1:]
 
         window = text("top-window").removeprefix("window from ")
         publish_emoji(conf.redis, match_id, "🔥", window, count=50)
@@ -110,11 +129,10 @@ def test_after_a_switch_the_page_shows_only_the_new_match(node, conf):
             return browser.find_element(By.ID, element_id).text
 
         wait_for(
-            lambda: old in {o.get_attribute("value") for o in browser.find_elements(
-                By.CSS_SELECTOR, "#match option")},
+            lambda: old in _values(browser, "#match option", "value"),
             15,
             "the match in the page's list",
-        )  # fmt: skip
+        )
         # Both in one script, as a fast user does: the list's change and the form's submit
         # each start a watch() before either has its node.
         browser.execute_script(
@@ -136,5 +154,4 @@ def test_after_a_switch_the_page_shows_only_the_new_match(node, conf):
         wait_for(lambda: "😮" in text("top"), 10, "the new match's emoji")
         assert text("score-meta") == "No score yet: the match has not been scored."
         assert text("home-score") == ""
-        assert [r.get_attribute("data-emoji") for r in browser.find_elements(
-            By.CSS_SELECTOR, "#top tr.top-row")] == ["😮"]  # fmt: skip
+        assert _values(browser, "#top tr.top-row", "data-emoji") == ["😮"]
