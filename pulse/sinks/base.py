@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeAlias
 import pyarrow as pa
 from pyspark.sql import DataFrame
 
+from pulse import collector
 from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
 
 log = logging.getLogger("pulse.sinks")
@@ -132,6 +133,12 @@ def batch_writer(
         raise SinkDefinitionError(f"query {query}: sink names repeat: {sorted(names)}")
 
     def write(frame: DataFrame, batch_id: int) -> None:
+        # A batch makes hundreds of thousands of short-lived objects (Kafka messages, rows for
+        # the stores) and no cycles: collections during it only cost time (pulse.collector).
+        with collector.paused():
+            write_batch(frame, batch_id)
+
+    def write_batch(frame: DataFrame, batch_id: int) -> None:
         ctx = BatchContext(query, checkpoint_id(checkpoint), batch_id)
         began = time.perf_counter()
         prepared = prepare(frame, ctx) if prepare else frame
