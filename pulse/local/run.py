@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -38,7 +39,10 @@ from pulse.stores import redis_client
 REFRESH_SECONDS = 2.0
 # The `nice` of the processes that yield the cores to the live path: the lake driver and the
 # dashboard's server. On two cores, a dashboard open in a browser (its server's queries and
-# charts every refresh) took half a core, and live batches went from 0.8 s to 8-40 s.
+# charts every refresh) took half a core, and live batches went from 0.8 s to 8-40 s. Each
+# child is a session of its own, and with Linux's autogroup scheduling (on by default) a
+# process's nice value only ranks it against its own session: the session's group is niced too
+# (`_in_child`), or the lake driver takes a core's half whenever it runs.
 YIELDING_NICENESS = 10
 STOP_SECONDS = 15.0  # a child's grace to flush and exit after SIGTERM, before SIGKILL
 API_KEYS_ENV = "PULSE_INGEST__API_KEYS"
@@ -65,6 +69,7 @@ class Child:
     api_key: bool = False
     registry_key_env: str | None = None
     forwards_to_ingest: bool = False
+    niceness: int = 0  # its CPU priority, and its session's (YIELDING_NICENESS: it yields)
 
 
 def pulse_command(*args: str) -> tuple[str, ...]:
@@ -150,8 +155,8 @@ CHILDREN: tuple[Child, ...] = (
     # and, in the same Python process, held the interpreter while live batches waited; niced,
     # they take the cores the live queries leave, and fall behind first under overload.
     Child("live-views", job_command("live_views")),
-    Child("lake-monitor", ("nice", "-n", str(YIELDING_NICENESS), *job_command("lake_monitor"))),
-    Child("dashboard", ("nice", "-n", str(YIELDING_NICENESS), *pulse_command("dashboard"))),
+    Child("lake-monitor", job_command("lake_monitor"), niceness=YIELDING_NICENESS),
+    Child("dashboard", pulse_command("dashboard"), niceness=YIELDING_NICENESS),
 )
 # The Spark drivers among them (`jobs/<driver>.py`, pulse.pipelines.LOCAL_DRIVERS): their logs
 # hold every query's batch lines.
@@ -272,7 +277,7 @@ def start_children(
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=partial(_in_child, child.niceness),
             )
     return processes
 
@@ -437,11 +442,19 @@ class _Screen:
             self._out.flush()
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when `pulse run` dies, even by SIGKILL (Linux)."""
+def _in_child(niceness: int) -> None:
+    """In the child before exec, in its new session: get SIGTERM when `pulse run` dies, even by
+    SIGKILL (Linux), and take `niceness` for itself and for its session's scheduling group.
+
+    Raising a nice value needs no privilege; a kernel without autogroups has no
+    `/proc/self/autogroup`, and there the process's own nice value is what counts."""
     if _LIBC is not None:  # on Linux only
         pr_set_pdeathsig = 1
         _LIBC.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if niceness:
+        os.nice(niceness)
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(niceness))
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None

@@ -65,6 +65,27 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) 
     assert time.monotonic() - began < 5
 
 
+def test_a_yielding_child_and_its_session_run_at_its_niceness(tmp_path: Path) -> None:
+    # Each child is a session of its own: with autogroup scheduling its nice value alone would
+    # rank it only against its own session, so the session's group must be niced as well.
+    code = (
+        "import os, pathlib\n"
+        "group = pathlib.Path('/proc/self/autogroup')\n"
+        "print(os.getpriority(os.PRIO_PROCESS, 0), group.read_text().split()[-1] "
+        "if group.exists() else 'none')\n"
+    )
+    children = (Child("yielding", python(code), niceness=7), Child("plain", python(code)))
+    processes = start_children(children, tmp_path)
+    for process in processes.values():
+        process.wait(10)
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    niceness, group = (tmp_path / "yielding.log").read_text().split()
+    assert int(niceness) == own + 7
+    if Path("/proc/self/autogroup").exists():
+        assert group == "7"
+    assert (tmp_path / "plain.log").read_text().split()[0] == str(own)
+
+
 def test_the_runs_api_key_reaches_only_the_children_that_need_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
