@@ -19,6 +19,7 @@ One run takes 5-10 minutes (3-4 with `--quick`), depending on how many steps the
    95 % of offered and batch p95 <= the 2 s trigger. A step whose backlog does not drain in
    time ends the escalation (every higher step would fail as well) unless `--all-steps`.
    How this is measured, and why, is in pipeline_bench/report.py.
+   Before the steps, the fixed cost per batch: the batches of a trickle of 20 events/s.
 3. End-to-end latency at 20k events/s (during that step): event `ts` -> visible in Redis, per
    event and per window (definitions in pipeline_bench/latency.py).
 4. Peak memory of the job's process tree (driver JVM, Python driver and workers), from /proc.
@@ -56,6 +57,7 @@ from pipeline_bench.latency import LatencyResult, latency, read_events
 from pipeline_bench.load import LoadTarget, ProducerPool
 from pipeline_bench.observe import BatchReports, LedgerWatch, ProcessSampler, cores_used
 from pipeline_bench.report import (
+    FIXED_COST_RATE,
     Interval,
     RunSummary,
     StepResult,
@@ -78,6 +80,7 @@ QUERY = "live"
 DOCS = PROJECT_ROOT / "docs" / "BENCHMARKS.md"
 TRICKLE = 1_000  # events/s while the job starts
 STEADY_TIMEOUT = 120.0  # seconds for two batches at a new rate
+FIXED_COST_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,7 @@ def run(settings: Settings, work: Path, command: str, started: datetime) -> RunS
             ledger.check()
 
         warm_up(settings, stack, pool, reports, healthy)
-        warm = time.time()
+        small_batches = fixed_cost(pool, reports, healthy)
         steps: list[StepResult] = []
         latency_window: tuple[Interval, dict[int, int], dict[int, int]] | None = None
         skipped: list[float] = []
@@ -270,9 +273,7 @@ def run(settings: Settings, work: Path, command: str, started: datetime) -> RunS
             latency_rate=settings.latency_rate,
             latency=lat,
             memory=sampler.peak,
-            empty_batches_ms=[
-                r.duration_ms for r in reports.of(QUERY) if r.rows == 0 and r.finished > warm
-            ],
+            small_batches_ms=small_batches,
             baselines=baselines,
             baseline_failures=failures,
             baseline_other_cores=baseline_other,
@@ -311,6 +312,23 @@ def warm_up(
     pool.set_rate(0)
     if drain_seconds(stack, pool, reports, settings.first_batch_timeout, healthy) is None:
         raise StackError("the job did not catch up with its warm-up load")
+
+
+def fixed_cost(
+    pool: ProducerPool, reports: BatchReports, healthy: Callable[[], None]
+) -> list[float]:
+    """Durations (ms) of the batches of a trickle of `FIXED_COST_RATE` events/s for
+    `FIXED_COST_SECONDS`, the job warm: what a batch costs before its rows."""
+    say(f"fixed cost per batch: {FIXED_COST_RATE} events/s for {FIXED_COST_SECONDS} s")
+    pool.set_rate(FIXED_COST_RATE)
+    began = time.time()
+    pause(FIXED_COST_SECONDS, healthy)
+    pool.set_rate(0)
+    return [
+        r.duration_ms
+        for r in reports.of(QUERY)
+        if r.finished - r.duration_ms / 1000 >= began and 0 < r.rows <= 5 * FIXED_COST_RATE
+    ]
 
 
 def run_step(

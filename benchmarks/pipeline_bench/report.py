@@ -31,9 +31,13 @@ from pipeline_bench.stats import percentile
 SECTION = "## Pipeline: jobs/live.py on the emoji stream"
 KEEP_UP = 0.95
 BUSY_CORES = 0.25  # other work above this during a step is named in the table
-GOAL_RATE = 150_000
-GOAL_RATIO = 60
+GOAL_RATE = 100_000  # events/s sustained (stretch: STRETCH_RATE)
+STRETCH_RATE = 150_000
+GOAL_RATIO = 60  # x the per-event baseline
+GOAL_BATCHED_RATIO = 3  # x the batched baseline
 GOAL_P95 = 2.5
+GOAL_FIXED_S = 0.3  # a batch of a trickle: the fixed cost of every batch
+FIXED_COST_RATE = 20  # events/s of the trickle that measures it
 CPU_PARTS = ("job", "producers", "broker", "databases", "benchmark", "other")
 
 
@@ -84,7 +88,7 @@ class RunSummary:
     latency_rate: float
     latency: LatencyResult | None
     memory: MemoryPeak
-    empty_batches_ms: list[float]  # durations of batches that read nothing, after warm-up
+    small_batches_ms: list[float]  # durations of the batches of a trickle (`FIXED_COST_RATE`)
     baselines: list[BaselineResult]
     baseline_failures: list[str]
     baseline_other_cores: dict[str, float]  # cores other work took while each baseline ran
@@ -194,8 +198,8 @@ def headline(summary: RunSummary) -> list[str]:
             f"highest processed rate in any step: {top.processed:,.0f} events/s "
             f"(step {top.requested:,.0f}/s, {'sustained' if top.sustained else 'not sustained'})"
         )
-    if summary.empty_batches_ms:
-        lines.append(f"fixed cost per batch: {empty_batches(summary)}")
+    if summary.small_batches_ms:
+        lines.append(f"fixed cost per batch: {small_batches(summary)}")
     lat = summary.latency
     if lat is not None:
         lines.append(
@@ -234,34 +238,51 @@ def _busy(summary: RunSummary, variant: str) -> str:
     return f"; machine busy: other work took {other:.2f} cores" if other > BUSY_CORES else ""
 
 
-def empty_batches(summary: RunSummary) -> str:
-    """How long the batches that read nothing took: what every batch costs before its rows."""
-    durations = summary.empty_batches_ms
+def small_batches(summary: RunSummary) -> str:
+    """How long the batches of a trickle took: what every batch costs before its rows (the
+    live query runs no batch without new records, so there are no empty ones to time)."""
+    durations = summary.small_batches_ms
     return (
-        f"batches that read no rows (Spark's no-data batches) took p50 "
+        f"batches of a trickle ({FIXED_COST_RATE} events/s) took p50 "
         f"{percentile(durations, 50) / 1000:.2f} s, max {max(durations) / 1000:.2f} s "
         f"({len(durations)} batches), against the {summary.trigger_seconds:g} s trigger"
     )
 
 
 def goals(summary: RunSummary) -> list[tuple[str, str, bool]]:
-    """(goal, what was measured, met?) for the three goals of the issue."""
+    """(goal, what was measured, met?) for the goals of the issue."""
     best = summary.sustained
     rate = best.processed if best else 0.0
-    per_event = summary.baseline("per-event")
-    ratio = rate / per_event.rate if per_event else math.nan
+    ratios = []
+    for variant, goal in (("per-event", GOAL_RATIO), ("batched", GOAL_BATCHED_RATIO)):
+        baseline = summary.baseline(variant)
+        ratio = rate / baseline.rate if baseline else math.nan
+        ratios.append(
+            (
+                f">= {goal}x the {variant} baseline",
+                f"{ratio:,.1f}x" if baseline else "baseline not run",
+                ratio >= goal,
+            )
+        )
     p95 = summary.latency.p95 if summary.latency else math.nan
+    small = summary.small_batches_ms
+    fixed = percentile(small, 50) / 1000 if small else math.nan
     return [
-        (f">= {GOAL_RATE:,} events/s on 2 cores", f"{rate:,.0f} events/s", rate >= GOAL_RATE),
         (
-            f">= {GOAL_RATIO}x the per-event baseline",
-            f"{ratio:,.1f}x" if per_event else "baseline not run",
-            ratio >= GOAL_RATIO,
+            f">= {GOAL_RATE:,} events/s sustained on 2 cores (stretch {STRETCH_RATE:,})",
+            f"{rate:,.0f} events/s",
+            rate >= GOAL_RATE,
         ),
+        *ratios,
         (
             f"latency p95 <= {GOAL_P95} s at {summary.latency_rate:,.0f} events/s",
             f"{p95:.2f} s",
             p95 <= GOAL_P95,
+        ),
+        (
+            f"fixed cost per batch <= {GOAL_FIXED_S} s",
+            f"p50 {fixed:.2f} s" if small else "not measured",
+            fixed <= GOAL_FIXED_S,
         ),
     ]
 
@@ -374,8 +395,8 @@ def figures(summary: RunSummary) -> list[tuple[str, str]]:
                 f"{'sustained' if top.sustained else 'not sustained'})",
             )
         )
-    if summary.empty_batches_ms:
-        out.append(("fixed cost per batch", empty_batches(summary)))
+    if summary.small_batches_ms:
+        out.append(("fixed cost per batch", small_batches(summary)))
     if lat is not None:
         out.append(
             (
