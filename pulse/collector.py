@@ -12,13 +12,19 @@ a batch"). What a batch allocated is looked at by the first collection after it.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_lock = threading.Lock()
+_holders = 0  # blocks inside `paused` now: one driver runs several queries' batches at once
+_was_enabled = False  # the collector's state when the first of them began
 
 
 @contextmanager
 def paused() -> Iterator[None]:
-    """No automatic collection inside the block; the collector's former state after it.
+    """No automatic collection while any thread is inside such a block; the collector's former
+    state once the last one leaves.
 
     >>> import gc
     >>> with paused():
@@ -27,10 +33,16 @@ def paused() -> Iterator[None]:
     >>> gc.isenabled()
     True
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _holders, _was_enabled
+    with _lock:
+        if _holders == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _holders += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _lock:
+            _holders -= 1
+            if _holders == 0 and _was_enabled:
+                gc.enable()

@@ -119,7 +119,7 @@ def measure_step(
     interval: Interval,
     trigger_seconds: float,
 ) -> StepResult:
-    """The figures of one step from the batch reports of `emoji_windows` (see module doc)."""
+    """The figures of one step from the batch reports of the live query (see module doc)."""
     before = [r for r in reports if r.finished <= interval.start]
     inside = [r for r in reports if interval.start < r.finished <= interval.end]
     offered = (interval.sent_end - interval.sent_start) / (interval.end - interval.start)
@@ -329,11 +329,12 @@ def markdown(summary: RunSummary) -> str:
         "PostgreSQL and a MariaDB database created and migrated for the run, and checkpoints "
         "and lake in a temporary directory (other people's tests share the machine's stores "
         "and pause its Redis); then `./spark-submit.sh jobs/live.py` as "
-        "a subprocess (`local[*]`, its four queries; only the emoji one gets traffic). Producer "
+        "a subprocess (`local[*]`, its one query over the emoji, sports and game topics; only "
+        "emoji gets traffic). Producer "
         "processes offer emoji events from the real generator at increasing rates, each step a "
         f"warm-up and a measured interval ({summary.settings}), then a pause until the job has "
         "caught up. Figures come from the job's own `batch` reports on the monitoring topic "
-        "(query `emoji_windows`): processed = rows of the batches that finished in the interval "
+        "(query `live`): processed = rows of the batches that finished in the interval "
         "over the time they took, batch duration = Spark's `triggerExecution` (read, parse, "
         "dedupe, window counts, then PostgreSQL, Redis and Kafka written). A step is sustained "
         f"when processed >= 95 % of offered and batch p95 <= the {trigger:g} s trigger. CPU "
