@@ -143,7 +143,7 @@ SECTIONS: dict[str, Section] = {
         "and a warm-up, measures end-to-end latency from the event's `ts` to its sink: score "
         "and game-delivery messages on their Redis channels, and probes sent through the "
         "ingest API once a second (emoji to its match's channel, media to Redis `event:<id>`, "
-        "products to MySQL, one media probe every 30 s to the Delta silver table). Batch "
+        "products to MySQL, and every media probe to the Delta silver table). Batch "
         "durations and restarts come from the driver's log, consumer lag from the monitor's "
         "Redis gauges, RSS and CPU from the whole process tree. Everything shares the two "
         "cores, the simulators and probes included.",

@@ -46,8 +46,15 @@ def decode(records: pa.Table, domains: Mapping[str, str]) -> dict[str, list[dict
     ...                 "timestamp": [datetime.now(UTC)] * 2})
     >>> decode(raw, {"t": "emoji"})["emoji"]  # neither is a valid emoji event
     []
+
+    Records of other topics are dropped in Arrow before any per-record work: the monitor
+    decodes its own topic's few hundred events out of every topic's records (52,000 a batch
+    at four times the default traffic), and the Python loop over all of them was most of its
+    batch.
     """
-    return sort_records(records, domains).events
+    topics = pa.array(list(domains), pa.string())
+    ours = records.filter(pc.is_in(records.column("topic"), value_set=topics))
+    return sort_records(ours, domains).events
 
 
 def sort_records(records: pa.Table, domains: Mapping[str, str]) -> Sorted:

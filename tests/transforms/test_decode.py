@@ -89,6 +89,20 @@ def test_the_kafka_origin_is_attached_when_the_records_carry_it():
     assert origins == [("a", "emoji.topic", 0, 100), ("b", "emoji.topic", 1, 101)]
 
 
+def test_records_of_other_topics_leave_each_event_its_own_origin():
+    mixed = pa.concat_tables(
+        [
+            records(emoji(event_id="x"), topic="other.topic", origin=True),
+            records(emoji(event_id="a"), emoji(event_id="b"), origin=True),
+        ]
+    )
+    decoded = decode(mixed, {"emoji.topic": "emoji"})
+    assert [(e["event_id"], e["kafka_offset"]) for e in decoded["emoji"]] == [
+        ("a", 100),
+        ("b", 101),
+    ]
+
+
 def test_no_kafka_origin_is_attached_when_the_records_lack_it():
     (event,) = decode(records(emoji()), DOMAINS)["emoji"]
     assert event == EMOJI
