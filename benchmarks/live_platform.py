@@ -14,7 +14,7 @@ for `--warmup` seconds, then measures for `--minutes`:
    the benchmark registers a subscriber to every game so that there are deliveries), and probes
    sent through the ingest API once a second: emoji (first message on `emoji:<probe match>`),
    media (Redis `event:<id>`, polled every 50 ms), product (MySQL `products`, every 100 ms), and
-   the same media probes into the lake (Delta silver/media, every second). See
+   the same media probes into the lake (Delta silver/media, polled every 0.2 s). See
    platform_bench/probes.py.
 2. Batch duration p50/p95 per query against its trigger, from the drivers' logs
    (`.pulse/logs/<driver>.log`: pulse/progress.py's batch lines).

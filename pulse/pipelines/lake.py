@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from pulse.config import PulseConfig
 from pulse.queries import QuerySpec
-from pulse.sinks.base import BatchContext, Derived
+from pulse.sinks.base import BatchContext, Derived, Together
 from pulse.sinks.delta import DeltaAppend
 from pulse.sinks.kafka import KafkaOutput
 from pulse.streams import BatchInput, topic_records
@@ -48,10 +48,13 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
         sink = DeltaAppend(f"silver_{domain}", f"{lake}/silver/{domain}", ("date",))
         return Derived(sink, lambda layers: layers.silver[topic])
 
-    sinks = [
+    tables = (
         Derived(DeltaAppend("bronze", f"{lake}/bronze", ("topic", "date")), lambda b: b.bronze),
         *[silver_of(topic) for topic in sorted(schemas)],
         Derived(DeltaAppend("quarantine", f"{lake}/quarantine", ("topic",)), lambda b: b.letters),
+    )
+    sinks = [
+        Together("delta", tables),
         Derived(
             KafkaOutput("deadletter", conf.kafka, conf.topics.deadletter.name, "key"),
             lambda layers: dead_letter_messages(layers.letters),

@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -72,6 +73,30 @@ class Derived:
     def write(self, frame: Any, ctx: BatchContext) -> None:
         """Write the transformed batch to the wrapped sink."""
         self.sink.write(self.transform(frame), ctx)
+
+
+@dataclass(frozen=True)
+class Together:
+    """Several sinks written at the same time, as one sink named `name`.
+
+    For sinks that are each exactly once on their own (a Delta table under its own app
+    transaction) and spend their time outside Python's lock (delta-rs encodes and writes in
+    Rust): the lake's eight Delta tables, one after another, took 1.2-1.6 s of a 4-s batch at
+    four times the default traffic. A retry writes the group again; the members already
+    written skip themselves. Not for sinks whose order matters (SQL before Redis, where a
+    reader of Redis expects the SQL rows), nor for Delta merges through Spark (their app
+    transaction is a session setting, `DeltaAppend._merge_with_spark`).
+    """
+
+    name: str
+    sinks: tuple[Sink, ...]
+
+    def write(self, frame: Any, ctx: BatchContext) -> None:
+        """Write every member; the first member's error (in their order) fails the group."""
+        with ThreadPoolExecutor(len(self.sinks), thread_name_prefix=self.name) as pool:
+            written = [pool.submit(sink.write, frame, ctx) for sink in self.sinks]
+        for future in written:
+            future.result()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Both writers, and why a merge rather than a streaming dedupe: "Delta" in docs/AR
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 from pyspark.sql import DataFrame, SparkSession
 
 from pulse.sinks.base import Batch, BatchContext
@@ -147,12 +148,47 @@ class DeltaAppend:
             spark.conf.unset(SPARK_TXN_VERSION)
 
 
+# The tables `existing_table` keeps open, by path, with the identity of their first commit.
+_OPEN: dict[str, tuple[DeltaTable, tuple[int, int]]] = {}
+
+
 def existing_table(path: str) -> DeltaTable | None:
-    """The Delta table at `path`, or None before its first commit."""
+    """The Delta table at `path` as of its latest commit, or None before its first commit.
+
+    Kept open across batches: opening a table replays its log since the last checkpoint
+    (product_history after 10 minutes at four times the default traffic, 670 versions: 40-150
+    ms a batch, a third of the enrich query's sinks), where `update_incremental` reads only the
+    commits since the last batch (3 ms). A table whose first commit is no longer the file it
+    was (the directory removed and the table made again) is opened afresh.
+    """
+    held = _OPEN.pop(path, None)
+    if held is not None and held[1] == _first_commit(path):
+        try:
+            held[0].update_incremental()
+        except DeltaError:  # whatever it met, a fresh open decides
+            pass
+        else:
+            _OPEN[path] = held
+            return held[0]
     try:
-        return DeltaTable(path)
+        table = DeltaTable(path)
     except TableNotFoundError:
         return None
+    identity = _first_commit(path)
+    if identity is not None:
+        _OPEN[path] = (table, identity)
+    return table
+
+
+def _first_commit(path: str) -> tuple[int, int] | None:
+    """The inode and change time of the table's first commit file; None when that cannot be
+    told (a table in an object store, or a log whose first commit was cleaned up): such a
+    table is opened every batch."""
+    try:
+        found = os.stat(os.path.join(path, "_delta_log", "0" * 20 + ".json"))
+    except (OSError, ValueError):
+        return None
+    return found.st_ino, found.st_ctime_ns
 
 
 def lake_table(table: pa.Table) -> pa.Table:

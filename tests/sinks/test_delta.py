@@ -3,18 +3,21 @@ for a change stream that may deliver a change twice."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pulse.sinks.base import BatchContext
-from pulse.sinks.delta import DeltaAppend, first_per_key, spark_delta_available
+from pulse.sinks.base import BatchContext, Derived, Together
+from pulse.sinks.delta import DeltaAppend, first_per_key, lake_table, spark_delta_available
+from pulse.sinks.errors import SinkDefinitionError
+from pulse.sinks.values import collect_batch
 
 pytestmark = pytest.mark.spark
 
@@ -90,6 +93,40 @@ def test_a_new_checkpoint_on_old_tables_does_not_skip_data(spark, ctx, tmp_path)
     sink.write(events(spark, "b"), fresh)
 
     assert ids(lake(tmp_path)) == ["a", "b"]
+
+
+def test_a_batch_another_writer_committed_meanwhile_is_seen(spark, ctx, tmp_path) -> None:
+    # The table is kept open between batches; a commit it did not make (a second driver, or
+    # the same batch written before a crash) must still be seen.
+    sink = DeltaAppend("lake", lake(tmp_path))
+    sink.write(events(spark, "a"), ctx)  # makes the table
+    sink.write(events(spark, "b"), replace(ctx, batch_id=1))  # opens it, and keeps it open
+    write_deltalake(
+        lake(tmp_path),
+        lake_table(collect_batch(events(spark, "c"))),
+        mode="append",
+        commit_properties=CommitProperties(
+            app_transactions=[Transaction(f"{ctx.query}:lake:{ctx.checkpoint_id}", 2)]
+        ),
+    )
+
+    sink.write(events(spark, "c"), replace(ctx, batch_id=2))
+
+    assert ids(lake(tmp_path)) == ["a", "b", "c"]
+
+
+def test_a_table_made_again_at_the_same_path_is_not_taken_for_the_old_one(
+    spark, ctx, tmp_path
+) -> None:
+    sink = DeltaAppend("lake", lake(tmp_path))
+    sink.write(events(spark, "a"), replace(ctx, batch_id=3))  # makes the table
+    sink.write(events(spark, "a2"), replace(ctx, batch_id=4))  # opens it, and keeps it open
+    shutil.rmtree(lake(tmp_path))
+
+    sink.write(events(spark, "b"), replace(ctx, batch_id=0))
+    sink.write(events(spark, "c"), replace(ctx, batch_id=1))
+
+    assert ids(lake(tmp_path)) == ["b", "c"]
 
 
 def test_partition_columns_are_declared_and_laid_out(spark, ctx, tmp_path) -> None:
@@ -181,3 +218,47 @@ def test_a_merge_bounded_by_time_still_finds_a_change_sent_again(ctx, tmp_path) 
     sink.write(batch(("e3", 3), ("e7", 7), ("new", 30)), replace(ctx, batch_id=10))
 
     assert ids(lake(tmp_path)) == sorted([f"e{minute}" for minute in range(10)] + ["new"])
+
+
+def tables(tmp_path: Path, *names: str, partition_by: tuple[str, ...] = ()) -> Together:
+    """The lake's way: several Delta tables written at once, each fed its own rows."""
+    return Together(
+        "delta",
+        tuple(
+            Derived(
+                DeltaAppend(name, str(tmp_path / name), partition_by),
+                lambda batch, name=name: batch[name],
+            )
+            for name in names
+        ),
+    )
+
+
+def test_tables_written_together_each_get_their_rows_once(ctx, tmp_path) -> None:
+    group = tables(tmp_path, "one", "two", "three")
+    batch = {name: pa.table({"id": [f"{name}-a", f"{name}-b"]}) for name in ("one", "two", "three")}
+
+    group.write(batch, ctx)
+    group.write(batch, ctx)  # a replay
+
+    for name in ("one", "two", "three"):
+        assert ids(str(tmp_path / name)) == [f"{name}-a", f"{name}-b"]
+
+
+def test_a_member_that_fails_fails_the_group_and_a_retry_completes_it(ctx, tmp_path) -> None:
+    batch = {"one": pa.table({"id": ["a"]}), "two": pa.table({"id": ["b"]})}
+    broken = Together(
+        "delta",
+        (
+            tables(tmp_path, "one").sinks[0],
+            Derived(DeltaAppend("two", str(tmp_path / "two"), ("missing",)), lambda b: b["two"]),
+        ),
+    )
+    with pytest.raises(SinkDefinitionError, match="missing"):
+        broken.write(batch, ctx)
+    assert ids(str(tmp_path / "one")) == ["a"]
+
+    tables(tmp_path, "one", "two").write(batch, ctx)
+
+    assert ids(str(tmp_path / "one")) == ["a"]
+    assert ids(str(tmp_path / "two")) == ["b"]
