@@ -101,7 +101,7 @@ class DeltaAppend:
             )
             return merger.when_not_matched_insert_all().execute()["num_target_rows_inserted"]
         write_deltalake(
-            self.path,
+            self.path if lake is None else lake,  # the open table: no second read of its log
             table,
             mode="append",
             partition_by=list(self.partition_by) or None,
