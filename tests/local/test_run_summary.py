@@ -10,6 +10,7 @@ from pulse.config import PROJECT_ROOT
 from pulse.local.run import (
     CHILDREN,
     DRIVERS,
+    LAKE_NICENESS,
     YIELDING_NICENESS,
     delivery_children,
     process_state,
@@ -113,7 +114,7 @@ def test_children_are_the_services_the_simulators_two_drivers_and_the_dashboard(
     assert via_api.argv[4] == "emoji"
     jobs = [c for c in CHILDREN if "spark-submit.sh" in " ".join(c.argv)]
     assert [c.argv[-1] for c in jobs] == ["jobs/live_views.py", "jobs/lake_monitor.py"]
-    assert [c.niceness for c in jobs] == [0, YIELDING_NICENESS]  # lake and monitor yield
+    assert [c.niceness for c in jobs] == [0, LAKE_NICENESS]  # lake and monitor yield
     (dashboard,) = [c for c in CHILDREN if c.name == "dashboard"]
     assert dashboard.argv[3] == "dashboard"
     assert dashboard.niceness == YIELDING_NICENESS  # it yields the cores too
