@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from pulse.config import PulseConfig
 from pulse.queries import QuerySpec
-from pulse.sinks.base import BatchContext, Derived, Together
+from pulse.sinks.base import BatchContext, Derived, Sink, Together
 from pulse.sinks.delta import DeltaAppend
 from pulse.sinks.kafka import KafkaOutput
 from pulse.streams import BatchInput, topic_records
@@ -53,7 +53,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
         *[silver_of(topic) for topic in sorted(schemas)],
         Derived(DeltaAppend("quarantine", f"{lake}/quarantine", ("topic",)), lambda b: b.letters),
     )
-    sinks = [
+    sinks: list[Sink] = [
         Together("delta", tables),
         Derived(
             KafkaOutput("deadletter", conf.kafka, conf.topics.deadletter.name, "key"),
