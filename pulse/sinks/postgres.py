@@ -18,7 +18,7 @@ from pulse.sinks.errors import DuplicateKeyError
 from pulse.sinks.ledger import Cursor, LedgerEntry, write_once
 from pulse.sinks.upsert import Upsert
 from pulse.sinks.values import upsert_rows
-from pulse.stores import postgres_connect
+from pulse.stores import StoreUnavailable, postgres_connect
 
 log = logging.getLogger("pulse.sinks")
 
@@ -63,6 +63,15 @@ class PostgresUpsert:
                 wrote = write_once(
                     conn, cur, "postgres", LedgerEntry.of(ctx, self.name), ctx.batch_id, upsert
                 )
+        except psycopg2.Error as exc:
+            if not conn.closed:
+                raise
+            # The server went away during the batch ("server closed the connection
+            # unexpectedly"): named as a refused connection is, so that `pulse status` and the
+            # dashboard say which store is down, whichever moment the outage met.
+            where = f"{self.conf.host}:{self.conf.port}/{self.conf.database}"
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailable("postgres", where, "unreachable", reason) from exc
         finally:
             conn.close()
         if wrote:
