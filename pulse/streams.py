@@ -13,6 +13,7 @@ from pulse.config import PulseConfig
 from pulse.kafka import read_kafka
 from pulse.kafka.batch import Batch, BatchRecords
 from pulse.kafka.read import BATCH_SECONDS, source_options
+from pulse.kafka.recent import clear_shared
 from pulse.progress import note_rows
 from pulse.queries import checkpoint_of
 from pulse.sinks.base import BatchContext
@@ -69,6 +70,8 @@ _OPEN: weakref.WeakSet[BatchInput] = weakref.WeakSet()
 
 
 def close_inputs() -> None:
-    """Close the Kafka client of every `BatchInput` of this process."""
+    """Close the Kafka client of every `BatchInput` of this process, and forget the records
+    they shared (the next run may read topics made again under the same names)."""
     for batch_input in list(_OPEN):
         batch_input.close()
+    clear_shared()

@@ -15,6 +15,7 @@ from pulse.kafka.clients import KafkaClient, open_client
 from pulse.kafka.errors import KafkaSourceError
 from pulse.kafka.options import Offsets, SourceOptions
 from pulse.kafka.planning import resolve_start
+from pulse.kafka.recent import shared
 from pulse.kafka.records import arrow_schema
 
 TP = tuple[str, int]
@@ -22,10 +23,12 @@ TP = tuple[str, int]
 
 class BatchRecords:
     """Reads batch `id` of the query whose checkpoint is `checkpoint`, with one Kafka client
-    kept across batches."""
+    kept across batches; records another query of this driver fetched are taken from it
+    (`pulse.kafka.recent`)."""
 
     def __init__(self, options: SourceOptions, checkpoint: Path) -> None:
         self._options = options
+        self._reader = str(checkpoint)
         self._offsets = checkpoint / "offsets"
         self._client: KafkaClient | None = None
 
@@ -45,13 +48,18 @@ class BatchRecords:
             for (topic, partition), offset in sorted(end.items())
             if offset > start.get((topic, partition), offset)
         ]
+        schema = arrow_schema(self._options.include_headers)
+        recent = shared(self._options.bootstrap, schema)
         try:
-            batches = list(client.read_many(ranges, self._options.include_headers))
+            records = recent.read(
+                self._reader,
+                ranges,
+                lambda missing: client.read_many(missing, self._options.include_headers),
+            )
         except BaseException:
             self.close()  # a client that failed is not kept
             raise
-        schema = arrow_schema(self._options.include_headers)
-        return Batch(pa.Table.from_batches(batches, schema=schema), started_at)
+        return Batch(records, started_at)
 
     def entry(self, batch_id: int) -> tuple[datetime, Offsets]:
         """The batch's start time and end offsets, as Spark logged them."""
