@@ -18,8 +18,8 @@ for `--warmup` seconds, then measures for `--minutes`:
    platform_bench/probes.py.
 2. Batch duration p50/p95 per query against its trigger, from the drivers' logs
    (`.pulse/logs/<driver>.log`: pulse/progress.py's batch lines).
-3. Consumer lag per query every 2 s (Redis `gauge:query:<query>`: only as fresh as the
-   monitor's last batch, so it moves in steps when the monitor is slow), plotted to
+3. Consumer lag per query every 2 s (the broker's end offsets minus the offsets of the newest
+   batch the query's checkpoint committed: a stalled query's lag rises), plotted to
    docs/benchmarks/platform-lag[-x<scale>].png; events/s produced from the topics' end offsets.
 4. Query restarts (`failed, restarting` lines in the drivers' logs during the window).
 5. RSS (sum over the process tree of `pulse run`) and CPU, every 2 s.

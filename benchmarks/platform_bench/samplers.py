@@ -1,20 +1,27 @@
-"""What is sampled every 2 s during the measured window: each query's consumer lag (Redis
-`gauge:query:<query>`, field `lag`, written by the monitor job), the input topics' end offsets
-(events/s actually produced), and RSS and CPU of the whole process tree of `pulse run`."""
+"""What is sampled every 2 s during the measured window: each query's consumer lag (the
+broker's end offsets of its topics minus the offsets of the newest batch its checkpoint has
+committed), the input topics' end offsets (events/s actually produced), and RSS and CPU of the
+whole process tree of `pulse run`.
+
+The lag is read from the checkpoints, not from the monitor's gauges: a query that stalls, or
+the monitor itself falling behind, then shows as lag that rises (the gauges stood still at eight
+times the default traffic and read as flat)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
 from platform_bench.launch import Platform
 from pulse.config import PulseConfig
 from pulse.kafka.admin import end_offsets
+from pulse.kafka.batch import processed_offsets
 from pulse.kafka.confluent_client import ConfluentClient
-from pulse.stores import redis_client
+from pulse.kafka.lag import consumer_lag
 
 INTERVAL = 2.0
 INPUT_DOMAINS = ("game", "sports", "emoji", "product", "media")
@@ -43,7 +50,6 @@ class Sampler(threading.Thread):
     def __init__(self, conf: PulseConfig, platform: Platform) -> None:
         super().__init__(name="sampler", daemon=True)
         self._conf, self._platform = conf, platform
-        self._redis = redis_client(conf.redis)
         # One client kept for the whole run: its follower reads the ends without ListOffsets,
         # whose cost on Tansu grows with the data (the sampler must not load what it measures).
         self._kafka = ConfluentClient(conf.kafka.client_params())
@@ -72,14 +78,17 @@ class Sampler(threading.Thread):
 
     def _sample_lag(self, t: float) -> None:
         try:
-            keys = list(self._redis.scan_iter("gauge:query:*", count=100))
-            pipe = self._redis.pipeline(transaction=False)
-            for key in keys:
-                pipe.hget(key, "lag")
-            for key, lag in zip(keys, pipe.execute(), strict=True):
-                if lag is not None:
-                    query = key.decode().removeprefix("gauge:query:")
-                    self.samples.lag.setdefault(query, []).append((t, float(lag)))
+            checkpoints = Path(self._conf.streaming.checkpoint_dir)
+            read = {
+                query.name: offsets
+                for query in sorted(checkpoints.iterdir())
+                if (offsets := processed_offsets(query)) is not None
+            }
+            topics = sorted({topic for offsets in read.values() for topic in offsets})
+            ends = end_offsets(self._conf.kafka, topics, self._kafka, recent=True)
+            for query, offsets in read.items():
+                lag = consumer_lag({topic: ends.get(topic, {}) for topic in offsets}, offsets)
+                self.samples.lag.setdefault(query, []).append((t, float(sum(lag.values()))))
         except Exception as exc:  # a missed sample is noted, not fatal
             self._note(f"lag: {exc}")
 

@@ -144,8 +144,8 @@ SECTIONS: dict[str, Section] = {
         "and game-delivery messages on their Redis channels, and probes sent through the "
         "ingest API once a second (emoji to its match's channel, media to Redis `event:<id>`, "
         "products to MySQL, and every media probe to the Delta silver table). Batch "
-        "durations and restarts come from the driver's log, consumer lag from the monitor's "
-        "Redis gauges, RSS and CPU from the whole process tree. Everything shares the two "
-        "cores, the simulators and probes included.",
+        "durations and restarts come from the driver's log, consumer lag from each query's "
+        "checkpoint against the broker's end offsets, RSS and CPU from the whole process "
+        "tree. Everything shares the two cores, the simulators and probes included.",
     ),
 }

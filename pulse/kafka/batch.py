@@ -87,6 +87,23 @@ class Batch:
         self.records, self.started_at = records, started_at
 
 
+def processed_offsets(checkpoint: Path) -> dict[str, dict[int, int]] | None:
+    """The end offsets (`{topic: {partition: offset}}`) of the newest batch the query at
+    `checkpoint` completed (committed), None before its first: what it has read, whether or not
+    its progress reports get through."""
+    commits = checkpoint / "commits"
+    done = [int(p.name) for p in commits.iterdir() if p.name.isdigit()] if commits.is_dir() else []
+    if not done:
+        return None
+    _, offsets = offset_log_entry(
+        (checkpoint / "offsets" / str(max(done))).read_text().splitlines()
+    )
+    nested: dict[str, dict[int, int]] = {}
+    for (topic, partition), offset in offsets.items():
+        nested.setdefault(topic, {})[partition] = offset
+    return nested
+
+
 def offset_log_entry(lines: Sequence[str]) -> tuple[datetime, Offsets]:
     """(batch start, end offsets) of an offset log entry: `v1`, the batch metadata, then the
     query's one source's offsets as Pulse's source writes them (`{topic: {partition: n}}`).
