@@ -21,7 +21,8 @@ for `--warmup` seconds, then measures for `--minutes`:
 3. Consumer lag per query every 2 s (the broker's end offsets minus the offsets of the newest
    batch the query's checkpoint committed: a stalled query's lag rises), plotted to
    docs/benchmarks/platform-lag[-x<scale>].png; events/s produced from the topics' end offsets.
-4. Query restarts (`failed, restarting` lines in the drivers' logs during the window).
+4. Query restarts (`failed, restarting` lines in the drivers' logs from the start to the end of
+   the window).
 5. RSS (sum over the process tree of `pulse run`) and CPU, every 2 s.
 
 Goals, printed met/not met: emoji, scores, game and media p95 <= 2.5 s; product and lake p95 <=

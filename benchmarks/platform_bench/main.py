@@ -131,7 +131,9 @@ def measure(
         sent=dict(latencies.sent),
         failed=dict(latencies.failed),
         batches=batches(window),
-        restarts=restarts(window),
+        # From the start, not the window only: a query that fails while the platform starts
+        # under load (x8: a Python worker that did not connect back in 10 s) is a restart too.
+        restarts=restarts(log.text(end=end_mark)),
         samples=sampler.samples,
         triggers=query_triggers,
         path_triggers={"product": query_triggers["enrich"], "lake": query_triggers["lake"]},

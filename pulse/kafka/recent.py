@@ -96,7 +96,7 @@ class RecentRecords:
                 if end > start:
                     missing.append((topic, partition, start, end))
             fetched = pa.Table.from_batches(list(fetch(missing)) if missing else [], self._schema)
-            parts = []
+            parts: list[pa.Table] = []
             for topic, partition, _, end in ranges:
                 tp = (topic, partition)
                 new = self._remember(tp, missing, fetched)

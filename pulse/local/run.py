@@ -90,13 +90,17 @@ def job_command(job: str) -> tuple[str, ...]:
 
 # What each job writes, for the console's "where to look".
 JOB_OUTPUTS: tuple[tuple[str, str], ...] = (
-    ("lake", "Delta <lake>/bronze, silver/<domain>, quarantine; topic platform.deadletter"),
+    (
+        "lake",
+        "Delta <lake>/bronze, silver/<domain>, quarantine, product_history; "
+        "topic platform.deadletter",
+    ),
     (
         "live",
         "PostgreSQL emoji_windows, match_scores, player_stats; MySQL game_deliveries; "
         "Redis emoji:<match>, match:<match>, node:<node> channels; topic emoji.aggregated",
     ),
-    ("enrich", "PostgreSQL events; Redis event:<id> (TTL); MySQL products; Delta product_history"),
+    ("enrich", "PostgreSQL events; Redis event:<id> (TTL); MySQL products"),
     (
         "monitor",
         "PostgreSQL topic_arrivals, monitoring_rollups, query_batches, event_acks; Redis gauge:*",

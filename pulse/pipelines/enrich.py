@@ -1,7 +1,8 @@
 """Media events enriched; the product catalog kept current.
 
 One query over the media and product topics, its batch read raw once and computed on the driver
-(docs/ARCHITECTURE.md, "The enrich query")."""
+(docs/ARCHITECTURE.md, "The enrich query"). The products' history (Delta `product_history`) is
+the lake's (`pulse.pipelines.lake`): a Delta merge every second held up every batch here."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from pulse.events import SCHEMAS
 from pulse.queries import QuerySpec
 from pulse.segments import SegmentCache
 from pulse.sinks.base import BatchContext, Derived
-from pulse.sinks.delta import DeltaAppend
 from pulse.sinks.kafka import KafkaOutput
 from pulse.sinks.mysql import MySQLUpsert
 from pulse.sinks.postgres import PostgresUpsert
@@ -26,7 +26,7 @@ from pulse.streams import BatchInput, topic_records
 from pulse.transforms.acks import processing_acks
 from pulse.transforms.decode import decode
 from pulse.transforms.media import EVENTS_COLUMNS, enrich_media
-from pulse.transforms.products import PRODUCTS_COLUMNS, product_history, product_state
+from pulse.transforms.products import PRODUCTS_COLUMNS, product_state
 
 QUERY = "enrich"
 DOMAINS = ("media", "product")
@@ -38,7 +38,6 @@ class EnrichBatch:
 
     media: pa.Table  # EVENTS_COLUMNS
     products: pa.Table  # PRODUCTS_COLUMNS
-    history: pa.Table  # product_history rows
     acks: pa.Table  # processing acks of the product changes
 
 
@@ -55,7 +54,6 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
         return EnrichBatch(
             media=enrich_media(events["media"], dict(segments.rows()) if events["media"] else {}),
             products=product_state(changes),
-            history=product_history(changes),
             acks=processing_acks(changes, SCHEMAS["product"], "enrich", datetime.now(UTC)),
         )
 
@@ -81,15 +79,6 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
                 outputs.PRODUCTS.upsert(PRODUCTS_COLUMNS, newer_by="version"),
             ),
             lambda batch: batch.products,
-        ),
-        Derived(
-            DeltaAppend(
-                "history",
-                f"{conf.lake.path.rstrip('/')}/product_history",
-                key=("change_id",),
-                bounded_by="ts",  # a change sent again carries its own time
-            ),
-            lambda batch: batch.history,
         ),
         Derived(
             KafkaOutput("acks", conf.kafka, conf.topics.monitoring.name, key_column="component"),

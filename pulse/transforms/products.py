@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pulse.events.arrow import arrow_schema
 from pulse.events.domains import PRODUCT
@@ -65,8 +66,10 @@ def product_state(changes: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=PRODUCTS_SCHEMA)
 
 
-def product_history(changes: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """Every change, one row each, with both images flattened to `before_*` and `after_*`.
+def product_history(changes: pa.Table) -> pa.Table:
+    """Every change (typed product events, `pulse.events.arrow`, as the lake's silver table holds
+    them; other columns are ignored), one row each, with both images flattened to `before_*` and
+    `after_*`. In Arrow: the lake computes it from the batch it decoded anyway.
 
     Flat columns rather than two structs: notebooks and the dashboard read the table through
     delta-rs into pandas, where a struct becomes a column of dicts; flat columns keep their
@@ -74,20 +77,17 @@ def product_history(changes: Sequence[Mapping[str, Any]]) -> pa.Table:
     new state field is an additive change (two nullable columns) for either Delta writer. No
     information is lost: every image field is required, so an absent image is exactly the row
     whose `before_*` (or `after_*`) are all null, which `op` states anyway.
+
+    >>> from pulse.events import example
+    >>> from pulse.events.arrow import events_table
+    >>> history = product_history(events_table([example(PRODUCT)], PRODUCT))
+    >>> history.num_rows, history.column_names[:6]
+    (1, ['change_id', 'product_id', 'version', 'op', 'source', 'ts'])
     """
-    rows = [
-        {
-            **{name: change.get(name) for name in HISTORY_HEAD},
-            "ts": parse_timestamp(change["ts"]),
-            **{
-                f"{image}_{name}": (change.get(image) or {}).get(name)
-                for image in ("before", "after")
-                for name in STATE_FIELDS
-            },
-        }
-        for change in changes
-    ]
-    return pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA)
+    columns = [changes.column(name) for name in (*HISTORY_HEAD, "ts")]
+    for image in ("before", "after"):
+        columns += [pc.struct_field(changes.column(image), name) for name in STATE_FIELDS]
+    return pa.Table.from_arrays(columns, schema=HISTORY_SCHEMA)
 
 
 HISTORY_HEAD = ("change_id", "product_id", "version", "op", "source")

@@ -82,6 +82,7 @@ def test_enrich_job_writes_enriched_events_and_current_products(job_stack):
             latest[change["product_id"]] = change
     products = read_products(conf, list(latest))
     assert products == {p: (c["version"], c["op"] == "delete") for p, c in latest.items()}
+    job_stack.run("lake")  # the history is the lake's
     history = DeltaTable(f"{conf.lake.path}/product_history").to_pyarrow_table()
     assert sorted(history.column("change_id").to_pylist()) == sorted(
         c["change_id"] for c in changes
@@ -117,6 +118,7 @@ def test_enrich_job_writes_enriched_events_and_current_products(job_stack):
     cur.execute("SELECT name FROM products WHERE product_id = %s", (product,))
     assert cur.fetchone()[0] == (newest.get("after") or {}).get("name")
     my.close()
+    job_stack.run("lake")
     history = DeltaTable(f"{conf.lake.path}/product_history").to_pyarrow_table()
     assert sorted(history.column("change_id").to_pylist()) == sorted(
         [c["change_id"] for c in changes] + [stale["change_id"]]

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
+
+from pulse.events.arrow import events_table
+from pulse.events.domains import PRODUCT
 from pulse.events.schema import format_timestamp
 from pulse.transforms.products import (
     PRODUCTS_COLUMNS,
@@ -109,13 +113,15 @@ def test_product_state_ignores_extra_keys_such_as_the_kafka_origin():
 
 
 def test_history_keeps_every_change_with_both_images_flattened():
-    actual = product_history(
+    silver = events_table(
         [
             change("c1", "sku-1", 1, "create", "cdc", None, SHOE, T0),
             change("c2", "sku-1", 2, "update", "api", SHOE, SHOE_SOLD, T1),
             change("c3", "sku-1", 3, "delete", "api", SHOE_SOLD, None, T2),
-        ]
-    )
+        ],
+        PRODUCT,
+    ).append_column("date", pa.array([T0.date()] * 3))  # as the lake's silver rows carry
+    actual = product_history(silver)
     columns = [
         "change_id", "product_id", "version", "op", "source", "ts",
         *[f"before_{name}" for name in STATE_FIELDS],
