@@ -20,8 +20,8 @@ def lake_state() -> None:
         summary = lake.table_summary(tables)
         if summary.empty:
             st.info(
-                f"No Delta table under {conf.lake.path} yet. The lake job writes bronze, silver "
-                "and quarantine, the enrich job product_history: `make run` starts them, or "
+                f"No Delta table under {conf.lake.path} yet. The lake job writes bronze, silver, "
+                "quarantine and product_history: `make run` starts it, or "
                 "`./spark-submit.sh jobs/lake.py`."
             )
             return

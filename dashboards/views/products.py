@@ -17,7 +17,7 @@ BUCKET_SECONDS = 10
 
 st.title("Products")
 st.caption(
-    "Changes from the API and from change data capture (Delta product_history, enrich job); "
+    "Changes from the API and from change data capture (Delta product_history, lake job); "
     "each change event's acknowledgements (PostgreSQL event_acks, monitor job): published by "
     "the ingest API, processed into the catalogue (MySQL products)."
 )

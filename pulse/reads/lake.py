@@ -1,7 +1,7 @@
 """The Delta lake: which tables the jobs write, their state and commits, and filtered reads.
 
 The tables are known from the configuration (the lake job's bronze, silver per domain and
-quarantine; the enrich job's product_history), not found by listing directories, so the same
+quarantine and product_history), not found by listing directories, so the same
 code reads a lake on a local disk or in an object store.
 """
 
