@@ -17,7 +17,7 @@ from pulse.sinks.base import BatchContext
 from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.upsert import Upsert
-from pulse.stores import postgres_connect
+from pulse.stores import StoreUnavailable, postgres_connect
 from tests.polling import wait_for
 from tests.sinks.conftest import rows, unique
 
@@ -250,3 +250,42 @@ def _waiting_for_a_lock(pg: psycopg2.extensions.connection, ctx: BatchContext) -
             ctx.query,
         )
     )
+
+
+def test_a_connection_the_server_closes_mid_batch_names_postgres(spark, conf, ctx, pg, match):
+    """An outage that meets a batch mid-write (the server ends its session) is reported as the
+    store being unreachable, as a refused connection is: `pulse status` names postgres."""
+    sink = scoreboard(conf)
+    sink.write(scores(spark, (match, "A", "B", 1, 0, 1, "live", 1)), ctx)
+    batch = scores(spark, (match, "A", "B", 2, 0, 1, "live", 2))
+    batch.count()
+    holder = postgres_connect(conf.postgres)
+    holder.cursor().execute(
+        "SELECT batch_id FROM sink_ledger WHERE query = %s AND sink = %s FOR UPDATE",
+        (ctx.query, sink.name),
+    )
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            sink.write(batch, replace(ctx, batch_id=1))
+        except BaseException as exc:
+            errors.append(exc)
+
+    writer = threading.Thread(target=attempt)
+    writer.start()
+    wait_for(lambda: _waiting_for_a_lock(pg, ctx), 30, "the write to wait for the ledger row")
+    rows(
+        pg,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE '%%sink_ledger%%' AND strpos(query, %s) > 0",
+        ctx.query,
+    )
+    writer.join(30)
+    holder.rollback()
+    holder.close()
+
+    assert not writer.is_alive()
+    assert [type(e) for e in errors] == [StoreUnavailable]
+    assert (errors[0].store, errors[0].problem) == ("postgres", "unreachable")
+    assert stored(pg, match) == [(1, 0, "live", 1)]  # nothing of the batch was committed
