@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import psycopg2.errors
@@ -203,62 +203,22 @@ def test_identifiers_are_quoted(conf, pg) -> None:
     )
 
 
-def test_a_second_attempt_waits_for_the_first_and_then_skips(spark, conf, ctx, pg, match) -> None:
+@dataclass
+class WaitingWrite:
+    """A write of batch 1 in a thread, waiting for the ledger row that `holder` (an earlier
+    attempt, still in its transaction) keeps locked."""
+
+    sink: PostgresUpsert
+    holder: psycopg2.extensions.connection
+    thread: threading.Thread
+    errors: list[BaseException]
+
+
+def waiting_write(spark, conf, ctx, pg, match) -> WaitingWrite:
     sink = scoreboard(conf)
     sink.write(scores(spark, (match, "A", "B", 1, 0, 1, "live", 1)), ctx)
     batch = scores(spark, (match, "A", "B", 2, 0, 1, "live", 2))
     batch.count()  # computed before the race, so the attempt below reaches the ledger at once
-    # An earlier attempt of batch 1, still in its transaction, holds the ledger row.
-    first = postgres_connect(conf.postgres)
-    lock = first.cursor()
-    lock.execute(
-        "SELECT batch_id FROM sink_ledger WHERE query = %s AND sink = %s FOR UPDATE",
-        (ctx.query, sink.name),
-    )
-    errors: list[BaseException] = []
-
-    def attempt() -> None:
-        try:
-            sink.write(batch, replace(ctx, batch_id=1))
-        except BaseException as exc:
-            errors.append(exc)
-
-    second = threading.Thread(target=attempt)
-    second.start()
-    wait_for(lambda: _waiting_for_a_lock(pg, ctx), 30, "the second attempt to wait for the lock")
-
-    lock.execute(
-        "UPDATE sink_ledger SET batch_id = 1 WHERE query = %s AND sink = %s",
-        (ctx.query, sink.name),
-    )
-    first.commit()
-    first.close()
-    second.join(30)
-
-    assert not second.is_alive()
-    assert errors == []
-    assert stored(pg, match) == [(1, 0, "live", 1)]  # the second attempt wrote nothing
-
-
-def _waiting_for_a_lock(pg: psycopg2.extensions.connection, ctx: BatchContext) -> bool:
-    """Whether a session waits on a lock in a statement that names this test's query."""
-    return bool(
-        rows(
-            pg,
-            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE '%%sink_ledger%%' AND strpos(query, %s) > 0",
-            ctx.query,
-        )
-    )
-
-
-def test_a_connection_the_server_closes_mid_batch_names_postgres(spark, conf, ctx, pg, match):
-    """An outage that meets a batch mid-write (the server ends its session) is reported as the
-    store being unreachable, as a refused connection is: `pulse status` names postgres."""
-    sink = scoreboard(conf)
-    sink.write(scores(spark, (match, "A", "B", 1, 0, 1, "live", 1)), ctx)
-    batch = scores(spark, (match, "A", "B", 2, 0, 1, "live", 2))
-    batch.count()
     holder = postgres_connect(conf.postgres)
     holder.cursor().execute(
         "SELECT batch_id FROM sink_ledger WHERE query = %s AND sink = %s FOR UPDATE",
@@ -272,20 +232,50 @@ def test_a_connection_the_server_closes_mid_batch_names_postgres(spark, conf, ct
         except BaseException as exc:
             errors.append(exc)
 
-    writer = threading.Thread(target=attempt)
-    writer.start()
-    wait_for(lambda: _waiting_for_a_lock(pg, ctx), 30, "the write to wait for the ledger row")
-    rows(
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    wait_for(lambda: bool(_waiting(pg, ctx)), 30, "the write to wait for the ledger row")
+    return WaitingWrite(sink, holder, thread, errors)
+
+
+def test_a_second_attempt_waits_for_the_first_and_then_skips(spark, conf, ctx, pg, match) -> None:
+    second = waiting_write(spark, conf, ctx, pg, match)
+
+    second.holder.cursor().execute(
+        "UPDATE sink_ledger SET batch_id = 1 WHERE query = %s AND sink = %s",
+        (ctx.query, second.sink.name),
+    )
+    second.holder.commit()
+    second.holder.close()
+    second.thread.join(30)
+
+    assert not second.thread.is_alive()
+    assert second.errors == []
+    assert stored(pg, match) == [(1, 0, "live", 1)]  # the second attempt wrote nothing
+
+
+def test_a_connection_the_server_closes_mid_batch_names_postgres(spark, conf, ctx, pg, match):
+    """An outage that meets a batch mid-write (the server ends its session) is reported as the
+    store being unreachable, as a refused connection is: `pulse status` names postgres."""
+    write = waiting_write(spark, conf, ctx, pg, match)
+
+    for (pid,) in _waiting(pg, ctx):
+        rows(pg, "SELECT pg_terminate_backend(%s)", pid)
+    write.thread.join(30)
+    write.holder.rollback()
+    write.holder.close()
+
+    assert not write.thread.is_alive()
+    assert [type(e) for e in write.errors] == [StoreUnavailable]
+    assert (write.errors[0].store, write.errors[0].problem) == ("postgres", "unreachable")
+    assert stored(pg, match) == [(1, 0, "live", 1)]  # nothing of the batch was committed
+
+
+def _waiting(pg: psycopg2.extensions.connection, ctx: BatchContext) -> list[tuple]:
+    """The sessions waiting on a lock in a statement that names this test's query (their pid)."""
+    return rows(
         pg,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
         "AND query LIKE '%%sink_ledger%%' AND strpos(query, %s) > 0",
         ctx.query,
     )
-    writer.join(30)
-    holder.rollback()
-    holder.close()
-
-    assert not writer.is_alive()
-    assert [type(e) for e in errors] == [StoreUnavailable]
-    assert (errors[0].store, errors[0].problem) == ("postgres", "unreachable")
-    assert stored(pg, match) == [(1, 0, "live", 1)]  # nothing of the batch was committed
