@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -49,6 +50,13 @@ YIELDING_NICENESS = 10
 # at nice 10, 8.0 s at 5 and 7.0 s at 0, while the live paths' p95 went 1.6-1.8 s (nice 5) to
 # 1.7-2.0 s (nice 0). Under overload the live paths come first: the lake falls behind.
 LAKE_NICENESS = 5
+# Traffic starts once every query of the drivers runs (its first batch planned), or after this
+# long whatever the queries say. Started together with the drivers at eight times the default
+# traffic, the lake began a million records behind (the traffic of the JVMs' start-up), which at
+# that rate it never drained, and one query's Python worker missed Spark's fixed 10 s to
+# connect back on the saturated cores (a restart). At the default traffic the queries run about
+# 40 s after the start, and the first score reaches the page a second or two later.
+TRAFFIC_WAIT_SECONDS = 180.0
 STOP_SECONDS = 15.0  # a child's grace to flush and exit after SIGTERM, before SIGKILL
 API_KEYS_ENV = "PULSE_INGEST__API_KEYS"
 REGISTRY_KEYS_ENV = "PULSE_REGISTRY__API_KEYS"  # what the registry accepts
@@ -75,6 +83,7 @@ class Child:
     registry_key_env: str | None = None
     forwards_to_ingest: bool = False
     niceness: int = 0  # its CPU priority, and its session's (YIELDING_NICENESS: it yields)
+    traffic: bool = False  # a simulator: started once the queries run (TRAFFIC_WAIT_SECONDS)
 
 
 def pulse_command(*args: str) -> tuple[str, ...]:
@@ -143,6 +152,7 @@ def simulator_children() -> tuple[Child, ...]:
             pulse_command(
                 "simulate", domain.name, "--rate", f"{domain.simulated_rate:g}", "--quiet"
             ),
+            traffic=True,
         )
         for domain in domains()
         if domain.is_source
@@ -157,7 +167,7 @@ CHILDREN: tuple[Child, ...] = (
     Child("ingest-api", pulse_command("serve", "ingest"), api_key=True),
     Child("cdc-relay", pulse_command("serve", "cdc")),
     *simulator_children(),
-    Child("simulate-emoji-api", pulse_command(*VIA_API.split()), api_key=True),
+    Child("simulate-emoji-api", pulse_command(*VIA_API.split()), api_key=True, traffic=True),
     # The live views' queries (live, enrich) in one driver: on two cores, a JVM and Python
     # workers per job cost more than the queries themselves. The lake and the monitor in a
     # second driver, at a lower CPU priority (nice 10): their batches are computed on the driver
@@ -228,10 +238,18 @@ def run(
                 print("pulse run: user_segments was empty; filled for the simulated users")
             # The console and `pulse status` show this run's queries, not a previous run's.
             forget_all(redis_client(conf.redis))
-            processes = start_children(children, logs, api_key, registry_key, admission_secret)
+            start = partial(
+                start_children,
+                logs=logs,
+                api_key=api_key,
+                registry_key=registry_key,
+                admission_secret=admission_secret,
+            )
+            processes = start(tuple(child for child in children if not child.traffic))
+            traffic = _Traffic(tuple(child for child in children if child.traffic), children)
             places = _places(conf, broker, started_broker, logs, api_key, registry_key)
             try:
-                _watch(conf, processes, places)
+                _watch(conf, processes, places, traffic, start)
             except (KeyboardInterrupt, BrokenPipeError):
                 return 0  # the way to stop it; or its console is gone: stop as if closed
             finally:
@@ -333,10 +351,37 @@ def process_state(process: subprocess.Popen) -> str:
     return f"exited with code {code}: see its log"
 
 
+class _Traffic:
+    """The simulators held back until the drivers' queries run (`TRAFFIC_WAIT_SECONDS`)."""
+
+    def __init__(self, held: tuple[Child, ...], children: tuple[Child, ...]) -> None:
+        self.held = held
+        drivers = any(child in DRIVERS for child in children)
+        self._jobs = {job for job, _ in JOB_OUTPUTS} if drivers else set()
+        self._deadline = time.monotonic() + TRAFFIC_WAIT_SECONDS
+
+    def due(self, reports: list[dict[str, str]]) -> bool:
+        """Whether the held simulators start now: every job of the drivers has reported and
+        none of its queries is still starting, or the wait is over."""
+        if not self.held:
+            return False
+        states: dict[str, list[str]] = {}
+        for report in reports:
+            states.setdefault(report.get("job", ""), []).append(report.get("state", ""))
+        return time.monotonic() >= self._deadline or all(
+            job in states and "starting" not in states[job] for job in self._jobs
+        )
+
+
 def _watch(
-    conf: PulseConfig, processes: dict[str, subprocess.Popen], places: tuple[tuple[str, str], ...]
+    conf: PulseConfig,
+    processes: dict[str, subprocess.Popen],
+    places: tuple[tuple[str, str], ...],
+    traffic: _Traffic,
+    start: Callable[[tuple[Child, ...]], dict[str, subprocess.Popen]],
 ) -> NoReturn:
-    """Redraw the console every `REFRESH_SECONDS` until Ctrl-C."""
+    """Redraw the console every `REFRESH_SECONDS` until Ctrl-C; start the held traffic when
+    it is due (`processes` gets its simulators)."""
     topics = [topic.name for topic in conf.topics.all().values()]
     meter = RateMeter(topics)
     screen = _Screen(sys.stdout)
@@ -352,8 +397,13 @@ def _watch(
                 offsets, problem = {}, f"cannot read end offsets from {conf.kafka.bootstrap}: {exc}"
             totals = {topic: sum(ends.values()) for topic, ends in offsets.items()}
             rows = meter.sample(time.monotonic(), totals)
+            reports = _reports(health)
+            if isinstance(reports, list) and traffic.due(reports):
+                processes.update(start(traffic.held))
+                traffic.held = ()
             states = tuple((name, process_state(p)) for name, p in processes.items())
-            board = Board(rows, states, places, problem, queries=_query_lines(health))
+            states += tuple((child.name, "waits for the queries") for child in traffic.held)
+            board = Board(rows, states, places, problem, queries=_query_lines(reports))
             screen.draw(render(board))
             next_at += REFRESH_SECONDS
             time.sleep(max(0.0, next_at - time.monotonic()))
@@ -362,12 +412,18 @@ def _watch(
         screen.close()
 
 
-def _query_lines(client: redis.Redis) -> tuple[str, ...]:
-    """What the console says about each streaming query (pulse.queryhealth)."""
+def _reports(client: redis.Redis) -> list[dict[str, str]] | str:
+    """Every query's health report (pulse.queryhealth), or why Redis did not give them."""
     try:
-        reports = read_all(client)
+        return read_all(client)
     except redis.RedisError as exc:
-        return (f"unknown: Redis does not answer ({exc})",)
+        return f"unknown: Redis does not answer ({exc})"
+
+
+def _query_lines(reports: list[dict[str, str]] | str) -> tuple[str, ...]:
+    """What the console says about each streaming query."""
+    if isinstance(reports, str):
+        return (reports,)
     return tuple(describe(report) for report in reports) or ("starting: no batch reported yet",)
 
 

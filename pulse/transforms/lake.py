@@ -80,7 +80,7 @@ def bronze(records: pa.Table, ingested_at: datetime) -> pa.Table:
     timestamp: bronze partitions by (topic, date) with no parsing, so it keeps even records no
     schema accepts) and `ingested_at`."""
     return records.append_column("date", utc_date(records.column("timestamp"))).append_column(
-        "ingested_at", pa.array([ingested_at] * records.num_rows, UTC_MICROS)
+        "ingested_at", pa.repeat(pa.scalar(ingested_at, UTC_MICROS), records.num_rows)
     )
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from pulse.config import PROJECT_ROOT
-from pulse.local.run import Child, start_children, stop_children
+from pulse.local import run
+from pulse.local.run import CHILDREN, Child, start_children, stop_children
 from tests.conftest import free_tcp_port
 
 
@@ -160,3 +161,26 @@ def test_a_run_whose_console_is_gone_still_stops_everything_it_started(tmp_path:
     assert not Path(f"/proc/{sleeper}").exists(), "the child outlived a run whose console closed"
     with pytest.raises(ConnectionRefusedError):  # the broker it started is stopped too
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_traffic_waits_until_every_query_of_the_drivers_runs() -> None:
+    """The simulators start once every job's queries have planned their first batch, so that
+    the lake does not begin with the traffic of the JVMs' start-up as its backlog."""
+    traffic = run._Traffic(tuple(c for c in CHILDREN if c.traffic), CHILDREN)
+    assert {c.name for c in traffic.held} >= {"simulate-emoji", "simulate-emoji-api"}
+    running = [{"job": job, "state": "running"} for job, _ in run.JOB_OUTPUTS]
+    assert not traffic.due([])
+    assert not traffic.due(running[1:])
+    assert not traffic.due([*running, {"job": "lake", "state": "starting"}])
+    assert traffic.due(running)
+    assert traffic.due([{**running[0], "state": "retrying a failed write"}, *running[1:]])
+
+
+def test_traffic_starts_after_its_wait_whatever_the_queries_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(run, "TRAFFIC_WAIT_SECONDS", 0.0)
+    traffic = run._Traffic(tuple(c for c in CHILDREN if c.traffic), CHILDREN)
+    assert traffic.due([])
+    traffic.held = ()
+    assert not traffic.due([])  # started once
