@@ -248,13 +248,21 @@ def event_times(records: pa.Table) -> pa.Array:
     [2, 0]
     """
     values = records.column("value").combine_chunks()
-    found: pa.Array | None = None
-    for name in ("ts", "timestamp"):
-        text = pc.struct_field(pc.extract_regex(values, _TEXT_OF.format(name=name)), "t")
-        moment = _timestamps(text.cast(pa.string(), safe=False))
-        found = moment if found is None else pc.coalesce(found, moment)
-    assert found is not None
+    found = _times_of(values, "ts")
+    # `"timestamp"` is searched only where no `"ts"` is: each pattern is a pass over every
+    # value, the largest part of the monitor's batch at eight times the default traffic.
+    missing = pc.indices_nonzero(pc.is_null(found))
+    if len(missing):
+        later = _times_of(values.take(missing), "timestamp")
+        rows = pa.array(range(len(values)), pa.int64())
+        found = pc.coalesce(found, pc.take(later, pc.index_in(rows, value_set=missing)))
     return pc.coalesce(found, records.column("timestamp").combine_chunks().cast(_TIME))
+
+
+def _times_of(values: pa.Array, name: str) -> pa.Array:
+    """The time in the first `"<name>": "<text>"` of each value (null where none reads)."""
+    text = pc.struct_field(pc.extract_regex(values, _TEXT_OF.format(name=name)), "t")
+    return _timestamps(text.cast(pa.string(), safe=False))
 
 
 _TEXT_OF = r'"{name}"\s*:\s*"(?P<t>[^"\\]*)"'
