@@ -17,6 +17,7 @@ import pytest
 
 from pulse.config import PROJECT_ROOT, load_config
 from pulse.kafka.admin import end_offsets
+from pulse.local.run import TRAFFIC_WAIT_SECONDS
 from tests.conftest import free_tcp_port
 
 pytestmark = pytest.mark.platform
@@ -60,7 +61,8 @@ def test_run_streams_into_every_source_topic_and_stops_the_broker_it_started(
             stderr=out,
         )
     try:
-        deadline = time.monotonic() + 90
+        # The simulators start once the queries run (at most `TRAFFIC_WAIT_SECONDS`).
+        deadline = time.monotonic() + TRAFFIC_WAIT_SECONDS + 60
         totals: dict[str, int] = {}
         while time.monotonic() < deadline and run.poll() is None:
             if "Pulse is running" in output.read_text():
