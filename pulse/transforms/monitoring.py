@@ -251,11 +251,10 @@ def event_times(records: pa.Table) -> pa.Array:
     found = _times_of(values, "ts")
     # `"timestamp"` is searched only where no `"ts"` is: each pattern is a pass over every
     # value, the largest part of the monitor's batch at eight times the default traffic.
-    missing = pc.indices_nonzero(pc.is_null(found))
-    if len(missing):
-        later = _times_of(values.take(missing), "timestamp")
-        rows = pa.array(range(len(values)), pa.int64())
-        found = pc.coalesce(found, pc.take(later, pc.index_in(rows, value_set=missing)))
+    missing = pc.is_null(found)
+    if pc.any(missing).as_py():
+        later = _times_of(values.filter(missing), "timestamp")
+        found = pc.replace_with_mask(found, missing, later)
     return pc.coalesce(found, records.column("timestamp").combine_chunks().cast(_TIME))
 
 
