@@ -18,7 +18,7 @@ from pulse.sinks.base import BatchContext, Derived
 from pulse.sinks.postgres import PostgresUpsert
 from pulse.sinks.redis import RedisState
 from pulse.streams import BatchInput, topic_records
-from pulse.transforms.decode import decode
+from pulse.transforms.decode import decode_tables
 from pulse.transforms.monitoring import (
     ACK_COLUMNS,
     ARRIVAL_COLUMNS,
@@ -71,7 +71,7 @@ def queries(spark: SparkSession, conf: PulseConfig) -> list[QuerySpec]:
     def prepare(frame: DataFrame, ctx: BatchContext) -> MonitorBatch:
         batch = batches.read(ctx)
         raw = batch.records
-        events = decode(raw, monitoring)["monitoring"]
+        events = decode_tables(raw, monitoring)["monitoring"]
         reports = batch_reports(events)
         rollups = ROLLUP_SCHEMA.empty_table()
         if raw.num_rows:

@@ -4,18 +4,21 @@ latency), the jobs' batch reports and the acks."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
 
+from pulse.events.schema import format_timestamp, parse_timestamp
 from pulse.progress import batch_report
+from pulse.transforms.decode import decode_tables
 from pulse.transforms.monitoring import ack_rows, batch_reports, latest_reports, topic_rollups
 from tests.test_progress import PROGRESS
 
 PROCESSED = datetime(2026, 11, 22, 20, 15, 3, 200000, tzinfo=UTC)
 WINDOW = datetime(2026, 11, 22, 20, 15, 2, tzinfo=UTC)
 KAFKA_TS = datetime(2026, 11, 22, 20, 15, 3, 100000, tzinfo=UTC)
+NOW = datetime.now(UTC)
 
 
 def records(*rows: tuple) -> pa.Table:
@@ -29,6 +32,12 @@ def records(*rows: tuple) -> pa.Table:
             "timestamp": pa.array(times, pa.timestamp("us", tz="UTC")),
         }
     )
+
+
+def monitoring_events(*events: dict) -> pa.Table:
+    """The events as the monitor has them: records of the monitoring topic, decoded in Arrow."""
+    raw = records(*((None, json.dumps(e).encode(), "platform.monitoring", NOW) for e in events))
+    return decode_tables(raw, {"platform.monitoring": "monitoring"})["monitoring"]
 
 
 def rollups(table: pa.Table, processed_at: datetime = PROCESSED) -> dict[str, tuple]:
@@ -85,7 +94,7 @@ def test_a_window_that_is_not_positive_is_refused():
 
 def test_batch_reports_bring_late_rows_and_lag_to_the_dashboard_tables():
     event = json.loads(json.dumps(batch_report("live", PROGRESS)))  # as the topic carries it
-    rows = batch_reports([event, {**event, "kind": "producer_ack"}]).to_pylist()
+    rows = batch_reports(monitoring_events(event, {**event, "kind": "producer_ack"})).to_pylist()
     assert [(r["query"], r["batch_id"], r["rows"], r["late_rows"], r["lag"]) for r in rows] == [
         ("emoji_windows", 7, 1200, 3, 30)
     ]
@@ -93,8 +102,9 @@ def test_batch_reports_bring_late_rows_and_lag_to_the_dashboard_tables():
 
 def test_the_gauge_of_a_query_is_its_newest_report():
     event = json.loads(json.dumps(batch_report("live", PROGRESS)))
-    newer = {**event, "ts": "2099-01-01T00:00:00.000Z", "count": 5}
-    latest = latest_reports(batch_reports([newer, event])).to_pylist()
+    later = format_timestamp(parse_timestamp(event["ts"]) + timedelta(seconds=1))
+    newer = {**event, "ts": later, "count": 5}
+    latest = latest_reports(batch_reports(monitoring_events(newer, event))).to_pylist()
     assert [(r["query"], r["rows"]) for r in latest] == [("emoji_windows", 5)]
 
 
@@ -110,10 +120,29 @@ def test_acks_keep_the_latest_of_each_event_kind_and_component():
     }
     later = {**ack, "id": "a2", "ts": "2026-11-22T20:15:01.000Z", "latency_ms": 4.0}
     other = {**ack, "id": "a3", "kind": "batch"}
-    rows = ack_rows([later, ack, other]).to_pylist()
-    assert [(r["event_id"], r["kind"], r["latency_ms"]) for r in rows] == [
-        ("e1", "producer_ack", 4.0)
+    processed = {**ack, "id": "a4", "kind": "processing_ack", "component": "enrich"}
+    rows = ack_rows(monitoring_events(later, ack, other, processed)).to_pylist()
+    assert [(r["event_id"], r["kind"], r["component"], r["latency_ms"]) for r in rows] == [
+        ("e1", "processing_ack", "enrich", 3.0),
+        ("e1", "producer_ack", "ingest", 4.0),
     ]
+
+
+def test_acks_of_the_same_time_keep_one_row_whatever_their_order():
+    ack = {
+        "id": "a1",
+        "component": "ingest",
+        "kind": "producer_ack",
+        "event_id": "e1",
+        "topic": "emoji.reactions",
+        "ts": "2026-11-22T20:15:00.000Z",
+        "latency_ms": 3.0,
+    }
+    again = {**ack, "id": "a2", "latency_ms": 5.0}
+    forward = ack_rows(monitoring_events(ack, again)).to_pylist()
+    backward = ack_rows(monitoring_events(again, ack)).to_pylist()
+    assert forward == backward
+    assert [r["latency_ms"] for r in forward] == [5.0]
 
 
 def test_an_event_time_of_a_clock_never_set_is_a_latency_like_any_other():
