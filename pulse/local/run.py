@@ -38,18 +38,19 @@ from pulse.simulate.segments import seed_segments
 from pulse.stores import redis_client
 
 REFRESH_SECONDS = 2.0
-# The `nice` of the processes that yield the cores to the live path: the lake driver and the
-# dashboard's server. On two cores, a dashboard open in a browser (its server's queries and
-# charts every refresh) took half a core, and live batches went from 0.8 s to 8-40 s. Each
-# child is a session of its own, and with Linux's autogroup scheduling (on by default) a
-# process's nice value only ranks it against its own session: the session's group is niced too
-# (`_in_child`), or the lake driver takes a core's half whenever it runs.
+# The `nice` of the processes that yield the cores to the platform's queries: the simulators
+# (the traffic; on a real deployment its sources are other machines) and the dashboard's
+# server. On two cores, a dashboard open in a browser (its server's queries and charts every
+# refresh) took half a core, and live batches went from 0.8 s to 8-40 s. Each child is a
+# session of its own, and with Linux's autogroup scheduling (on by default) a process's nice
+# value only ranks it against its own session: the session's group is niced too (`_in_child`).
+# The lake driver yielded too (nice 5) until the simulators did. At eight times the default
+# traffic (benchmarks/live_platform.py --scales 8, 4 minutes, 19,300 events/s) with the
+# simulators at nice 10, the lake's p95 was 8.80 s at nice 5, 7.85 s at 2 and 7.14 s at 0 (its
+# promise: 7 s; batches 3.63 s at the median at 5, 1.94 s at 0), the live paths' p95 1.73-2.13 s
+# throughout (goal 2.5); with the simulators at nice 0 and the lake at 5 the lake fell behind
+# (p95 20 s). Under overload the traffic slows first: the rate produced is what is reported.
 YIELDING_NICENESS = 10
-# The lake driver yields less: its promise is its 5 s trigger plus 2 s, and at four times the
-# default traffic (benchmarks/live_platform.py --scales 4, 3 minutes) the lake's p95 was 23.9 s
-# at nice 10, 8.0 s at 5 and 7.0 s at 0, while the live paths' p95 went 1.6-1.8 s (nice 5) to
-# 1.7-2.0 s (nice 0). Under overload the live paths come first: the lake falls behind.
-LAKE_NICENESS = 5
 # Traffic starts once every query of the drivers runs (its first batch planned), or after this
 # long whatever the queries say. Started together with the drivers at eight times the default
 # traffic, the lake began a million records behind (the traffic of the JVMs' start-up), which at
@@ -153,6 +154,7 @@ def simulator_children() -> tuple[Child, ...]:
                 "simulate", domain.name, "--rate", f"{domain.simulated_rate:g}", "--quiet"
             ),
             traffic=True,
+            niceness=YIELDING_NICENESS,
         )
         for domain in domains()
         if domain.is_source
@@ -167,14 +169,19 @@ CHILDREN: tuple[Child, ...] = (
     Child("ingest-api", pulse_command("serve", "ingest"), api_key=True),
     Child("cdc-relay", pulse_command("serve", "cdc")),
     *simulator_children(),
-    Child("simulate-emoji-api", pulse_command(*VIA_API.split()), api_key=True, traffic=True),
+    Child(
+        "simulate-emoji-api",
+        pulse_command(*VIA_API.split()),
+        api_key=True,
+        traffic=True,
+        niceness=YIELDING_NICENESS,
+    ),
     # The live views' queries (live, enrich) in one driver: on two cores, a JVM and Python
     # workers per job cost more than the queries themselves. The lake and the monitor in a
-    # second driver, at a lower CPU priority (nice 10): their batches are computed on the driver
-    # and, in the same Python process, held the interpreter while live batches waited; niced,
-    # they take the cores the live queries leave, and fall behind first under overload.
+    # second driver: their batches are computed on the driver and, in the same Python process,
+    # held the interpreter while live batches waited.
     Child("live-views", job_command("live_views")),
-    Child("lake-monitor", job_command("lake_monitor"), niceness=LAKE_NICENESS),
+    Child("lake-monitor", job_command("lake_monitor")),
     Child("dashboard", pulse_command("dashboard"), niceness=YIELDING_NICENESS),
 )
 # The Spark drivers among them (`jobs/<driver>.py`, pulse.pipelines.LOCAL_DRIVERS): their logs

@@ -10,7 +10,6 @@ from pulse.config import PROJECT_ROOT
 from pulse.local.run import (
     CHILDREN,
     DRIVERS,
-    LAKE_NICENESS,
     YIELDING_NICENESS,
     delivery_children,
     process_state,
@@ -112,9 +111,10 @@ def test_children_are_the_services_the_simulators_two_drivers_and_the_dashboard(
     assert {child.argv[4] for child in direct} == {"game", "sports", "emoji", "product", "media"}
     (via_api,) = [c for c in simulators if "--via-api" in c.argv]
     assert via_api.argv[4] == "emoji"
+    assert {c.niceness for c in simulators} == {YIELDING_NICENESS}  # the traffic yields
     jobs = [c for c in CHILDREN if "spark-submit.sh" in " ".join(c.argv)]
     assert [c.argv[-1] for c in jobs] == ["jobs/live_views.py", "jobs/lake_monitor.py"]
-    assert [c.niceness for c in jobs] == [0, LAKE_NICENESS]  # lake and monitor yield
+    assert [c.niceness for c in jobs] == [0, 0]
     (dashboard,) = [c for c in CHILDREN if c.name == "dashboard"]
     assert dashboard.argv[3] == "dashboard"
     assert dashboard.niceness == YIELDING_NICENESS  # it yields the cores too
