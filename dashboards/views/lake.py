@@ -11,7 +11,7 @@ conf = settings()
 tables = lake.lake_tables(conf.lake.path, conf.topics)
 
 st.title("Lake")
-st.caption(f"The Delta tables under {conf.lake.path} (lake and enrich jobs).")
+st.caption(f"The Delta tables under {conf.lake.path}, all written by the lake job.")
 
 
 @st.fragment(run_every=conf.dashboard.refresh_seconds)
