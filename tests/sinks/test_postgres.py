@@ -9,15 +9,18 @@ from datetime import UTC, datetime
 
 import psycopg2.errors
 import psycopg2.extensions
+import pyarrow as pa
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from pulse import outputs
 from pulse.config import PulseConfig
 from pulse.sinks.base import BatchContext
 from pulse.sinks.errors import DuplicateKeyError, SinkDefinitionError
-from pulse.sinks.postgres import PostgresUpsert
+from pulse.sinks.postgres import COPY_ROWS, PostgresUpsert
 from pulse.sinks.upsert import Upsert
 from pulse.stores import StoreUnavailable, postgres_connect
+from pulse.transforms.monitoring import ACK_COLUMNS, ACK_SCHEMA
 from tests.polling import wait_for
 from tests.sinks.conftest import rows, unique
 
@@ -177,6 +180,89 @@ def test_a_multi_column_key_with_timestamps_is_upserted_in_utc(spark, conf, ctx,
         "WHERE match_id = %s ORDER BY count",
         match,
     ) == [("👍", start, end, 10, 1), ("🔥", start, end, 1500, 2)]
+
+
+def many_scores(match: str, teams: list[str], repeat_key: bool = False) -> pa.Table:
+    """A batch of `COPY_ROWS` + 5 scoreboards (copied, not sent as VALUES), home teams cycling
+    through `teams`, every third period null; with `repeat_key`, the last row repeats a key."""
+    count = COPY_ROWS + 5
+    ids = [f"{match}-{i}" for i in range(count)]
+    if repeat_key:
+        ids[-1] = ids[0]
+    return pa.table(
+        {
+            "match_id": ids,
+            "home_team": [teams[i % len(teams)] for i in range(count)],
+            "away_team": ["B"] * count,
+            "home_score": list(range(count)),
+            "away_score": [0] * count,
+            "period": [None if i % 3 == 0 else i for i in range(count)],
+            "status": ["live"] * count,
+            "sequence": list(range(count)),
+        }
+    )
+
+
+def test_a_large_batch_is_copied_and_reads_back_value_for_value(conf, ctx, pg, match) -> None:
+    teams = ['A "quoted", comma', "line\nbreak", "", "🔥", "back\\slash", "plain"]
+
+    scoreboard(conf).write(many_scores(match, teams), ctx)
+
+    assert rows(
+        pg,
+        "SELECT match_id, home_team, period FROM match_scores WHERE match_id LIKE %s "
+        "ORDER BY home_score",
+        match + "-%",
+    ) == [
+        (f"{match}-{i}", teams[i % len(teams)], None if i % 3 == 0 else i)
+        for i in range(COPY_ROWS + 5)
+    ]
+    assert ledger(pg, ctx) == [(ctx.checkpoint_id, 0)]
+
+
+def test_a_large_batch_with_a_repeated_key_is_refused_naming_it(conf, ctx, pg, match) -> None:
+    with pytest.raises(DuplicateKeyError, match=rf"match_scores.*match_id.*{match}-0"):
+        scoreboard(conf).write(many_scores(match, ["A"], repeat_key=True), ctx)
+
+    assert rows(pg, "SELECT count(*) FROM match_scores WHERE match_id LIKE %s", match + "-%") == [
+        (0,)
+    ]
+    assert ledger(pg, ctx) == []
+
+
+def test_a_copied_batch_keeps_nulls_empty_strings_and_non_finite_floats(conf, ctx, pg) -> None:
+    ids = [unique("e") for _ in range(COPY_ROWS)]
+    topics = [None, "", "emoji.reactions"]
+    latencies = [float("nan"), float("inf"), None, 2.5]
+    at = datetime(2026, 11, 22, 20, 15, 0, 123456, tzinfo=UTC)
+    acks = pa.table(
+        {
+            "event_id": ids,
+            "kind": ["producer_ack"] * len(ids),
+            "component": ["ingest"] * len(ids),
+            "topic": [topics[i % 3] for i in range(len(ids))],
+            "acked_at": [at] * len(ids),
+            "latency_ms": [latencies[i % 4] for i in range(len(ids))],
+        },
+        schema=ACK_SCHEMA,
+    )
+    sink = PostgresUpsert("acks", conf.postgres, outputs.EVENT_ACKS.upsert(ACK_COLUMNS))
+    try:
+        sink.write(acks, ctx)
+        stored_acks = rows(
+            pg,
+            "SELECT event_id, topic, acked_at, latency_ms::text FROM event_acks "
+            "WHERE event_id = ANY(%s)",
+            ids,
+        )
+    finally:
+        pg.cursor().execute("DELETE FROM event_acks WHERE event_id = ANY(%s)", (ids,))
+
+    # As PostgreSQL prints them: a null, an empty string and NaN each kept as what it was.
+    shown = ["NaN", "Infinity", None, "2.5"]
+    assert sorted(stored_acks, key=lambda row: ids.index(row[0])) == [
+        (event_id, topics[i % 3], at, shown[i % 4]) for i, event_id in enumerate(ids)
+    ]
 
 
 def test_an_empty_batch_writes_nothing(spark, conf, ctx, pg) -> None:
