@@ -108,16 +108,20 @@ def test_the_gauge_of_a_query_is_its_newest_report():
     assert [(r["query"], r["rows"]) for r in latest] == [("emoji_windows", 5)]
 
 
+# A producer ack as the ingest API sends it (pulse.services.ingest.records.producer_ack).
+ACK = {
+    "id": "a1",
+    "component": "ingest",
+    "kind": "producer_ack",
+    "event_id": "e1",
+    "topic": "emoji.reactions",
+    "ts": "2026-11-22T20:15:00.000Z",
+    "latency_ms": 3.0,
+}
+
+
 def test_acks_keep_the_latest_of_each_event_kind_and_component():
-    ack = {
-        "id": "a1",
-        "component": "ingest",
-        "kind": "producer_ack",
-        "event_id": "e1",
-        "topic": "emoji.reactions",
-        "ts": "2026-11-22T20:15:00.000Z",
-        "latency_ms": 3.0,
-    }
+    ack = ACK
     later = {**ack, "id": "a2", "ts": "2026-11-22T20:15:01.000Z", "latency_ms": 4.0}
     other = {**ack, "id": "a3", "kind": "batch"}
     processed = {**ack, "id": "a4", "kind": "processing_ack", "component": "enrich"}
@@ -129,15 +133,7 @@ def test_acks_keep_the_latest_of_each_event_kind_and_component():
 
 
 def test_acks_of_the_same_time_keep_one_row_whatever_their_order():
-    ack = {
-        "id": "a1",
-        "component": "ingest",
-        "kind": "producer_ack",
-        "event_id": "e1",
-        "topic": "emoji.reactions",
-        "ts": "2026-11-22T20:15:00.000Z",
-        "latency_ms": 3.0,
-    }
+    ack = ACK
     again = {**ack, "id": "a2", "latency_ms": 5.0}
     forward = ack_rows(monitoring_events(ack, again)).to_pylist()
     backward = ack_rows(monitoring_events(again, ack)).to_pylist()
