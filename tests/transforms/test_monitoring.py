@@ -18,7 +18,6 @@ from tests.test_progress import PROGRESS
 PROCESSED = datetime(2026, 11, 22, 20, 15, 3, 200000, tzinfo=UTC)
 WINDOW = datetime(2026, 11, 22, 20, 15, 2, tzinfo=UTC)
 KAFKA_TS = datetime(2026, 11, 22, 20, 15, 3, 100000, tzinfo=UTC)
-NOW = datetime.now(UTC)
 
 
 def records(*rows: tuple) -> pa.Table:
@@ -35,8 +34,10 @@ def records(*rows: tuple) -> pa.Table:
 
 
 def monitoring_events(*events: dict) -> pa.Table:
-    """The events as the monitor has them: records of the monitoring topic, decoded in Arrow."""
-    raw = records(*((None, json.dumps(e).encode(), "platform.monitoring", NOW) for e in events))
+    """The events as the monitor has them: records of the monitoring topic, received now (an
+    event time too far past it is refused), decoded in Arrow."""
+    now = datetime.now(UTC)
+    raw = records(*((None, json.dumps(e).encode(), "platform.monitoring", now) for e in events))
     return decode_tables(raw, {"platform.monitoring": "monitoring"})["monitoring"]
 
 
