@@ -42,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "dashboard", help="the Streamlit dashboard at dashboard.host:dashboard.port"
     )
+    compact = commands.add_parser(
+        "compact", help="rewrite the lake's small Delta files into large ones (pulse.compaction)"
+    )
+    compact.add_argument(
+        "--repeat",
+        action="store_true",
+        help="again every lake.compact_every_seconds until Ctrl-C (default: once)",
+    )
 
     simulate = commands.add_parser(
         "simulate", help="produce realistic events into a domain's topic"
@@ -184,6 +192,12 @@ def _dashboard(args: argparse.Namespace, conf: PulseConfig) -> int:
     return serve(conf)
 
 
+def _compact(args: argparse.Namespace, conf: PulseConfig) -> int:
+    from pulse.compaction import compact_lake
+
+    return compact_lake(conf, conf.lake.compact_every_seconds if args.repeat else None)
+
+
 def _client(args: argparse.Namespace, conf: PulseConfig) -> int:
     from pulse.services.gateway.client import run_client
 
@@ -272,6 +286,7 @@ _COMMANDS: dict[str, Handler] = {
     "status": _stack,
     "run": _run,
     "dashboard": _dashboard,
+    "compact": _compact,
     "simulate": _simulate,
     "serve": _serve,
     "client": _client,

@@ -189,9 +189,13 @@ class EnrichConfig(_Section):
 
 
 class LakeConfig(_Section):
-    """Where the Delta tables live (a local path or an object-store URL)."""
+    """Where the Delta tables live (a local path or an object-store URL), and how their files
+    are kept few (`pulse.compaction`)."""
 
     path: str
+    compact_every_seconds: float = Field(gt=0)
+    compact_min_files: int = Field(gt=1)
+    retain_hours: int = Field(ge=0)
 
 
 class PostgresConfig(_Section):

@@ -200,11 +200,20 @@ def main(argv: list[str] | None = None) -> int:
         say(f"platform benchmark failed: {exc}")
         if not results:
             return 1
-    highest = max((r.scale for r in results if report.all_met(r)), default=None)
+    passed = [r for r in results if report.all_met(r)]
+    best = max(passed, key=lambda r: r.scale, default=None)
+    highest = best.scale if best else None
     if len(scales) > 1:
         met = [f"x{r.scale:g}: {'all met' if report.all_met(r) else 'not met'}" for r in results]
         print(f"\n{'; '.join(met)}")
-        events = f"{highest * 2410:,.0f} events/s" if highest else "none"
+        # The rate the simulators produced, not the one asked: they yield the cores, so on a
+        # busy machine they fall short, and the platform only had what they produced.
+        events = (
+            f"{best.samples.events_per_second():,.0f} events/s produced, "
+            f"{best.scale * 2410:,.0f} asked"
+            if best
+            else "none"
+        )
         print(f"highest scale where every goal holds: {highest or 'none'} ({events})")
     write_results(
         "platform",

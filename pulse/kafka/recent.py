@@ -2,7 +2,7 @@
 partitions: each record crosses from the broker into the driver once.
 
 `make run` hosts the lake and the monitor in one driver, and both read every record of every
-domain topic, about the same offsets at about the same moment (both trigger every 5 s). Each
+domain topic, about the same offsets at about the same moment (every 3 s and every 5 s). Each
 fetched its own copy: at eight times the default traffic the two reads were half of that
 driver's time (py-spy), and a third of the broker's fetches. With `RecentRecords` the second
 query takes from memory what the first fetched and fetches only what is newer.
@@ -29,8 +29,8 @@ from pulse.kafka.clients import TP, Range
 
 Fetch = Callable[[Sequence[Range]], Iterable[pa.RecordBatch]]
 
-# Enough for the lake's and the monitor's share of 5 s at eight times the default traffic
-# (about 100,000 records, 25 MB) several times over, and a bound on the driver's memory.
+# Enough for the records of a monitor trigger (5 s; the lake's is 3 s) at eight times the default
+# traffic (about 100,000 records, 25 MB) several times over, and a bound on the driver's memory.
 MAX_BYTES = 256 * 1024 * 1024
 
 

@@ -102,8 +102,8 @@ def job_command(job: str) -> tuple[str, ...]:
 JOB_OUTPUTS: tuple[tuple[str, str], ...] = (
     (
         "lake",
-        "Delta <lake>/bronze, silver/<domain>, quarantine, product_history; "
-        "topic platform.deadletter",
+        "Delta <lake>/bronze, silver/<domain>, quarantine, product_history (compacted every "
+        "lake.compact_every_seconds: lake-compactor); topic platform.deadletter",
     ),
     (
         "live",
@@ -183,6 +183,9 @@ CHILDREN: tuple[Child, ...] = (
     Child("live-views", job_command("live_views")),
     Child("lake-monitor", job_command("lake_monitor")),
     Child("dashboard", pulse_command("dashboard"), niceness=YIELDING_NICENESS),
+    # The lake's small files rewritten into large ones every lake.compact_every_seconds, apart
+    # from the lake job (no lake batch waits for it), yielding as the traffic does.
+    Child("lake-compactor", pulse_command("compact", "--repeat"), niceness=YIELDING_NICENESS),
 )
 # The Spark drivers among them (`jobs/<driver>.py`, pulse.pipelines.LOCAL_DRIVERS): their logs
 # hold every query's batch lines.

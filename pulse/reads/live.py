@@ -78,7 +78,7 @@ def recount_windows(
     beside a recount of the lake's events (`silver/emoji`: event_id, match_id, emoji, ts), for
     the windows both jobs have completed; and the cutoff.
 
-    The two jobs run on their own clocks (the lake every 5 s, the live job every second). Events
+    The two jobs run on their own clocks (the lake every 3 s, the live job every second). Events
     come in event-time order give or take the watermark (later ones are late, and the live job
     drops them), so a window is complete in a job once the job has seen an event a watermark
     past the window's end. The cutoff is the earlier of the two jobs' latest event times, less

@@ -100,7 +100,7 @@ def test_render_says_where_to_look_and_what_runs() -> None:
     assert "127.0.0.1:9092" in text and "/tmp/logs" in text
 
 
-def test_children_are_the_services_the_simulators_two_drivers_and_the_dashboard() -> None:
+def test_children_are_the_services_the_simulators_two_drivers_the_dashboard_and_compactor() -> None:
     names = [child.name for child in CHILDREN]
     assert len(set(names)) == len(names)
     pulse = [c for c in CHILDREN if c.argv[:3] == (sys.executable, "-m", "pulse")]
@@ -118,8 +118,11 @@ def test_children_are_the_services_the_simulators_two_drivers_and_the_dashboard(
     (dashboard,) = [c for c in CHILDREN if c.name == "dashboard"]
     assert dashboard.argv[3] == "dashboard"
     assert dashboard.niceness == YIELDING_NICENESS  # it yields the cores too
-    dashboards = [dashboard]
-    assert len(services) + len(simulators) + len(jobs) + len(dashboards) == len(CHILDREN)
+    (compactor,) = [c for c in CHILDREN if c.name == "lake-compactor"]
+    assert compactor.argv[3:] == ("compact", "--repeat")
+    assert compactor.niceness == YIELDING_NICENESS  # no lake batch waits for it
+    yielding = [dashboard, compactor]
+    assert len(services) + len(simulators) + len(jobs) + len(yielding) == len(CHILDREN)
 
 
 def test_the_delivery_tier_is_a_registry_3_publishers_and_3_clusters_of_3_nodes() -> None:
