@@ -66,7 +66,7 @@ def test_exactly_once_marks_survive_a_compaction(tmp_path: Path) -> None:
     next one is still appended."""
     path = tmp_path / "bronze"
     sink = appended(path, 5, CTX)
-    compact([LakeTable("bronze", str(path))], min_files=2, retain_hours=168)
+    list(compact([LakeTable("bronze", str(path))], min_files=2, retain_hours=168))
 
     sink.write(batch(0), BatchContext(CTX.query, CTX.checkpoint_id, 4))  # batch 4 again
     sink.write(batch(100), BatchContext(CTX.query, CTX.checkpoint_id, 5))
@@ -99,7 +99,7 @@ def test_a_table_with_few_files_or_none_is_left_alone(tmp_path: Path) -> None:
     appended(path, 2, CTX)
     tables = [LakeTable("bronze", str(path)), LakeTable("silver/none", str(tmp_path / "none"))]
 
-    assert compact(tables, min_files=3, retain_hours=168) == []
+    assert list(compact(tables, min_files=3, retain_hours=168)) == []
     assert len(DeltaTable(str(path)).file_uris()) == 2
 
 
