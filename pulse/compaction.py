@@ -5,8 +5,8 @@ The lake job commits every trigger, a few small files per table each time (every
 commits a minute, 28,800 a day). Every reader of a table (the dashboard's Lake page, a notebook,
 a Spark job) lists and opens each of its live files, so reads grow slower by the hour. `compact`
 rewrites each table's small files into files of about `target_size` bytes (delta-rs's
-`optimize.compact`, which leaves a file of that size alone: each round rewrites only what came
-since the last, about the cost of writing it once more), then deletes the files a compaction
+`optimize.compact`: each round rewrites what came since the last, and each partition's last,
+partial file), then deletes the files a compaction
 replaced more than `retain_hours` ago (`vacuum`: until then a reader can still travel back to a
 version that holds them).
 
