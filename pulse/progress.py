@@ -14,8 +14,10 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQueryListener
 
@@ -27,6 +29,7 @@ from pulse.queryhealth import HealthBoard
 from pulse.stores import redis_client
 
 log = logging.getLogger("pulse.progress")
+_T = TypeVar("_T")
 
 
 # Late events dropped by queries whose state the driver keeps (pulse.batchstate), by (query,
@@ -38,6 +41,10 @@ _LATE: dict[tuple[str, int], int] = {}
 # Rows read by queries that read their batch on the driver (pulse.kafka.batch), by (query,
 # batch id): Spark's progress counts only rows its scan read, and theirs never runs.
 _ROWS: dict[tuple[str, int], int] = {}
+# When the records of those batches reached Kafka, by (query, batch id): the median and the 5th
+# percentile of their Kafka timestamps (µs), from which the report gives the latency of the
+# batch's records at its end, p50 and p95 (the earliest records waited longest).
+_PRODUCED: dict[tuple[str, int], tuple[int, int]] = {}
 # The last batch's start per query (None: an unnamed query), for its input rate.
 _STARTED: dict[str | None, float] = {}
 
@@ -47,13 +54,18 @@ def note_late(query: str, batch_id: int, rows: int) -> None:
     _note(_LATE, query, batch_id, rows)
 
 
-def note_rows(query: str, batch_id: int, rows: int) -> None:
-    """Remember that batch `batch_id` of `query` read `rows` records, for its report."""
-    _note(_ROWS, query, batch_id, rows)
+def note_records(query: str, batch_id: int, records: pa.Table) -> None:
+    """Remember how many Kafka records (`pulse.kafka.records.RECORD_SCHEMA`) batch `batch_id`
+    of `query` read, and when they reached Kafka, for its report."""
+    _note(_ROWS, query, batch_id, records.num_rows)
+    if records.num_rows:
+        stamps = records.column("timestamp").cast(pa.int64())
+        early, middle = pc.quantile(stamps, q=[0.05, 0.5], interpolation="lower").to_pylist()
+        _note(_PRODUCED, query, batch_id, (int(middle), int(early)))
 
 
-def _note(notes: dict[tuple[str, int], int], query: str, batch_id: int, rows: int) -> None:
-    notes[(query, batch_id)] = rows
+def _note(notes: dict[tuple[str, int], _T], query: str, batch_id: int, value: _T) -> None:
+    notes[(query, batch_id)] = value
     for stale in [key for key in notes if key[0] == query and key[1] < batch_id - 100]:
         del notes[stale]
 
@@ -61,7 +73,13 @@ def _note(notes: dict[tuple[str, int], int], query: str, batch_id: int, rows: in
 def with_rows_read(progress: dict[str, Any]) -> dict[str, Any]:
     """Spark's progress with the rows its query read on the driver, if it noted them: the count
     and the two rates Spark derives from it, over the batch's duration and over the time since
-    the previous batch's start."""
+    the previous batch's start; and Pulse's `recordLatencyMs`, the p50 and p95 of the time from
+    Kafka to the batch's end (its sinks written, its offsets committed) of those records.
+
+    That is the end-to-end latency of the query's outputs as the job itself sees it, every
+    batch: the monitor's own rollups (`monitoring_rollups`) measure the time to its batch,
+    which includes its 5 s trigger and says nothing of the live paths.
+    """
     query: str | None = progress.get("name")  # None: an unnamed query
     batch_id: int | None = progress.get("batchId")
     stamp = progress.get("timestamp")
@@ -69,19 +87,28 @@ def with_rows_read(progress: dict[str, Any]) -> dict[str, Any]:
     previous = _STARTED.get(query)
     if started is not None:
         _STARTED[query] = started
-    rows = None  # rows are noted under a query's name and batch id
+    rows = produced = None  # both are noted under a query's name and batch id
     if query is not None and batch_id is not None:
         rows = _ROWS.pop((query, batch_id), None)
+        produced = _PRODUCED.pop((query, batch_id), None)
     if rows is None:
         return progress
     seconds = progress.get("durationMs", {}).get("triggerExecution", 0) / 1000
     interval = started - previous if started is not None and previous is not None else 0
-    return {
+    read = {
         **progress,
         "numInputRows": rows,
         "processedRowsPerSecond": rows / seconds if seconds > 0 else None,
         "inputRowsPerSecond": rows / interval if interval > 0 else None,
     }
+    if produced is not None and started is not None:
+        ended_us = (started + seconds) * 1_000_000
+        middle, early = produced
+        read["recordLatencyMs"] = {
+            "p50": (ended_us - middle) / 1000,
+            "p95": (ended_us - early) / 1000,
+        }
+    return read
 
 
 def batch_report(job: str, progress: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +124,7 @@ def batch_report(job: str, progress: dict[str, Any]) -> dict[str, Any]:
         end_offsets.update(_offsets(source.get("endOffset")))
         latest_offsets.update(_offsets(source.get("latestOffset")))
     lag = sum(consumer_lag(latest_offsets, end_offsets).values())
+    latency: dict[str, float] = progress.get("recordLatencyMs") or {}
     detail = {
         "query": progress.get("name"),
         "batch_id": progress.get("batchId"),
@@ -104,6 +132,8 @@ def batch_report(job: str, progress: dict[str, Any]) -> dict[str, Any]:
         "processed_rows_per_second": progress.get("processedRowsPerSecond"),
         "late_rows": late,
         "lag": lag,
+        "latency_p50_ms": latency.get("p50"),
+        "latency_p95_ms": latency.get("p95"),
         "end_offsets": end_offsets,
         "latest_offsets": latest_offsets,
     }
@@ -178,6 +208,7 @@ class ProgressPublisher(StreamingQueryListener):
                 duration_ms=durations.get("triggerExecution"),
                 rows=progress.get("numInputRows"),
                 lag=json.loads(report["detail"])["lag"],
+                latency_p95_ms=(progress.get("recordLatencyMs") or {}).get("p95"),
             )
         except Exception:  # a monitoring hiccup must never stop the data path
             log.exception("could not publish the progress of %s", progress.get("name"))

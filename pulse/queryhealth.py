@@ -93,6 +93,9 @@ def describe(report: Mapping[str, str], now: float | None = None) -> str:
     ...                 now=101.5)
     >>> line
     'live (live): running, batch 7 1.5 s ago, 0.85 s of its 2 s trigger, 4,100 rows, lag 0'
+    >>> describe({"query": "live", "state": "running", "last_batch_at": "100",
+    ...           "latency_p95_ms": "1240"}, now=101).split(", ")[-1]
+    'Kafka to written 1.24 s (p95)'
     """
     now = time.time() if now is None else now
     name = f"{report.get('query', '?')} ({report.get('job', '?')})"
@@ -117,6 +120,9 @@ def describe(report: Mapping[str, str], now: float | None = None) -> str:
         parts.append(f"{int(_number(report.get('rows')) or 0):,} rows")
         lag = _number(report.get("lag"))
         parts.append("lag ?" if lag is None else f"lag {int(lag):,}")
+        latency = _number(report.get("latency_p95_ms"))
+        if latency is not None:  # the batch's records, from Kafka to its end (pulse.progress)
+            parts.append(f"Kafka to written {latency / 1000:.2f} s (p95)")
     return f"{name}: " + ", ".join(parts)
 
 

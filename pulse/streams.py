@@ -14,7 +14,7 @@ from pulse.kafka import read_kafka
 from pulse.kafka.batch import Batch, BatchRecords
 from pulse.kafka.read import BATCH_SECONDS, source_options
 from pulse.kafka.recent import clear_shared
-from pulse.progress import note_rows
+from pulse.progress import note_records
 from pulse.queries import checkpoint_of
 from pulse.sinks.base import BatchContext
 
@@ -58,9 +58,10 @@ class BatchInput:
         self._records.close()
 
     def read(self, ctx: BatchContext) -> Batch:
-        """Batch `ctx.batch_id`'s records; its row count goes to the batch's progress report."""
+        """Batch `ctx.batch_id`'s records; their count and age go to the batch's progress
+        report."""
         batch = self._records.read(ctx.batch_id)
-        note_rows(ctx.query, ctx.batch_id, batch.records.num_rows)
+        note_records(ctx.query, ctx.batch_id, batch.records)
         return batch
 
 

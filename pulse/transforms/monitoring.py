@@ -64,6 +64,9 @@ BATCH_SCHEMA = pa.schema(
         ("rows_per_second", pa.float64()),
         ("late_rows", pa.int64()),
         ("lag", pa.int64()),
+        # Kafka to the batch's end, of its records (pulse.progress.with_rows_read).
+        ("latency_p50_ms", pa.float64()),
+        ("latency_p95_ms", pa.float64()),
     ]
 )
 BATCH_COLUMNS: tuple[str, ...] = tuple(BATCH_SCHEMA.names)
@@ -195,6 +198,8 @@ def batch_reports(events: pa.Table) -> pa.Table:
                 "rows_per_second": _real(detail.get("processed_rows_per_second")),
                 "late_rows": _whole(detail.get("late_rows"), 0),
                 "lag": _whole(detail.get("lag"), None),
+                "latency_p50_ms": _real(detail.get("latency_p50_ms")),
+                "latency_p95_ms": _real(detail.get("latency_p95_ms")),
             }
         )
     return pa.Table.from_pylist(rows, schema=BATCH_SCHEMA)

@@ -64,16 +64,21 @@ class TestWithWhatTheJobsWrote:
         letters = f"Dead letters by reason: {lake_rows(produced, 'quarantine'):,}"
         assert set(drawn) == {
             "Input per topic",
-            "End-to-end latency p50 / p95",
+            "Latency p95 per query: Kafka to its batch written",
             "Batch duration against the trigger",
             "Consumer lag",
+            "Age of the records at the monitor p50 / p95",
             letters,
         }
         assert all(table.num_rows > 0 for table in drawn.values()), drawn
         queries = set(drawn["Batch duration against the trigger"].column("query").to_pylist())
         assert {"live", "enrich", "lake"} <= queries
+        latency = drawn["Latency p95 per query: Kafka to its batch written"]
+        assert {"live", "enrich", "lake"} <= set(latency.column("query").to_pylist())
+        assert min(latency.column("latency_p95_ms").to_pylist()) > 0
         metrics = {m.label: m.value for m in app.metric}
         assert float(metrics["input events/s"].replace(",", "")) > 0
+        assert float(metrics["live paths p95, Kafka to written"].split()[0].replace(",", "")) > 0
 
     def test_live_shows_every_scoreboard_and_the_emoji_charts(self, produced, monkeypatch):
         app = open_page("live", produced, monkeypatch)

@@ -105,7 +105,7 @@ def test_dead_letter_reasons_are_counted_per_kind_without_the_offending_value():
     ]
 
 
-def test_the_headline_takes_the_input_rate_the_latest_p95_and_each_querys_latest_batch():
+def test_the_headline_takes_the_input_rate_the_live_paths_latest_p95_and_each_querys_latest_batch():
     later = T0 + pd.Timedelta(seconds=5)
     inputs = pd.DataFrame(
         {"topic": ["a", "b", "a"], "window_start": [T0, later, later],
@@ -113,30 +113,30 @@ def test_the_headline_takes_the_input_rate_the_latest_p95_and_each_querys_latest
          "last_arrival": [T0 + pd.Timedelta(seconds=4.9), later + pd.Timedelta(seconds=1),
                           later + pd.Timedelta(seconds=2.5)]}
     )  # fmt: skip
-    latency = pd.DataFrame(
-        {"topic": ["a", "a", "b"], "window_start": [T0, later, later],
-         "percentile": ["p95", "p95", "p95"], "latency_ms": [9000.0, 700.0, 900.0]}
-    )  # fmt: skip
+    # live: its latest batch read nothing (no latency), the one before it 1.1 s; enrich 0.9 s
+    # after 9 s; the lake, slower, is on no live path.
     batches = pd.DataFrame(
-        {"query": ["q1", "q1", "q2"],
-         "reported_at": [T0, later, T0 + pd.Timedelta(seconds=1)],
-         "duration_ms": [5000.0, 800.0, 1200.0], "lag": [50.0, 0.0, None]}
+        {"query": ["live", "live", "enrich", "enrich", "lake"],
+         "component": ["live", "live", "enrich", "enrich", "lake"],
+         "reported_at": [T0, later, T0, later, T0 + pd.Timedelta(seconds=1)],
+         "duration_ms": [5000.0, 800.0, 300.0, 400.0, 1200.0], "lag": [50.0, 0.0, 0.0, 0.0, None],
+         "latency_p95_ms": [1100.0, None, 9000.0, 900.0, 4000.0]}
     )  # fmt: skip
 
-    top = headline(inputs, 5.0, latency, batches)
+    top = headline(inputs, 5.0, batches)
 
     assert top.events_per_second == 750 / 7.5  # from the first window's start to 7.5 s later
-    assert top.latency_p95_ms == 900.0
+    assert top.latency_p95_ms == 1100.0
     assert top.slowest_batch_ms == 1200.0
     assert top.lag == 0.0
 
 
 def test_nothing_measured_gives_no_headline_numbers():
-    empty = pd.DataFrame(columns=["window_start", "records", "last_arrival", "percentile",
-                                  "latency_ms"])  # fmt: skip
-    batches = pd.DataFrame(columns=["query", "reported_at", "duration_ms", "lag"])
+    empty = pd.DataFrame(columns=["window_start", "records", "last_arrival"])
+    batches = pd.DataFrame(columns=["query", "component", "reported_at", "duration_ms", "lag",
+                                    "latency_p95_ms"])  # fmt: skip
 
-    top = headline(empty, 5.0, empty, batches)
+    top = headline(empty, 5.0, batches)
 
     assert (top.events_per_second, top.latency_p95_ms, top.lag, top.slowest_batch_ms) == (
         None, None, None, None

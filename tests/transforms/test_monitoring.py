@@ -93,12 +93,14 @@ def test_a_window_that_is_not_positive_is_refused():
         )
 
 
-def test_batch_reports_bring_late_rows_and_lag_to_the_dashboard_tables():
-    event = json.loads(json.dumps(batch_report("live", PROGRESS)))  # as the topic carries it
+def test_batch_reports_bring_late_rows_lag_and_latency_to_the_dashboard_tables():
+    progress = {**PROGRESS, "recordLatencyMs": {"p50": 700.0, "p95": 1400.0}}
+    event = json.loads(json.dumps(batch_report("live", progress)))  # as the topic carries it
     rows = batch_reports(monitoring_events(event, {**event, "kind": "producer_ack"})).to_pylist()
-    assert [(r["query"], r["batch_id"], r["rows"], r["late_rows"], r["lag"]) for r in rows] == [
-        ("emoji_windows", 7, 1200, 3, 30)
-    ]
+    assert [
+        (r["query"], r["batch_id"], r["rows"], r["late_rows"], r["lag"], r["latency_p50_ms"],
+         r["latency_p95_ms"]) for r in rows
+    ] == [("emoji_windows", 7, 1200, 3, 30, 700.0, 1400.0)]  # fmt: skip
 
 
 def test_the_gauge_of_a_query_is_its_newest_report():
