@@ -6,6 +6,7 @@ stopped. Every component is reported, so one run shows everything wrong; exit 0 
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -155,24 +156,40 @@ def _up_broker(conf: PulseConfig) -> bool:
     return True
 
 
+# Checkpoints set aside by earlier starts, kept for a look at what a previous run did: the newest
+# this many. Every `make run` on a new broker sets a set aside (4-26 MB each after runs of
+# minutes), so without a bound they would fill the disk over weeks of runs.
+KEPT_ASIDE = 3
+_ASIDE = ".before-"
+
+
 def _set_aside_checkpoints(checkpoints: Path) -> bool:
     """Move the queries' checkpoints out of the way when a fresh local broker starts; whether
     there were any (a previous run of this stack).
 
     Tansu keeps its topics in memory: a broker started now has none of the records whose
     offsets the checkpoints hold, and every job would stop on offsets that are gone (or, with
-    failOnDataLoss=false, skip silently). The old checkpoints are kept beside, not deleted; the
-    sinks' ledgers are per checkpoint, so the new ones start their own.
+    failOnDataLoss=false, skip silently). The old checkpoints are kept beside (the newest
+    `KEPT_ASIDE` sets), not reused; the sinks' ledgers are per checkpoint, so the new ones start
+    their own.
     """
     if not checkpoints.is_dir() or not any(checkpoints.iterdir()):
         return False
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    aside = checkpoints.with_name(f"{checkpoints.name}.before-{stamp}")
+    aside = checkpoints.with_name(f"{checkpoints.name}{_ASIDE}{stamp}")
     checkpoints.rename(aside)
     _say(
         "checkpoints",
         f"the new broker starts empty: the previous broker's checkpoints moved to {aside}",
     )
+    # Their stamps sort as their times: the oldest first.
+    older = sorted(checkpoints.parent.glob(f"{checkpoints.name}{_ASIDE}*"))[:-KEPT_ASIDE]
+    for gone in older:
+        shutil.rmtree(gone, ignore_errors=True)
+    if older:
+        _say(
+            "checkpoints", f"deleted {len(older)} older set(s) aside; the {KEPT_ASIDE} newest kept"
+        )
     return True
 
 

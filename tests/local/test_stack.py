@@ -25,6 +25,7 @@ from pulse.config import load_config
 from pulse.kafka.admin import ensure_topics
 from pulse.local.broker import LocalBroker, accepts_connections, wait_until_ready
 from pulse.local.migrate import latest_version
+from pulse.local.stack import KEPT_ASIDE
 from tests.conftest import PulseRunner, free_tcp_port
 from tests.private_stores import PrivateRedis
 
@@ -127,6 +128,29 @@ def test_a_fresh_broker_sets_the_previous_brokers_checkpoints_aside(
     assert f"moved to {aside[0]}" in first.stdout
     assert second.returncode == 0 and (checkpoints / "lake").is_dir()
     assert "checkpoints" not in second.stdout
+
+
+def test_only_the_newest_sets_of_checkpoints_aside_are_kept(
+    run_pulse: PulseRunner,
+    own_stack: dict[str, str],
+    tmp_path: Path,
+    private_redis: PrivateRedis,
+) -> None:
+    own_stack["PULSE_REDIS__URL"] = private_redis.config.url
+    checkpoints = Path(own_stack["PULSE_STREAMING__CHECKPOINT_DIR"])
+    earlier = [f"checkpoints.before-2026010{day}T120000" for day in range(1, 5)]  # oldest first
+    for name in earlier:
+        (tmp_path / name / "live").mkdir(parents=True)
+    (checkpoints / "live" / "offsets").mkdir(parents=True)
+
+    result = run_pulse("up", env=own_stack)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    aside = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("checkpoints.before-"))
+    assert len(aside) == KEPT_ASIDE
+    assert aside[: KEPT_ASIDE - 1] == earlier[-(KEPT_ASIDE - 1) :]  # the newest earlier ones
+    assert aside[-1] > earlier[-1]  # and the set this start moved aside
+    assert f"deleted {len(earlier) + 1 - KEPT_ASIDE} older set(s) aside" in result.stdout
 
 
 def test_a_second_run_shows_none_of_the_previous_runs_live_state(
