@@ -98,21 +98,19 @@ def test_second_up_is_harmless_and_keeps_the_same_broker(
 
 
 @pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    """A Redis of the test's own: clearing a previous run's state must not touch the machine's
-    Redis, which a running platform or other tests may use."""
+def private_redis(own_stack: dict[str, str]) -> Iterator[PrivateRedis]:
+    """A Redis of the test's own, the one of `own_stack`: clearing a previous run's state must
+    not touch the machine's Redis, which a running platform or other tests may use."""
     server = PrivateRedis()
+    own_stack["PULSE_REDIS__URL"] = server.config.url
     yield server
     server.remove()
 
 
+@pytest.mark.usefixtures("private_redis")
 def test_a_fresh_broker_sets_the_previous_brokers_checkpoints_aside(
-    run_pulse: PulseRunner,
-    own_stack: dict[str, str],
-    tmp_path: Path,
-    private_redis: PrivateRedis,
+    run_pulse: PulseRunner, own_stack: dict[str, str], tmp_path: Path
 ) -> None:
-    own_stack["PULSE_REDIS__URL"] = private_redis.config.url
     checkpoints = Path(own_stack["PULSE_STREAMING__CHECKPOINT_DIR"])
     (checkpoints / "emoji_windows" / "offsets").mkdir(parents=True)
     (checkpoints / "emoji_windows" / "offsets" / "0").write_text("offsets of an old broker")
@@ -130,13 +128,10 @@ def test_a_fresh_broker_sets_the_previous_brokers_checkpoints_aside(
     assert "checkpoints" not in second.stdout
 
 
+@pytest.mark.usefixtures("private_redis")
 def test_only_the_newest_sets_of_checkpoints_aside_are_kept(
-    run_pulse: PulseRunner,
-    own_stack: dict[str, str],
-    tmp_path: Path,
-    private_redis: PrivateRedis,
+    run_pulse: PulseRunner, own_stack: dict[str, str], tmp_path: Path
 ) -> None:
-    own_stack["PULSE_REDIS__URL"] = private_redis.config.url
     checkpoints = Path(own_stack["PULSE_STREAMING__CHECKPOINT_DIR"])
     earlier = [f"checkpoints.before-2026010{day}T120000" for day in range(1, 5)]  # oldest first
     for name in earlier:
@@ -158,7 +153,6 @@ def test_a_second_run_shows_none_of_the_previous_runs_live_state(
     own_stack: dict[str, str],
     private_redis: PrivateRedis,
 ) -> None:
-    own_stack["PULSE_REDIS__URL"] = private_redis.config.url
     client = redis.Redis.from_url(private_redis.config.url)
     old_run = {
         "match:m-old": {"home_score": "3", "sequence": "9"},
